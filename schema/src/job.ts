@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { MODEL_FAMILIES } from './families.js';
+import { SAMPLERS, SCHEDULES } from './samplers.js';
+
+/**
+ * The contract between the API and the GPU function. Both sides parse it with these schemas, so
+ * a job one side accepts is a job the other can run. Bump JOB_CONTRACT_VERSION on any change
+ * that an older function could misread.
+ */
+export const JOB_CONTRACT_VERSION = 1;
+
+export const MAX_SEED = 2 ** 32 - 1;
+
+/** Everything that decides the pixels. The pipeline takes exactly this, plus where the model lives. */
+export const GenerationSettings = z.object({
+  prompt: z.string().max(10_000),
+  negativePrompt: z.string().max(10_000).default(''),
+  width: z.number().int().min(64).max(2048).multipleOf(8, 'must be a multiple of 8'),
+  height: z.number().int().min(64).max(2048).multipleOf(8, 'must be a multiple of 8'),
+  steps: z.number().int().min(1).max(150),
+  cfgScale: z.number().min(1).max(30),
+  sampler: z.enum(SAMPLERS),
+  schedule: z.enum(SCHEDULES),
+  /** 1 is the last layer; 2 the penultimate (A1111's "Clip skip: 2"). */
+  clipSkip: z.number().int().min(1).max(12).default(1),
+  /** Image i of the batch uses seed + i. */
+  seed: z.number().int().min(0).max(MAX_SEED),
+  batchSize: z.number().int().min(1).max(4).default(1),
+  /** img2img: how far to noise the base image, 0 (keep) to 1 (replace). Ignored without one. */
+  denoiseStrength: z.number().min(0).max(1).default(0.75),
+  /** Send a preview every N steps; 0 sends none. */
+  previewEvery: z.number().int().min(0).default(1),
+});
+export type GenerationSettings = z.infer<typeof GenerationSettings>;
+
+export const ModelRef = z.object({
+  /** Catalog id, echoed into the PNG metadata. */
+  id: z.string().min(1),
+  /** Human name written to the PNG's "Model:" field. */
+  name: z.string().min(1),
+  family: z.enum(MODEL_FAMILIES),
+  /** Folder name under the function's models directory. */
+  path: z
+    .string()
+    .min(1)
+    .regex(/^[A-Za-z0-9._-]+$/, 'must be a plain folder name'),
+});
+export type ModelRef = z.infer<typeof ModelRef>;
+
+export const GenerationJob = z.object({
+  version: z.literal(JOB_CONTRACT_VERSION),
+  jobId: z.string().min(1),
+  /** Which delivery attempt this is; events from an older attempt are ignored by the API. */
+  attempt: z.number().int().min(1),
+  model: ModelRef,
+  settings: GenerationSettings,
+  /** img2img base image, fetched by the function with the same signature scheme as callbacks. */
+  baseImageUrl: z.url().optional(),
+  callback: z.object({
+    url: z.url(),
+    /** Per-job HMAC key; never logged. */
+    secret: z.string().min(32),
+  }),
+});
+export type GenerationJob = z.infer<typeof GenerationJob>;
