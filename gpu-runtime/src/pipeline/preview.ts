@@ -1,0 +1,128 @@
+/**
+ * Step-by-step progress with cheap previews. A preview is the sampler's current estimate of the
+ * clean latent (x0) put through a linear latent → RGB map instead of the VAE: a few multiply-adds
+ * per latent pixel, an image at 1/8 of the final size, encoded as a small WebP. The encode runs on
+ * sharp's thread pool while the loop goes on; a queue hands progress to the caller in step order.
+ */
+import sharp from 'sharp';
+import type { Architecture } from '../../../schema/src/families.js';
+
+export interface Progress {
+  /** 1-based: the step that just finished. */
+  step: number;
+  totalSteps: number;
+  /** Only on preview steps. */
+  previewWebp?: Buffer;
+}
+
+export type OnProgress = (progress: Progress) => void | Promise<void>;
+
+interface LatentRgbMap {
+  /** factors[latentChannel][rgb] */
+  factors: readonly (readonly [number, number, number])[];
+  bias: readonly [number, number, number];
+}
+
+/**
+ * ComfyUI's published factors (comfy/latent_formats.py, classes SD15 and SDXL), fitted on
+ * latents as the UNet sees them, i.e. already multiplied by the VAE scaling factor.
+ */
+const LATENT_RGB: Partial<Record<Architecture, LatentRgbMap>> = {
+  sd1: {
+    factors: [
+      [0.3512, 0.2297, 0.3227],
+      [0.325, 0.4974, 0.235],
+      [-0.2829, 0.1762, 0.2721],
+      [-0.212, -0.2616, -0.7177],
+    ],
+    bias: [0, 0, 0],
+  },
+  sdxl: {
+    factors: [
+      [0.3651, 0.4232, 0.4341],
+      [-0.2533, -0.0042, 0.1068],
+      [0.1076, 0.1111, -0.0362],
+      [-0.3165, -0.2492, -0.2188],
+    ],
+    bias: [0.1084, -0.0175, -0.0011],
+  },
+};
+
+const PREVIEW_WEBP = { quality: 70, effort: 0 } as const;
+
+/**
+ * The first image of a batch of 4-channel NCHW latents as interleaved RGB bytes, via the
+ * architecture's linear map; values in [-1, 1] map to [0, 255].
+ */
+export function latentToRgb(latents: Float32Array, width: number, height: number, architecture: Architecture): Uint8Array {
+  const map = LATENT_RGB[architecture];
+  if (!map) throw new Error(`no latent preview factors for the ${architecture} architecture`);
+  const plane = width * height;
+  const rgb = new Uint8Array(plane * 3);
+  const [f0, f1, f2, f3] = map.factors;
+  for (let k = 0; k < 3; k++) {
+    const a = f0[k], b = f1[k], c = f2[k], d = f3[k];
+    const offset = map.bias[k] + 1;
+    for (let i = 0; i < plane; i++) {
+      const v = (latents[i] * a + latents[plane + i] * b + latents[2 * plane + i] * c + latents[3 * plane + i] * d + offset) * 127.5;
+      rgb[i * 3 + k] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
+    }
+  }
+  return rgb;
+}
+
+export function encodePreview(rgb: Uint8Array, width: number, height: number): Promise<Buffer> {
+  return sharp(rgb, { raw: { width, height, channels: 3 } }).webp(PREVIEW_WEBP).toBuffer();
+}
+
+export interface ProgressReporterOptions {
+  onProgress?: OnProgress;
+  totalSteps: number;
+  /** A preview every N steps; 0 for none. */
+  previewEvery: number;
+  architecture: Architecture;
+  latentWidth: number;
+  latentHeight: number;
+}
+
+/**
+ * Delivers one progress report per step, in order, without making the loop wait: `report` does
+ * only the synchronous latent → RGB map and starts the encode. A callback that throws fails the
+ * generation at the next step (`report` rethrows) or at `finish`.
+ */
+export class ProgressReporter {
+  private delivered: Promise<void> = Promise.resolve();
+  private failure: { error: unknown } | undefined;
+
+  constructor(private readonly options: ProgressReporterOptions) {}
+
+  report(step: number, denoised: Float32Array): void {
+    if (this.failure) throw this.failure.error;
+    const { onProgress, totalSteps, previewEvery, architecture, latentWidth, latentHeight } = this.options;
+    if (!onProgress) return;
+    let preview: Promise<Buffer> | undefined;
+    if (previewEvery > 0 && step % previewEvery === 0) {
+      preview = encodePreview(latentToRgb(denoised, latentWidth, latentHeight, architecture), latentWidth, latentHeight);
+      preview.catch(() => undefined); // awaited below, in turn; this keeps an early failure from counting as unhandled
+    }
+    this.delivered = this.delivered
+      .then(async () => {
+        const previewWebp = await preview;
+        if (!this.failure) await onProgress(previewWebp ? { step, totalSteps, previewWebp } : { step, totalSteps });
+      })
+      .catch((error: unknown) => {
+        this.failure ??= { error };
+      });
+  }
+
+  /** Waits until every report has been delivered; throws the first callback failure. */
+  async finish(): Promise<void> {
+    await this.delivered;
+    if (this.failure) throw this.failure.error;
+  }
+
+  /** Waits for deliveries in flight, ignoring failures: used when the generation already failed. */
+  async settle(): Promise<void> {
+    await this.delivered;
+  }
+}
