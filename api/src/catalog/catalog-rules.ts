@@ -1,0 +1,58 @@
+import { MODEL_FAMILIES } from '../../../schema/src/families.js';
+import { GenerationSettings, ModelRef } from '../../../schema/src/job.js';
+import { parseSampler, SAMPLER_OPTIONS } from '../../../schema/src/samplers.js';
+import { InvalidInputError } from '../errors.js';
+import { MODEL_TIERS, PROMPT_STYLES, type CatalogEntryFields, type ImageSize } from './catalog-entry.js';
+
+export const SLUG_PATTERN = /^[a-z0-9]+(?:[-_.][a-z0-9]+)*$/;
+export const SLUG_RULE = 'must be lowercase letters and digits joined by - _ or . (e.g. "sdxl-base-1.0")';
+
+// Ranges come from the job contract, so the catalog never offers defaults the GPU function refuses.
+const DefaultSettings = GenerationSettings.pick({ width: true, height: true, steps: true, cfgScale: true, clipSkip: true });
+const Size = GenerationSettings.pick({ width: true, height: true });
+
+/** Checks a catalog entry as a whole; throws InvalidInputError listing every problem. */
+export function checkCatalogEntry(entry: CatalogEntryFields): void {
+  const problems: string[] = [];
+  if (!entry.name?.trim()) problems.push('name: must not be empty');
+  if (!SLUG_PATTERN.test(entry.slug ?? '')) {
+    problems.push(`slug: "${entry.slug}" ${SLUG_RULE}`);
+  }
+  if (!MODEL_FAMILIES.includes(entry.family)) problems.push(`family: must be one of ${MODEL_FAMILIES.join(', ')}`);
+  if (!MODEL_TIERS.includes(entry.tier)) problems.push(`tier: must be one of ${MODEL_TIERS.join(', ')}`);
+  if (!PROMPT_STYLES.includes(entry.promptStyle)) problems.push(`promptStyle: must be one of ${PROMPT_STYLES.join(', ')}`);
+  const path = ModelRef.shape.path.safeParse(entry.path);
+  if (!path.success || entry.path === '.' || entry.path === '..') {
+    problems.push(`path: "${entry.path}" must be a plain folder name under MODELS_DIR`);
+  }
+
+  const defaults = DefaultSettings.safeParse(entry.defaults);
+  if (!defaults.success) {
+    for (const issue of defaults.error.issues) problems.push(`defaults.${issue.path.join('.')}: ${issue.message}`);
+  }
+  if (!parseSampler(entry.defaults?.sampler ?? '')) {
+    problems.push(
+      `defaults.sampler: unknown sampler "${entry.defaults?.sampler}"; use an A1111 label such as ` +
+        SAMPLER_OPTIONS.filter((o) => o.recommended)
+          .map((o) => `"${o.label}"`)
+          .join(' or '),
+    );
+  }
+
+  if (!entry.allowedSizes?.length) problems.push('allowedSizes: list at least one size');
+  entry.allowedSizes?.forEach((size, i) => {
+    const parsed = Size.safeParse(size);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) problems.push(`allowedSizes[${i}].${issue.path.join('.')}: ${issue.message}`);
+    }
+  });
+  if (entry.defaults && entry.allowedSizes?.length && !includesSize(entry.allowedSizes, entry.defaults)) {
+    problems.push(`defaults: ${entry.defaults.width}x${entry.defaults.height} is not among allowedSizes`);
+  }
+
+  if (problems.length) throw new InvalidInputError(`Invalid model "${entry.slug ?? entry.name}": ${problems.join('; ')}.`);
+}
+
+export function includesSize(sizes: readonly ImageSize[], { width, height }: ImageSize): boolean {
+  return sizes.some((size) => size.width === width && size.height === height);
+}
