@@ -1,0 +1,55 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import ort from 'onnxruntime-node';
+import type { Logger } from 'pino';
+
+/**
+ * Where the sessions run. CUDA is tried when onnxruntime's CUDA provider library is installed (the
+ * GPU image installs it; the npm package alone ships CPU only), and a failure to start it (no GPU,
+ * missing cuDNN) falls back to the CPU with a warning instead of failing every job.
+ *
+ * EASEL_EXECUTION_PROVIDER: `auto` (default), `cpu` to force the CPU, `cuda` to require CUDA.
+ */
+export type ExecutionProvider = 'cuda' | 'cpu';
+
+type ProviderSetting = 'auto' | ExecutionProvider;
+
+function providerSetting(env: NodeJS.ProcessEnv): ProviderSetting {
+  const value = (env.EASEL_EXECUTION_PROVIDER ?? 'auto').trim().toLowerCase();
+  if (value === 'auto' || value === 'cpu' || value === 'cuda') return value;
+  throw new Error(`EASEL_EXECUTION_PROVIDER must be auto, cpu or cuda, not ${JSON.stringify(value)}`);
+}
+
+/** Asking onnxruntime for CUDA without its library prints a native error; look for the file first. */
+function cudaLibraryInstalled(): boolean {
+  const packageDir = path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
+  const binDir = path.join(packageDir, 'bin', 'napi-v6', process.platform, process.arch);
+  return existsSync(path.join(binDir, process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so'));
+}
+
+/** Decided once per process: after CUDA fails to start, every later session goes straight to the CPU. */
+let cudaUnavailable = false;
+
+export interface OpenedSession {
+  session: ort.InferenceSession;
+  provider: ExecutionProvider;
+}
+
+export async function openSession(file: string, logger?: Logger, env: NodeJS.ProcessEnv = process.env): Promise<OpenedSession> {
+  const setting = providerSetting(env);
+  const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' };
+  const tryCuda = setting === 'cuda' || (setting === 'auto' && !cudaUnavailable && cudaLibraryInstalled());
+  if (!tryCuda) return { session: await ort.InferenceSession.create(file, { ...options, executionProviders: ['cpu'] }), provider: 'cpu' };
+  try {
+    // 'cpu' after 'cuda' lets onnxruntime place the few ops CUDA lacks on the CPU.
+    return { session: await ort.InferenceSession.create(file, { ...options, executionProviders: ['cuda', 'cpu'] }), provider: 'cuda' };
+  } catch (cudaError) {
+    if (setting === 'cuda') throw cudaError;
+    // If the CPU opens the file, CUDA was the problem (a bad model fails both ways and says so).
+    const session = await ort.InferenceSession.create(file, { ...options, executionProviders: ['cpu'] });
+    cudaUnavailable = true;
+    logger?.warn({ err: cudaError }, 'the CUDA execution provider failed to start; running models on the CPU');
+    return { session, provider: 'cpu' };
+  }
+}
