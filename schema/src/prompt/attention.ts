@@ -155,7 +155,7 @@ function clampFinite(weight: number): number {
 export function serializeAttention(segments: readonly PromptSegment[]): string {
   return segments
     .map((segment, i) => {
-      if (isBreak(segment)) return ` ${BREAK_TEXT} `;
+      if (isBreak(segment)) return `${i > 0 ? ' ' : ''}${BREAK_TEXT}${i < segments.length - 1 ? ' ' : ''}`;
       if (!segment.text) return '';
       // Whitespace beside a BREAK would be swallowed by it on re-parsing; brackets keep it.
       const guardStart = segments[i - 1] && isBreak(segments[i - 1]) && isWhitespace(segment.text[0]);

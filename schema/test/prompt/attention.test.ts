@@ -171,6 +171,7 @@ describe('serializeAttention', () => {
   it('keeps the spaces beside a BREAK and a literal word BREAK', () => {
     const segments = [{ text: 'a ', weight: 1 }, BREAK, { text: ' b BREAK c', weight: 1 }];
     expect(parseAttention(serializeAttention(segments))).toEqual(segments);
+    expect(serializeAttention(parseAttention('BREAK a, BREAK (b) BREAK'))).toBe('BREAK a, BREAK (b:1.1) BREAK');
   });
 
   it('leaves out empty segments and rejects weights that are not finite', () => {
