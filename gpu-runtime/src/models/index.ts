@@ -4,7 +4,7 @@ export { openSession, type ExecutionProvider } from './execution-provider.js';
 export { float16ToFloat32, float32ToFloat16 } from './float16.js';
 export { LoadedModel, loadModel, unloadModel, type TextEncoderStage } from './load-model.js';
 export type { FloatTensor } from './onnx-io.js';
-export { SchedulerConfig, architectureOf, type PipelineArchitecture } from './pipeline-config.js';
+export { architectureOf, type PipelineArchitecture } from './pipeline-config.js';
 export { TextEncoder, type HiddenStateChoice, type TextEncoderOutput } from './text-encoder.js';
 export { UNet, type UNetInput } from './unet.js';
 export { VaeDecoder, VaeEncoder } from './vae.js';

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
+import { parseSchedulerConfig, SchedulerConfigError, type SchedulerConfig } from '../samplers/scheduler-config.js';
 import { ModelLoadError } from './errors.js';
 
 /** The layouts the runtime can run; SD 2.x is sd1-shaped (its differences live in the scheduler config). */
@@ -23,24 +23,6 @@ export function architectureOf(pipelineClass: string): PipelineArchitecture | un
 }
 
 export const SUPPORTED_PIPELINE_CLASSES = Object.keys(PIPELINE_CLASSES);
-
-/**
- * scheduler/scheduler_config.json, the fields the samplers derive sigmas from. Missing keys take
- * diffusers' defaults; anything else in the file is kept as is.
- */
-export const SchedulerConfig = z.looseObject({
-  _class_name: z.string().optional(),
-  num_train_timesteps: z.number().int().positive().default(1000),
-  beta_start: z.number().positive().default(0.0001),
-  beta_end: z.number().positive().default(0.02),
-  beta_schedule: z.enum(['linear', 'scaled_linear', 'squaredcos_cap_v2']).default('linear'),
-  trained_betas: z.array(z.number()).nullish(),
-  prediction_type: z.enum(['epsilon', 'v_prediction', 'sample']).default('epsilon'),
-  timestep_spacing: z.enum(['leading', 'trailing', 'linspace']).optional(),
-  steps_offset: z.number().int().default(0),
-  rescale_betas_zero_snr: z.boolean().default(false),
-});
-export type SchedulerConfig = z.infer<typeof SchedulerConfig>;
 
 /** Where diffusers' configs omit it, the scaling factor each VAE was trained with. */
 const DEFAULT_VAE_SCALING: Record<PipelineArchitecture, number> = { sd1: 0.18215, sdxl: 0.13025 };
@@ -99,19 +81,24 @@ export async function readPipelineKind(dir: string): Promise<{ pipelineClass: st
   return { pipelineClass, architecture, index };
 }
 
+function parseScheduler(dir: string, json: Record<string, unknown>): SchedulerConfig {
+  try {
+    return parseSchedulerConfig(json);
+  } catch (error) {
+    if (!(error instanceof SchedulerConfigError)) throw error;
+    throw new ModelLoadError('MODEL_INVALID', `${path.join(dir, 'scheduler/scheduler_config.json')}: ${error.message}`, { cause: error });
+  }
+}
+
 export async function readPipelineConfig(dir: string): Promise<PipelineConfig> {
   const { pipelineClass, architecture, index } = await readPipelineKind(dir);
-  const parsed = SchedulerConfig.safeParse(await readJson(dir, 'scheduler/scheduler_config.json'));
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ModelLoadError('MODEL_INVALID', `${path.join(dir, 'scheduler/scheduler_config.json')}: ${issue.path.join('.')}: ${issue.message}`);
-  }
+  const scheduler = parseScheduler(dir, await readJson(dir, 'scheduler/scheduler_config.json'));
   const vae = await readFirstJson(dir, ['vae_decoder/config.json', 'vae/config.json']);
   const scaling = vae?.scaling_factor;
   return {
     pipelineClass,
     architecture,
-    scheduler: parsed.data,
+    scheduler,
     vaeScalingFactor: typeof scaling === 'number' && scaling > 0 ? scaling : DEFAULT_VAE_SCALING[architecture],
     // diffusers' SDXL pipelines default it to true; SD 1.x has no such switch.
     forceZerosForEmptyPrompt: architecture === 'sdxl' && index.force_zeros_for_empty_prompt !== false,

@@ -39,7 +39,11 @@ describe('loadModel', () => {
     const model = await loadModel(sd15Dir);
     expect(model.architecture).toBe('sd1');
     expect(model.pipelineClass).toBe('StableDiffusionPipeline');
-    expect(model.scheduler).toMatchObject({ beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012, prediction_type: 'epsilon', num_train_timesteps: 1000 });
+    expect(model.scheduler).toMatchObject({ predictionType: 'epsilon', numTrainTimesteps: 1000 });
+    // scaled_linear: linear in sqrt(beta) from 0.00085 to 0.012.
+    expect(model.scheduler.betas[0]).toBeCloseTo(0.00085, 8);
+    expect(model.scheduler.betas[999]).toBeCloseTo(0.012, 8);
+    expect(Math.sqrt(model.scheduler.betas[500])).toBeCloseTo((Math.sqrt(0.00085) * 499 + Math.sqrt(0.012) * 500) / 999, 8);
     expect(model.vaeScalingFactor).toBe(0.18215);
     expect(model.forceZerosForEmptyPrompt).toBe(false);
     expect(model.executionProvider).toBe('cpu');
@@ -56,7 +60,7 @@ describe('loadModel', () => {
   it('reads an SDXL folder: two encoders, size conditioning, zeros for an empty negative', async () => {
     const model = await loadModel(sdxlDir);
     expect(model.architecture).toBe('sdxl');
-    expect(model.scheduler).toMatchObject({ _class_name: 'EulerDiscreteScheduler', timestep_spacing: 'leading', steps_offset: 1 });
+    expect(model.scheduler).toMatchObject({ predictionType: 'epsilon', numTrainTimesteps: 1000 });
     expect(model.vaeScalingFactor).toBe(0.13025);
     expect(model.forceZerosForEmptyPrompt).toBe(true);
     const [first, second] = model.textEncoders;
