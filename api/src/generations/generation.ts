@@ -1,0 +1,169 @@
+import { model, Schema, type Types } from 'mongoose';
+import { MODEL_FAMILIES, type ModelFamily } from '../../../schema/src/families.js';
+import { SAMPLERS, SCHEDULES, type SamplerId, type ScheduleId } from '../../../schema/src/samplers.js';
+import { PLANS } from '../accounts/user.js';
+import type { Plan } from '../accounts/accounts.js';
+
+export const GENERATION_STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
+export type GenerationStatus = (typeof GENERATION_STATUSES)[number];
+
+/** A job ends in one of these and never leaves it. */
+export const FINAL_STATUSES: readonly GenerationStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
+
+export interface StoredImage {
+  /** GridFS file id. */
+  fileId: Types.ObjectId;
+  seed: number;
+  width: number;
+  height: number;
+}
+
+/** The settings that decide the pixels, as sent to the GPU function (see schema/src/job.ts). */
+export interface StoredSettings {
+  width: number;
+  height: number;
+  steps: number;
+  cfgScale: number;
+  sampler: SamplerId;
+  schedule: ScheduleId;
+  clipSkip: number;
+  seed: number;
+  batchSize: number;
+  denoiseStrength: number;
+}
+
+/**
+ * One generateImage call, from charge to images. The status moves
+ *   QUEUED → RUNNING → SUCCEEDED | FAILED | CANCELLED   (and QUEUED → CANCELLED)
+ * and RUNNING → QUEUED once, when a silent job's lease expires and it is retried. Every move is
+ * one conditional update on the status (and attempt), so two API instances, or an event racing
+ * a cancel, can never both win.
+ */
+export interface GenerationDocument {
+  _id: Types.ObjectId;
+  userId: string;
+  /** The plan when the job was created: it decides the per-plan concurrency limit. */
+  plan: Plan;
+  /** `<userId>:<clientRequestId>`, unique: the idempotency key of generateImage. */
+  requestKey?: string;
+  clientRequestId?: string;
+  model: { id: string; name: string; family: ModelFamily; path: string };
+  /** What the user wrote, and what the model receives after the prompt enhancer. */
+  prompt: string;
+  negativePrompt: string;
+  finalPrompt: string;
+  finalNegativePrompt: string;
+  enhancePrompt: boolean;
+  settings: StoredSettings;
+  baseImageId?: Types.ObjectId;
+  tokensCharged: number;
+
+  status: GenerationStatus;
+  /** Delivery attempts so far (0 while first queued); events name the attempt they belong to. */
+  attempt: number;
+  /** HMAC key of the current attempt's callbacks. Internal: never exposed through GraphQL or logs. */
+  jobSecret?: string;
+  /** Until when a RUNNING job may stay silent before it is retried or failed. */
+  leaseExpiresAt?: Date;
+  /** Highest event sequence applied for the current attempt; anything not above it is a duplicate. */
+  lastSequence: number;
+  cancelRequested: boolean;
+
+  step: number;
+  totalSteps: number;
+  etaSeconds?: number;
+  /** The latest step preview (WebP). */
+  preview?: Buffer;
+  images: StoredImage[];
+  error?: string;
+  errorCode?: string;
+  refunded: boolean;
+  timings?: { queueMs?: number; loadMs?: number; inferenceMs?: number; totalMs?: number };
+
+  createdAt: Date;
+  updatedAt: Date;
+  dispatchedAt?: Date;
+  startedAt?: Date;
+  finishedAt?: Date;
+}
+
+const imageSchema = new Schema<StoredImage>(
+  {
+    fileId: { type: Schema.Types.ObjectId, required: true },
+    seed: { type: Number, required: true },
+    width: { type: Number, required: true },
+    height: { type: Number, required: true },
+  },
+  { _id: false },
+);
+
+const generationSchema = new Schema<GenerationDocument>(
+  {
+    userId: { type: String, required: true },
+    plan: { type: String, enum: PLANS, required: true },
+    requestKey: { type: String },
+    clientRequestId: { type: String },
+    model: {
+      id: { type: String, required: true },
+      name: { type: String, required: true },
+      family: { type: String, enum: MODEL_FAMILIES, required: true },
+      path: { type: String, required: true },
+    },
+    prompt: { type: String, default: '' },
+    negativePrompt: { type: String, default: '' },
+    finalPrompt: { type: String, default: '' },
+    finalNegativePrompt: { type: String, default: '' },
+    enhancePrompt: { type: Boolean, required: true },
+    settings: {
+      width: { type: Number, required: true },
+      height: { type: Number, required: true },
+      steps: { type: Number, required: true },
+      cfgScale: { type: Number, required: true },
+      sampler: { type: String, enum: SAMPLERS, required: true },
+      schedule: { type: String, enum: SCHEDULES, required: true },
+      clipSkip: { type: Number, required: true },
+      seed: { type: Number, required: true },
+      batchSize: { type: Number, required: true },
+      denoiseStrength: { type: Number, required: true },
+    },
+    baseImageId: { type: Schema.Types.ObjectId },
+    tokensCharged: { type: Number, required: true },
+
+    status: { type: String, enum: GENERATION_STATUSES, required: true, default: 'QUEUED' },
+    attempt: { type: Number, required: true, default: 0 },
+    jobSecret: { type: String },
+    leaseExpiresAt: { type: Date },
+    lastSequence: { type: Number, required: true, default: -1 },
+    cancelRequested: { type: Boolean, required: true, default: false },
+
+    step: { type: Number, required: true, default: 0 },
+    totalSteps: { type: Number, required: true },
+    etaSeconds: { type: Number },
+    preview: { type: Buffer },
+    images: { type: [imageSchema], default: [] },
+    error: { type: String },
+    errorCode: { type: String },
+    refunded: { type: Boolean, required: true, default: false },
+    timings: {
+      queueMs: Number,
+      loadMs: Number,
+      inferenceMs: Number,
+      totalMs: Number,
+    },
+    dispatchedAt: { type: Date },
+    startedAt: { type: Date },
+    finishedAt: { type: Date },
+  },
+  { timestamps: true, collection: 'generations' },
+);
+
+// The dispatcher's queue: oldest QUEUED first.
+generationSchema.index({ status: 1, createdAt: 1, _id: 1 });
+// A user's own list, newest first (cursor = _id).
+generationSchema.index({ userId: 1, _id: -1 });
+// Sparse: only calls with a clientRequestId carry a key.
+generationSchema.index({ requestKey: 1 }, { unique: true, sparse: true });
+// The lease sweep.
+generationSchema.index({ status: 1, leaseExpiresAt: 1 });
+
+export const GenerationModel = model<GenerationDocument>('Generation', generationSchema);
