@@ -1,0 +1,107 @@
+import { z } from 'zod';
+import { API_KEY_PATTERN } from './accounts/api-key-format.js';
+
+/**
+ * Every environment variable the API reads, parsed and validated in one place. Each entry carries
+ * its description: the README's table is checked against this list, so adding a variable here is
+ * the whole job (plus a line in the README, which a test asks for).
+ */
+export const ENVIRONMENT = z.object({
+  NODE_ENV: z
+    .enum(['development', 'production', 'test'])
+    .default('development')
+    .describe('`production` turns off the dev user and hides internal error details.'),
+  PORT: z.coerce
+    .number()
+    .int('must be a whole number')
+    .min(0)
+    .max(65535)
+    .default(4000)
+    .describe('Port for HTTP and WebSocket (GraphQL and subscriptions share `/graphql`).'),
+  HOST: z.string().min(1).default('0.0.0.0').describe('Interface to listen on.'),
+  PUBLIC_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://easel.example.com' })
+    .optional()
+    .describe('The URL clients reach this server at, when behind a proxy. Default `http://localhost:PORT`.'),
+  MONGODB_URI: z
+    .string()
+    .regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://')
+    .optional()
+    .describe('MongoDB to use. Unset: an embedded server is started (data in `DATA_DIR`, or in memory only).'),
+  DATA_DIR: z.string().min(1).default('./data').describe('Where the embedded database keeps its files.'),
+  MODELS_DIR: z
+    .string()
+    .min(1)
+    .default('./models')
+    .describe('Folder of ONNX models; a catalog entry is installed when `MODELS_DIR/<path>/model_index.json` exists.'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('pino log level.'),
+  DEV_API_KEY: z
+    .string()
+    .regex(API_KEY_PATTERN, 'must look like easel_ followed by at least 32 letters, digits, - or _')
+    .optional()
+    .describe('Development only: the dev user\'s API key, so it survives restarts of the in-memory database.'),
+  FREE_DAILY_TOKENS: z.coerce
+    .number()
+    .int('must be a whole number')
+    .min(0)
+    .default(20)
+    .describe('Daily token allowance of the FREE plan.'),
+  PLUS_DAILY_TOKENS: z.coerce
+    .number()
+    .int('must be a whole number')
+    .min(0)
+    .default(200)
+    .describe('Daily token allowance of the PLUS plan.'),
+});
+
+export type Environment = z.infer<typeof ENVIRONMENT>;
+
+export interface Config {
+  env: Environment['NODE_ENV'];
+  isProduction: boolean;
+  port: number;
+  host: string;
+  publicUrl: string | undefined;
+  mongodbUri: string | undefined;
+  dataDir: string;
+  modelsDir: string;
+  logLevel: Environment['LOG_LEVEL'];
+  devApiKey: string | undefined;
+  dailyTokens: { FREE: number; PLUS: number };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads the configuration from `env` (process.env by default); throws ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // An empty value (`PORT=` in a .env file) means "not set", as most tools read it.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = ENVIRONMENT.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0]);
+      const value = present[name];
+      return `  ${name}: ${issue.message}${value === undefined || name.endsWith('KEY') || name.endsWith('URI') ? '' : ` (got "${value}")`}`;
+    });
+    throw new ConfigError(`Invalid environment:\n${problems.join('\n')}`);
+  }
+  const e = parsed.data;
+  return {
+    env: e.NODE_ENV,
+    isProduction: e.NODE_ENV === 'production',
+    port: e.PORT,
+    host: e.HOST,
+    publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
+    mongodbUri: e.MONGODB_URI,
+    dataDir: e.DATA_DIR,
+    modelsDir: e.MODELS_DIR,
+    logLevel: e.LOG_LEVEL,
+    devApiKey: e.DEV_API_KEY,
+    dailyTokens: { FREE: e.FREE_DAILY_TOKENS, PLUS: e.PLUS_DAILY_TOKENS },
+  };
+}

@@ -1,0 +1,23 @@
+import type { Logger } from 'pino';
+import type { Accounts, User } from '../accounts/accounts.js';
+import type { TokenService } from '../accounts/token-service.js';
+import type { Catalog } from '../catalog/catalog.js';
+import type { Config } from '../config.js';
+import type { EaselPubSub } from './pubsub.js';
+
+/** The long-lived parts resolvers use; built once at start (see server.ts). */
+export interface Services {
+  config: Config;
+  logger: Logger;
+  accounts: Accounts;
+  tokens: TokenService;
+  catalog: Catalog;
+  pubSub: EaselPubSub;
+}
+
+/** What every resolver receives, over HTTP and WebSocket alike. */
+export interface GraphQLContext {
+  /** The caller, when a valid API key came with the request. */
+  user: User | undefined;
+  services: Services;
+}

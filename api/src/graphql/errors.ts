@@ -1,0 +1,51 @@
+import { GraphQLError } from 'graphql';
+import type { MiddlewareFn } from 'type-graphql';
+import { InsufficientTokensError } from '../accounts/token-service.js';
+import { ConflictError, InvalidInputError, NotFoundError } from '../errors.js';
+
+/**
+ * The `extensions.code` values clients can rely on. Apollo's own (GRAPHQL_PARSE_FAILED,
+ * GRAPHQL_VALIDATION_FAILED, BAD_REQUEST, ...) come on top for malformed requests.
+ */
+export const ErrorCode = {
+  /** No API key, or one that is unknown or revoked. */
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  /** A valid key whose user lacks the role the operation needs. */
+  FORBIDDEN: 'FORBIDDEN',
+  /** An argument is invalid; the message says which and why. */
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  NOT_FOUND: 'NOT_FOUND',
+  /** Collides with something that exists, such as a taken name or slug. */
+  CONFLICT: 'CONFLICT',
+  INSUFFICIENT_TOKENS: 'INSUFFICIENT_TOKENS',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export function graphqlError(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
+  return new GraphQLError(message, { extensions: { code, ...extensions } });
+}
+
+export const unauthenticated = () =>
+  graphqlError(ErrorCode.UNAUTHENTICATED, 'Send a valid API key: "Authorization: Bearer easel_…".');
+
+export const forbidden = (needs: string) => graphqlError(ErrorCode.FORBIDDEN, `Only ${needs} may do this.`);
+
+/** Turns the domain layer's errors into GraphQL errors with stable codes; others pass unchanged. */
+export function toGraphQLError(error: unknown): unknown {
+  if (error instanceof GraphQLError) return error;
+  if (error instanceof InvalidInputError) return graphqlError(ErrorCode.BAD_USER_INPUT, error.message);
+  if (error instanceof NotFoundError) return graphqlError(ErrorCode.NOT_FOUND, error.message);
+  if (error instanceof ConflictError) return graphqlError(ErrorCode.CONFLICT, error.message);
+  if (error instanceof InsufficientTokensError) return graphqlError(ErrorCode.INSUFFICIENT_TOKENS, error.message);
+  return error;
+}
+
+/** A global middleware, so every resolver (HTTP or WebSocket) reports domain errors the same way. */
+export const DomainErrors: MiddlewareFn = async (_, next) => {
+  try {
+    return await next();
+  } catch (error) {
+    throw toGraphQLError(error);
+  }
+};

@@ -1,0 +1,33 @@
+import 'reflect-metadata';
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { buildSchema } from 'type-graphql';
+import { AccountResolver } from './accounts/account-resolver.js';
+import { TokenResolver } from './accounts/token-resolver.js';
+import { authChecker } from './auth.js';
+import { CatalogResolver } from './catalog/catalog-resolver.js';
+import { DomainErrors } from './errors.js';
+import { createEaselPubSub, type EaselPubSub } from './pubsub.js';
+import { SamplerResolver } from './samplers/sampler-resolver.js';
+import { HeartbeatResolver } from './system/heartbeat-resolver.js';
+import { validateInput } from './validation.js';
+
+/** Every resolver class of the API. A new GraphQL module is one more line here. */
+export const RESOLVERS = [AccountResolver, TokenResolver, CatalogResolver, SamplerResolver, HeartbeatResolver] as const;
+
+export function buildEaselSchema(pubSub: EaselPubSub): Promise<GraphQLSchema> {
+  return buildSchema({
+    resolvers: RESOLVERS,
+    pubSub,
+    authChecker,
+    validateFn: validateInput,
+    globalMiddlewares: [DomainErrors],
+  });
+}
+
+const HEADER = '# The Easel GraphQL schema. Generated from the code by `npm run schema:emit`; do not edit.\n\n';
+
+/** The SDL committed as schema/schema.graphql, sorted so that it changes only when the API does. */
+export async function printEaselSchema(): Promise<string> {
+  const schema = await buildEaselSchema(createEaselPubSub());
+  return HEADER + printSchema(lexicographicSortSchema(schema)) + '\n';
+}

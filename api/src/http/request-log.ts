@@ -1,0 +1,15 @@
+import type { RequestHandler } from 'express';
+import type { Logger } from 'pino';
+
+/** One line per HTTP request: method, path, status, duration. Never headers (they carry keys). */
+export function requestLog(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      const level = req.path === '/healthz' ? 'debug' : 'info';
+      logger[level]({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+    });
+    next();
+  };
+}

@@ -1,0 +1,69 @@
+import mongoose from 'mongoose';
+import { publishDatabaseAddress, withdrawDatabaseAddress } from './admin-address.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createLogger } from './logger.js';
+import { GRAPHQL_PATH, startServer, type RunningServer } from './server.js';
+
+/** Entry point: configuration, then the server; shuts down cleanly on SIGTERM and SIGINT. */
+async function main(): Promise<void> {
+  const config = readConfig();
+  const logger = createLogger(config);
+  const server = await startServer(config, { logger });
+
+  const embedded = server.database.kind !== 'external';
+  if (embedded) await publishDatabaseAddress(config.dataDir, { uri: server.database.uri, dbName: mongoose.connection.name });
+
+  let stopping = false;
+  const stop = async (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'signal received');
+    if (embedded) await withdrawDatabaseAddress(config.dataDir);
+    await server.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+
+  if (!config.isProduction) await welcomeDeveloper(config, server);
+}
+
+function readConfig(): Config {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
+}
+
+/** Development: the dev user and its key, printed to the terminal (never to the logs). */
+async function welcomeDeveloper(config: Config, server: RunningServer): Promise<void> {
+  const { user, key } = await server.services.accounts.ensureDevUser(config.devApiKey);
+  const lines = [
+    '',
+    `  Easel is running: open ${server.url}${GRAPHQL_PATH} in a browser.`,
+    '',
+    `  Dev user "${user.name}" (${user.role}), API key:`,
+    `    ${key}`,
+    '  In GraphiQL, put it in the Headers tab:',
+    `    { "Authorization": "Bearer ${key}" }`,
+  ];
+  if (!config.devApiKey) {
+    lines.push('  (A new key each start; set DEV_API_KEY to keep one.)');
+  }
+  if (server.database.kind === 'jongodb') {
+    lines.push('', '  The database is in memory: everything is lost when Easel stops. Set MONGODB_URI to keep data.');
+  }
+  lines.push('', '  Admin CLI, in another terminal: npm run admin -- --help', '');
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+main().catch((error: unknown) => {
+  console.error('Easel could not start:', error);
+  process.exit(1);
+});

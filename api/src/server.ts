@@ -1,0 +1,184 @@
+import 'reflect-metadata';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { expressMiddleware } from '@as-integrations/express5';
+import express from 'express';
+import { GraphQLError } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import type { Logger } from 'pino';
+import { WebSocketServer } from 'ws';
+import { Accounts, type User } from './accounts/accounts.js';
+import { bearerKey } from './accounts/api-key-format.js';
+import { TokenService } from './accounts/token-service.js';
+import { Catalog } from './catalog/catalog.js';
+import { STARTER_CATALOG } from './catalog/starter.js';
+import type { Config } from './config.js';
+import { initIndexes, startDatabase, type Database } from './db/connection.js';
+import type { GraphQLContext, Services } from './graphql/context.js';
+import { ErrorCode } from './graphql/errors.js';
+import { errorFormatter } from './graphql/format-error.js';
+import { createEaselPubSub } from './graphql/pubsub.js';
+import { buildEaselSchema } from './graphql/schema.js';
+import { graphiqlAssets, graphiqlPage } from './http/graphiql.js';
+import { healthz } from './http/healthz.js';
+import { requestLog } from './http/request-log.js';
+import { createLogger } from './logger.js';
+
+export const GRAPHQL_PATH = '/graphql';
+
+/** Seams for tests and tools; production uses none of them. */
+export interface ServerOverrides {
+  logger?: Logger;
+  /** Which embedded database to run when MONGODB_URI is unset: 'auto' tries a real mongod first. */
+  embeddedDatabase?: 'auto' | 'jongodb';
+  /** Use this database name instead of the URI's (tests give each file its own). */
+  dbName?: string;
+  /** The token service's idea of now, for tests that cross a UTC day. */
+  clock?: () => Date;
+  /** How long shutdown waits for requests in flight before cutting them off. */
+  shutdownGraceMs?: number;
+}
+
+export interface RunningServer {
+  /** e.g. http://localhost:4000 */
+  url: string;
+  port: number;
+  database: Database;
+  services: Services;
+  /** Stops accepting, lets requests in flight finish, closes WebSockets, then the database. */
+  close(): Promise<void>;
+}
+
+/** Starts the whole API: database, indexes, starter catalog, HTTP and WebSocket on one port. */
+export async function startServer(config: Config, overrides: ServerOverrides = {}): Promise<RunningServer> {
+  const logger = overrides.logger ?? createLogger(config);
+  const database = await startDatabase({
+    uri: config.mongodbUri,
+    dataDir: config.dataDir,
+    logger,
+    embedded: overrides.embeddedDatabase,
+    dbName: overrides.dbName,
+  });
+  try {
+    await initIndexes();
+    const services: Services = {
+      config,
+      logger,
+      accounts: new Accounts(),
+      tokens: new TokenService({ allowances: config.dailyTokens, clock: overrides.clock }),
+      catalog: new Catalog(config.modelsDir),
+      pubSub: createEaselPubSub(),
+    };
+    const seeded = await services.catalog.seed(STARTER_CATALOG);
+    if (seeded.models || seeded.presets) logger.info(seeded, 'added the starter catalog entries this database lacked');
+    return await listen(config, services, database, overrides);
+  } catch (error) {
+    await database.stop();
+    throw error;
+  }
+}
+
+async function listen(config: Config, services: Services, database: Database, overrides: ServerOverrides): Promise<RunningServer> {
+  const { logger, accounts } = services;
+  const schema = await buildEaselSchema(services.pubSub);
+  const formatError = errorFormatter({ logger, isProduction: config.isProduction });
+
+  const app = express();
+  app.disable('x-powered-by');
+  const httpServer = createServer(app);
+
+  // WebSocket clients authenticate once, with connectionParams { Authorization: "Bearer <key>" }.
+  const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH });
+  const websockets = useServer<Record<string, unknown>, { user: User }>(
+    {
+      schema,
+      onConnect: async (ctx) => {
+        const key = bearerKey(ctx.connectionParams?.Authorization ?? ctx.connectionParams?.authorization);
+        if (key === undefined) return true;
+        const user = await accounts.authenticate(key);
+        if (!user) return false; // closes with 4403 Forbidden
+        ctx.extra.user = user;
+        return true;
+      },
+      context: (ctx): GraphQLContext => ({ user: ctx.extra.user, services }),
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        result.errors ? { ...result, errors: result.errors.map((error) => formatError(error.toJSON(), error)) } : undefined,
+    },
+    wsServer,
+  );
+
+  const apollo = new ApolloServer<GraphQLContext>({
+    schema,
+    formatError,
+    includeStacktraceInErrorResponses: !config.isProduction,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: overrides.shutdownGraceMs }),
+      {
+        async serverWillStart() {
+          return {
+            async drainServer() {
+              await websockets.dispose();
+            },
+          };
+        },
+      },
+      // Apollo's own landing page loads from a CDN; GraphiQL is served below instead.
+      ApolloServerPluginLandingPageDisabled(),
+    ],
+  });
+  await apollo.start();
+
+  app.use(requestLog(logger));
+  app.get('/healthz', healthz(database));
+  app.use(graphiqlAssets);
+  app.get(GRAPHQL_PATH, graphiqlPage({ endpoint: GRAPHQL_PATH, publicUrl: config.publicUrl }));
+  app.use(
+    GRAPHQL_PATH,
+    express.json({ limit: '1mb' }),
+    expressMiddleware(apollo, {
+      context: async ({ req }): Promise<GraphQLContext> => ({ user: await userOf(req.headers, accounts), services }),
+    }),
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.port, config.host, () => {
+      httpServer.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = httpServer.address() as AddressInfo;
+  const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
+  logger.info({ url: `${url}${GRAPHQL_PATH}`, database: database.kind }, 'Easel API ready');
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      logger.info('shutting down: finishing requests in flight');
+      await apollo.stop();
+      await database.stop();
+      logger.info('stopped');
+    })());
+
+  return { url, port, database, services, close };
+}
+
+/**
+ * The caller of an HTTP request. No key: anonymous, and resolvers that need a user say
+ * UNAUTHENTICATED. A key that is unknown or revoked fails the whole request, so a stale key is
+ * noticed at once rather than mistaken for anonymous access.
+ */
+async function userOf(headers: IncomingHttpHeaders, accounts: Accounts): Promise<User | undefined> {
+  if (headers.authorization === undefined) return undefined;
+  const key = bearerKey(headers.authorization);
+  const user = key ? await accounts.authenticate(key) : undefined;
+  if (!user) {
+    throw new GraphQLError('This API key is unknown or revoked. Send "Authorization: Bearer easel_…" with a valid key.', {
+      extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } },
+    });
+  }
+  return user;
+}

@@ -1,0 +1,64 @@
+import { CommanderError } from 'commander';
+import { pino } from 'pino';
+import { Accounts } from '../api/src/accounts/accounts.js';
+import { TokenService } from '../api/src/accounts/token-service.js';
+import { readDatabaseAddress } from '../api/src/admin-address.js';
+import { ConfigError, loadConfig } from '../api/src/config.js';
+import { initIndexes, startDatabase } from '../api/src/db/connection.js';
+import { adminProgram } from './admin-program.js';
+
+/**
+ * `npm run admin -- <command>`: works on the database at MONGODB_URI, or else on the embedded
+ * database of an Easel server running from this folder (it leaves its address in DATA_DIR).
+ * The same can be done with the admin GraphQL mutations.
+ */
+
+function fail(message: string): never {
+  console.error(message);
+  process.exit(1);
+}
+
+const config = (() => {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message);
+    throw error;
+  }
+})();
+
+async function connect(): Promise<() => Promise<void>> {
+  const address = config.mongodbUri ? { uri: config.mongodbUri, dbName: undefined } : await readDatabaseAddress(config.dataDir);
+  if (!address) {
+    fail(
+      'No database to work on. Set MONGODB_URI to the database Easel uses, or start Easel (npm start)\n' +
+        `from this folder first: its embedded database leaves its address in ${config.dataDir}.`,
+    );
+  }
+  const database = await startDatabase({
+    uri: address.uri,
+    dbName: address.dbName,
+    dataDir: config.dataDir,
+    logger: pino({ level: 'warn' }),
+  });
+  await initIndexes();
+  return () => database.stop();
+}
+
+const program = adminProgram({
+  accounts: new Accounts(),
+  tokens: new TokenService({ allowances: config.dailyTokens }),
+  connect,
+  out: (line) => console.log(line),
+  err: (line) => {
+    console.error(line);
+    process.exitCode = 1;
+  },
+});
+try {
+  await program.parseAsync();
+} catch (error) {
+  // Commander has already printed the usage problem (or the help, with exit code 0).
+  if (!(error instanceof CommanderError)) throw error;
+  process.exitCode = error.exitCode;
+}
