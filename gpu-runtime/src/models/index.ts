@@ -6,5 +6,5 @@ export { LoadedModel, loadModel, unloadModel, type TextEncoderStage } from './lo
 export type { FloatTensor } from './onnx-io.js';
 export { architectureOf, type PipelineArchitecture } from './pipeline-config.js';
 export { TextEncoder, type HiddenStateChoice, type TextEncoderOutput } from './text-encoder.js';
-export { UNet, type UNetInput } from './unet.js';
+export { UNet, type UNetConditioning, type UNetConditioningInput, type UNetInput } from './unet.js';
 export { VaeDecoder, VaeEncoder } from './vae.js';

@@ -18,7 +18,7 @@
  * does for both encoders.
  */
 import { chunkPrompt, chunkToEncoderInput, type WeightedToken } from '../../../schema/src/prompt/index.js';
-import type { HiddenStateChoice, LoadedModel, TextEncoderStage } from '../models/index.js';
+import type { HiddenStateChoice, LoadedModel, TextEncoderStage, UNetConditioningInput } from '../models/index.js';
 import { InvalidRequestError } from './errors.js';
 
 export interface PromptEncodingRequest {
@@ -111,6 +111,33 @@ export async function encodePrompts(model: LoadedModel, request: PromptEncodingR
     };
   }
   return result;
+}
+
+/**
+ * The UNet's text inputs for a step's batch, in diffusers' order: the batch's uncond rows, then
+ * its cond rows, when classifier-free guidance runs both in one call; the cond rows alone when it
+ * does not (CFG scale 1).
+ */
+export function unetConditioningInput(encoding: PromptEncoding, withUncond: boolean): UNetConditioningInput {
+  const join = (uncond: Float32Array, cond: Float32Array) => (withUncond ? concat(uncond, cond) : cond);
+  const batch = encoding.cond.length / (encoding.sequenceLength * encoding.embeddingWidth);
+  const rows = withUncond ? 2 * batch : batch;
+  const input: UNetConditioningInput = {
+    encoderHiddenStates: { data: join(encoding.uncond, encoding.cond), dims: [rows, encoding.sequenceLength, encoding.embeddingWidth] },
+  };
+  if (encoding.sdxl) {
+    const { pooledUncond, pooledCond, pooledWidth, timeIds } = encoding.sdxl;
+    input.textEmbeds = { data: join(pooledUncond, pooledCond), dims: [rows, pooledWidth] };
+    input.timeIds = { data: join(timeIds, timeIds), dims: [rows, 6] };
+  }
+  return input;
+}
+
+function concat(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 /**

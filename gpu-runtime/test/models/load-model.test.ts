@@ -168,9 +168,10 @@ describe('component wrappers adapt to each export', () => {
   it('feeds an int64 timestep rounded to the nearest step, and matches a raw session run', async () => {
     const sample = tensor([2, 4, 8, 8], (i) => Math.sin(i));
     const context = tensor([2, 77, 32], (i) => Math.cos(i / 7));
-    const out = await sd15.unet.run({ sample, timestep: 499.6, encoderHiddenStates: context });
-    expect(await sd15.unet.run({ sample, timestep: 500.4, encoderHiddenStates: context })).toEqual(out);
-    expect(await sd15.unet.run({ sample, timestep: 510, encoderHiddenStates: context })).not.toEqual(out);
+    const conditioning = sd15.unet.prepareConditioning({ encoderHiddenStates: context });
+    const out = await sd15.unet.run({ sample, timestep: 499.6, conditioning });
+    expect(await sd15.unet.run({ sample, timestep: 500.4, conditioning })).toEqual(out);
+    expect(await sd15.unet.run({ sample, timestep: 510, conditioning })).not.toEqual(out);
 
     const raw = await ort.InferenceSession.create(path.join(sd15Dir, 'unet/model.onnx'));
     const expected = await raw.run({
@@ -183,21 +184,22 @@ describe('component wrappers adapt to each export', () => {
 
   it('converts to and from fp16 around an SDXL UNet with a float16 scalar timestep', async () => {
     const sample = tensor([1, 4, 8, 8], (i) => Math.sin(i));
-    const input = {
-      sample,
-      timestep: 500,
+    const text = {
       encoderHiddenStates: tensor([1, 77, 72], (i) => Math.cos(i / 5) * 0.5),
       textEmbeds: tensor([1, 40], (i) => Math.sin(i * 3)),
       timeIds: { data: Float32Array.of(1024, 1024, 0, 0, 1024, 1024), dims: [1, 6] },
     };
-    const out = await sdxl.unet.run(input);
+    const conditioning = sdxl.unet.prepareConditioning(text);
+    const out = await sdxl.unet.run({ sample, timestep: 500, conditioning });
     expect(out).toBeInstanceOf(Float32Array);
     expect(out).toHaveLength(sample.data.length);
     expect(out.every(Number.isFinite)).toBe(true);
     // Fractional timesteps reach a float UNet (fp16 resolves quarter steps near 500).
-    expect(await sdxl.unet.run({ ...input, timestep: 500.5 })).not.toEqual(out);
-    expect(await sdxl.unet.run({ ...input, timeIds: { data: Float32Array.of(512, 512, 0, 0, 1024, 1024), dims: [1, 6] } })).not.toEqual(out);
-    await expect(sdxl.unet.run({ ...input, textEmbeds: undefined })).rejects.toThrow(/textEmbeds/);
+    expect(await sdxl.unet.run({ sample, timestep: 500.5, conditioning })).not.toEqual(out);
+    const smaller = sdxl.unet.prepareConditioning({ ...text, timeIds: { data: Float32Array.of(512, 512, 0, 0, 1024, 1024), dims: [1, 6] } });
+    expect(await sdxl.unet.run({ sample, timestep: 500, conditioning: smaller })).not.toEqual(out);
+    expect(() => sdxl.unet.prepareConditioning({ encoderHiddenStates: text.encoderHiddenStates })).toThrow(/textEmbeds/);
+    await expect(sdxl.unet.run({ sample: tensor([2, 4, 8, 8], Math.sin), timestep: 500, conditioning })).rejects.toThrow(/batch/);
   });
 
   it('decodes latents to 8x images and encodes images to the latent mean', async () => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTinyModels } from '../../../scripts/make-tiny-models.js';
 import { float16ToFloat32, loadModel, type LoadedModel } from '../../src/models/index.js';
 import { applyLayerNorm, fitLayerNorm } from '../../src/models/layer-norm.js';
-import { encodePrompts, type PromptEncodingRequest } from '../../src/pipeline/conditioning.js';
+import { encodePrompts, unetConditioningInput, type PromptEncodingRequest } from '../../src/pipeline/conditioning.js';
 import { InvalidRequestError } from '../../src/pipeline/errors.js';
 
 let root: string;
@@ -183,5 +183,33 @@ describe('SDXL conditioning', () => {
     expect(out.sequenceLength).toBe(77 * 2);
     expect(out.cond).toHaveLength(154 * 72);
     expect(out.uncond).toHaveLength(154 * 72);
+  });
+});
+
+describe('UNet conditioning for a step', () => {
+  it('stacks uncond then cond rows for classifier-free guidance, cond alone without it', async () => {
+    const encoding = await encodePrompts(sdxl, request({ batchSize: 2 }));
+    const guided = unetConditioningInput(encoding, true);
+    expect(guided.encoderHiddenStates.dims).toEqual([4, 77, 72]);
+    expect(guided.encoderHiddenStates.data.subarray(0, 2 * 77 * 72)).toEqual(encoding.uncond);
+    expect(guided.encoderHiddenStates.data.subarray(2 * 77 * 72)).toEqual(encoding.cond);
+    expect(guided.textEmbeds?.dims).toEqual([4, 40]);
+    expect(guided.textEmbeds?.data.subarray(80)).toEqual(encoding.sdxl!.pooledCond);
+    expect(guided.timeIds?.dims).toEqual([4, 6]);
+
+    const plain = unetConditioningInput(encoding, false);
+    expect(plain.encoderHiddenStates).toEqual({ data: encoding.cond, dims: [2, 77, 72] });
+    expect(plain.textEmbeds?.data).toEqual(encoding.sdxl!.pooledCond);
+
+    // And the UNet takes it as is.
+    const sample = { data: new Float32Array(4 * 4 * 8 * 8).fill(0.5), dims: [4, 4, 8, 8] };
+    const out = await sdxl.unet.run({ sample, timestep: 999, conditioning: sdxl.unet.prepareConditioning(guided) });
+    expect(out.subarray(0, 256)).not.toEqual(out.subarray(512, 768));
+  });
+
+  it('has no SDXL extras for SD 1.x', async () => {
+    const input = unetConditioningInput(await encodePrompts(sd15, request()), true);
+    expect(input.encoderHiddenStates.dims).toEqual([2, 77, 32]);
+    expect(input.textEmbeds).toBeUndefined();
   });
 });
