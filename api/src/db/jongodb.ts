@@ -27,12 +27,15 @@ export function jongodbBinaryPath(): string {
   return path.join(path.dirname(packageJson), 'bin', 'jongodb');
 }
 
-/** Starts the in-memory jongodb server on a port the OS picks, and returns its address. */
+/** jongodb under its watchdog, on a port the OS picks. Its stdin must be a pipe from the owner. */
+export function jongodbCommand(): { command: string; args: string[] } {
+  return { command: 'sh', args: ['-c', WATCHDOG, 'jongodb-watchdog', jongodbBinaryPath(), '--host=127.0.0.1', '--port=0'] };
+}
+
+/** Starts the in-memory jongodb server and returns its address. */
 export async function startJongodb(logger: Logger): Promise<EmbeddedServer> {
-  const binary = jongodbBinaryPath();
-  const child = spawn('sh', ['-c', WATCHDOG, 'jongodb-watchdog', binary, '--host=127.0.0.1', '--port=0'], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const { command, args } = jongodbCommand();
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
   const stderr: string[] = [];
@@ -45,7 +48,7 @@ export async function startJongodb(logger: Logger): Promise<EmbeddedServer> {
   const uri = await new Promise<string>((resolve, reject) => {
     const fail = (reason: string) => {
       child.kill('SIGKILL');
-      reject(new Error(`jongodb (${binary}) did not start: ${reason}${stderr.length ? `\n${stderr.join('\n')}` : ''}`));
+      reject(new Error(`jongodb (${jongodbBinaryPath()}) did not start: ${reason}${stderr.length ? `\n${stderr.join('\n')}` : ''}`));
     };
     const timer = setTimeout(() => fail(`no address printed within ${START_TIMEOUT_MS} ms`), START_TIMEOUT_MS);
     child.once('error', (error) => fail(error.message));

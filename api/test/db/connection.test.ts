@@ -1,7 +1,9 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import mongoose, { Schema } from 'mongoose';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { startJongodb } from '../../src/db/jongodb.js';
+import { jongodbCommand, startJongodb } from '../../src/db/jongodb.js';
 import { clearDatabase, testDatabaseKind, useTestDatabase } from '../support/database.js';
 
 const Handle = mongoose.model('ConnectionTestHandle', new Schema({ name: { type: String, required: true, unique: true } }));
@@ -36,4 +38,32 @@ describe('the jongodb server', () => {
     await expect(afterStop).rejects.toThrow();
   });
 
+
+  it('dies with its owner, even when the owner is killed with no chance to clean up', async () => {
+    // A stand-in owner process that starts jongodb the way startJongodb does, then gets SIGKILLed.
+    const { command, args } = jongodbCommand();
+    const owner = spawn(
+      process.execPath,
+      ['-e', "require('node:child_process').spawn(process.argv[1], JSON.parse(process.argv[2]), { stdio: ['pipe', 'inherit', 'inherit'] })", command, JSON.stringify(args)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const uri = await new Promise<string>((resolve) => {
+      createInterface({ input: owner.stdout }).on('line', (line) => {
+        if (line.startsWith('JONGODB_URI=')) resolve(line.slice('JONGODB_URI='.length));
+      });
+    });
+    const probe = await mongoose.createConnection(uri, { autoCreate: false }).asPromise();
+    expect(await probe.db!.admin().ping()).toMatchObject({ ok: 1 });
+    await probe.close();
+
+    owner.kill('SIGKILL');
+    await new Promise((resolve) => owner.once('exit', resolve));
+    await expect.poll(async () => {
+      const attempt = mongoose.createConnection(uri, { serverSelectionTimeoutMS: 200 }).asPromise();
+      return attempt.then(async (connection) => {
+        await connection.close();
+        return 'still running';
+      }, () => 'gone');
+    }, { timeout: 5_000 }).toBe('gone');
+  });
 });
