@@ -42,6 +42,8 @@ export interface TokenBalance {
 
 export interface LedgerEntry {
   id: string;
+  /** Pass as `after` to read the entries older than this one. */
+  cursor: string;
   userId: string;
   kind: LedgerKind;
   amount: number;
@@ -211,10 +213,9 @@ export class TokenService {
       .limit(page.first + 1)
       .lean<LedgerEntryDocument[]>();
     const entries = docs.slice(0, page.first);
-    const last = entries.at(-1);
     return {
       entries: entries.map(toLedgerEntry),
-      endCursor: last && encodeCursor(last.seq),
+      endCursor: entries.length ? encodeCursor(entries[entries.length - 1].seq) : undefined,
       hasNextPage: docs.length > page.first,
     };
   }
@@ -332,6 +333,7 @@ function decodeCursor(cursor: string): number {
 function toLedgerEntry(doc: LedgerEntryDocument): LedgerEntry {
   return {
     id: doc._id.toHexString(),
+    cursor: encodeCursor(doc.seq),
     userId: doc.userId,
     kind: doc.kind,
     amount: doc.amount,

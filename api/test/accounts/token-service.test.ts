@@ -274,7 +274,10 @@ describe('the ledger', () => {
       createdAt: new Date('2025-03-01T10:04:00Z'),
     });
     expect(first.hasNextPage).toBe(true);
-    expect(first.endCursor).toEqual(expect.any(String));
+    expect(first.endCursor).toBe(first.entries[2].cursor);
+    // Any entry's cursor continues right after it.
+    const fromFirst = await tokens.ledger(ada.userId, { first: 1, after: first.entries[0].cursor });
+    expect(fromFirst.entries.map((entry) => entry.reason)).toEqual(['image 3']);
 
     const second = await tokens.ledger(ada.userId, { first: 3, after: first.endCursor });
     expect(second.entries.map((entry) => entry.reason)).toEqual(['image 1', 'Daily tokens for 2025-03-01']);
