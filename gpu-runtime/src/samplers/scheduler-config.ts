@@ -21,7 +21,7 @@ export const BETA_SCHEDULES = ['linear', 'scaled_linear'] as const;
 
 /** A scheduler config we cannot use: the model folder is broken or of a kind we do not run. */
 export class SchedulerConfigError extends Error {
-  readonly code = 'INVALID_MODEL';
+  readonly code = 'MODEL_INVALID'; // as ModelLoadError's code for an unusable file
 
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);

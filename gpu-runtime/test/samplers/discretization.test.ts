@@ -67,7 +67,7 @@ describe('scheduler config', () => {
       error = caught;
     }
     expect(error).toBeInstanceOf(SchedulerConfigError);
-    expect((error as SchedulerConfigError).code).toBe('INVALID_MODEL');
+    expect((error as SchedulerConfigError).code).toBe('MODEL_INVALID');
     expect((error as Error).message).toMatch(message);
   });
 
