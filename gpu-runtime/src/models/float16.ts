@@ -30,34 +30,38 @@ export function float16ToFloat32(src: Uint16Array, dst = new Float32Array(src.le
   return dst;
 }
 
-/** Rounds to nearest, ties to even, as a GPU's conversion does; overflow becomes ±Infinity. */
+const F16_OVERFLOW = (127 + 16) << 23; // 2^16: all Infinity (from 65520 up, rounding gets there too)
+const F16_NORMAL_MIN = 113 << 23; // 2^-14, the smallest normal half
+const F32_INFINITY = 255 << 23;
+/** Adding this float shifts a tiny value's bits into place as a half subnormal, rounding as the FPU does. */
+const SUBNORMAL_MAGIC = (127 - 15 + 23 - 10 + 1) << 23;
+const scratchFloat = new Float32Array(1);
+const scratchBits = new Uint32Array(scratchFloat.buffer);
+scratchBits[0] = SUBNORMAL_MAGIC;
+const SUBNORMAL_MAGIC_FLOAT = scratchFloat[0];
+
+/**
+ * Rounds to nearest, ties to even, as a GPU's conversion does; overflow becomes ±Infinity. Normal
+ * values (nearly all latents) take the integer path: rebias the exponent and round the 13 dropped
+ * mantissa bits by adding 0xfff plus the kept lowest bit.
+ */
 export function float32ToFloat16(src: Float32Array, dst = new Uint16Array(src.length)): Uint16Array {
   const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
-  for (let i = 0; i < bits.length; i++) dst[i] = encodeHalf(bits[i]);
-  return dst;
-}
-
-function encodeHalf(f32: number): number {
-  const sign = (f32 >>> 16) & 0x8000;
-  const exponent = (f32 >>> 23) & 0xff;
-  const mantissa = f32 & 0x7fffff;
-  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
-  const halfExponent = exponent - 112; // rebias 127 -> 15
-  if (halfExponent >= 0x1f) return sign | 0x7c00;
-  if (halfExponent <= 0) {
-    // Subnormal half: shift the mantissa (with its implicit 1) into the 10-bit field.
-    if (halfExponent < -10) return sign;
-    const shift = 14 - halfExponent;
-    const full = mantissa | 0x800000;
-    const rest = full & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    let half = full >>> shift;
-    if (rest > halfway || (rest === halfway && half & 1)) half++;
-    return sign | half;
+  for (let i = 0; i < bits.length; i++) {
+    const f = bits[i];
+    const sign = (f >>> 16) & 0x8000;
+    const magnitude = f & 0x7fffffff;
+    let half: number;
+    if (magnitude >= F16_OVERFLOW) {
+      half = magnitude > F32_INFINITY ? 0x7e00 : 0x7c00;
+    } else if (magnitude < F16_NORMAL_MIN) {
+      scratchBits[0] = magnitude;
+      scratchFloat[0] += SUBNORMAL_MAGIC_FLOAT;
+      half = scratchBits[0] - SUBNORMAL_MAGIC;
+    } else {
+      half = (magnitude + ((15 - 127) << 23) + 0xfff + ((magnitude >>> 13) & 1)) >>> 13;
+    }
+    dst[i] = sign | half;
   }
-  let half = sign | (halfExponent << 10) | (mantissa >>> 13);
-  const rest = mantissa & 0x1fff;
-  // A carry out of the mantissa correctly bumps the exponent (up to Infinity).
-  if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++;
-  return half;
+  return dst;
 }
