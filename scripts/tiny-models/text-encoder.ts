@@ -1,4 +1,5 @@
 import { GraphBuilder } from './graph-builder.js';
+import { ElemType } from './onnx-proto.js';
 import type { WeightRandom } from './random.js';
 
 export interface TextEncoderSpec {
@@ -50,7 +51,7 @@ export function buildTextEncoder(spec: TextEncoderSpec, random: WeightRandom): U
     epsilon: spec.layerNormEps,
   });
 
-  const eosPosition = g.op('ArgMax', [g.op('Cast', [ids], { to: 1 })], { axis: 1, keepdims: 1 });
+  const eosPosition = g.op('ArgMax', [g.op('Cast', [ids], { to: ElemType.FLOAT })], { axis: 1, keepdims: 1 });
   const gatherIndex = g.op('Expand', [g.op('Unsqueeze', [eosPosition, g.ints([2])]), g.ints([1, 1, H])]);
   const pooled = g.op('Squeeze', [g.op('GatherElements', [last, gatherIndex], { axis: 1 }), g.ints([1])]);
 

@@ -1,4 +1,4 @@
-import type { Dim } from './onnx-proto.js';
+import { ElemType, type Dim } from './onnx-proto.js';
 import { GraphBuilder, type IoType } from './graph-builder.js';
 import type { WeightRandom } from './random.js';
 
@@ -33,7 +33,7 @@ export function buildUNet(spec: UNetSpec, random: WeightRandom): Uint8Array {
   const context = g.input('encoder_hidden_states', spec.floatType, ['batch_size', 'sequence_length', spec.crossAttentionDim]);
 
   const frequencies = Float32Array.from({ length: TIME_FREQUENCIES }, (_, i) => Math.exp((-Math.log(10000) * i) / TIME_FREQUENCIES));
-  const t = g.op('Reshape', [g.op('Cast', [timestep], { to: 1 }), g.ints([-1, 1])]);
+  const t = g.op('Reshape', [g.op('Cast', [timestep], { to: ElemType.FLOAT }), g.ints([-1, 1])]);
   const angles = g.op('Mul', [t, g.floats([1, TIME_FREQUENCIES], frequencies)]);
   const timeEmbedding = g.op('Concat', [g.op('Sin', [angles]), g.op('Cos', [angles])], { axis: 1 });
   let cond = g.linear(timeEmbedding, 2 * TIME_FREQUENCIES, HIDDEN_CHANNELS);

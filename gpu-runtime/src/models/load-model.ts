@@ -110,6 +110,15 @@ async function openAll(dir: string, files: string[], logger: Logger | undefined)
   return settled.map((result) => (result as PromiseFulfilledResult<OpenedSession & { file: string }>).value);
 }
 
+/** Parts from different models (an SD 2 UNet beside an SD 1 encoder) would fail at the first step; say so now. */
+function checkContextWidth(unet: UNet, stages: TextEncoderStage[]): void {
+  const width = stages.reduce((sum, { encoder }) => sum + encoder.width, 0);
+  if (unet.crossAttentionDim !== undefined && unet.crossAttentionDim !== width) {
+    const encoders = stages.map(({ encoder }) => `${encoder.file} (${encoder.width})`).join(' + ');
+    throw new ModelLoadError('MODEL_INVALID', `${unet.file} expects ${unet.crossAttentionDim}-wide text embeddings but ${encoders} give ${width}`);
+  }
+}
+
 async function readModel(dir: string, logger: Logger | undefined): Promise<LoadedModel> {
   const started = performance.now();
   const architecture = await checkFolder(dir);
@@ -126,12 +135,14 @@ async function readModel(dir: string, logger: Logger | undefined): Promise<Loade
         return { tokenizer, encoder: new TextEncoder(sessions[i].session, sessions[i].file, layerNormEps, hiddenSize) };
       }),
     );
-    const [unet, decoder, encoder] = sessions.slice(encoderFolders.length);
+    const [unetSession, decoder, encoder] = sessions.slice(encoderFolders.length);
+    const unet = new UNet(unetSession.session, unetSession.file);
+    checkContextWidth(unet, textEncoders);
     const model = new LoadedModel(
       dir,
       config,
       textEncoders,
-      new UNet(unet.session, unet.file),
+      unet,
       new VaeDecoder(decoder.session, decoder.file),
       encoder && new VaeEncoder(encoder.session, encoder.file),
       // CUDA for all or none: the provider decision is made once per process.

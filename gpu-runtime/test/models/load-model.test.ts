@@ -144,6 +144,14 @@ describe('loadModel', () => {
     expect(error.message).toContain('beta_schedule');
   });
 
+  it('refuses a UNet whose text width does not match its text encoder', async () => {
+    const dir = await copyOf(sd15Dir, 'mismatched');
+    await cp(path.join(sdxlDir, 'text_encoder_2/model.onnx'), path.join(dir, 'text_encoder/model.onnx'));
+    const error = await loadError(dir);
+    expect(error.code).toBe('MODEL_INVALID');
+    expect(error.message).toMatch(/expects 32-wide text embeddings.*give 40/);
+  });
+
   it('loads without a VAE encoder and says img2img needs it', async () => {
     const dir = await copyOf(sd15Dir, 'no-vae-encoder');
     await rm(path.join(dir, 'vae_encoder'), { recursive: true });
