@@ -168,8 +168,10 @@ describe('tiny networks respond to their inputs', () => {
   };
 
   it('the text encoder gives a different hidden state at every layer, and a normalised last one', async () => {
-    const ids = new Int32Array(77).fill(987);
-    ids.set([986, 320, 321, 987]);
+    const vocab: Record<string, number> = await readJson(path.join(models['tiny-sd15'], 'tokenizer/vocab.json'));
+    const [bos, eos] = [vocab['<|startoftext|>'], vocab['<|endoftext|>']];
+    const ids = new Int32Array(77).fill(eos);
+    ids.set([bos, vocab['cat</w>'], vocab['dog</w>'], eos]);
     const out = await run(path.join(models['tiny-sd15'], 'text_encoder/model.onnx'), {
       input_ids: new ort.Tensor('int32', ids, [1, 77]),
     });
