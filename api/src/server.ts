@@ -172,7 +172,8 @@ async function listen(config: Config, services: Services, database: Database, ov
  * noticed at once rather than mistaken for anonymous access.
  */
 async function userOf(headers: IncomingHttpHeaders, accounts: Accounts): Promise<User | undefined> {
-  if (headers.authorization === undefined) return undefined;
+  // "Bearer " with nothing after it is GraphiQL's untouched template: no key yet.
+  if (headers.authorization === undefined || /^\s*(Bearer\s*)?$/i.test(headers.authorization)) return undefined;
   const key = bearerKey(headers.authorization);
   const user = key ? await accounts.authenticate(key) : undefined;
   if (!user) {

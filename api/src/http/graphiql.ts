@@ -44,7 +44,8 @@ export function graphiqlPage(options: { endpoint: string; publicUrl: string | un
       subscriptionEndpoint: websocketUrl(base, options.endpoint),
       clientConfig: {
         defaultQuery: EXAMPLE_QUERY,
-        initialHeaders: JSON.stringify({ Authorization: 'Bearer ' }, null, 2),
+        // Only when the browser has no headers stored, so a key typed once survives reloads.
+        defaultHeaders: JSON.stringify({ Authorization: 'Bearer ' }, null, 2),
         isHeadersEditorEnabled: true,
         // ruru's typings require every GraphiQL prop; the page fills the others with defaults.
       } as Partial<RuruClientConfig> as RuruClientConfig,
