@@ -55,6 +55,39 @@ export const ENVIRONMENT = z.object({
     .min(0)
     .default(200)
     .describe('Daily token allowance of the PLUS plan.'),
+  GPU_CONCURRENCY: z.coerce
+    .number()
+    .int('must be a whole number')
+    .min(0)
+    .default(2)
+    .describe('Jobs running on the GPU function at once, across all API instances. 0 dispatches nothing: jobs wait QUEUED.'),
+  FREE_CONCURRENCY: z.coerce
+    .number()
+    .int('must be a whole number')
+    .min(1)
+    .default(1)
+    .describe('Jobs one user of the FREE plan may have running at once.'),
+  PLUS_CONCURRENCY: z.coerce
+    .number()
+    .int('must be a whole number')
+    .min(1)
+    .default(3)
+    .describe('Jobs one user of the PLUS plan may have running at once.'),
+  JOB_LEASE_SECONDS: z.coerce
+    .number()
+    .positive('must be more than 0')
+    .default(120)
+    .describe('How long a dispatched job may stay silent (before its first event, and between events) before it is retried once, then failed and refunded.'),
+  CALLBACK_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL the GPU function can reach' })
+    .optional()
+    .describe('Base URL the GPU function posts its events to. Default `PUBLIC_URL`, else `http://127.0.0.1:PORT`.'),
+  LAMBDA_ENDPOINT: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .optional()
+    .describe('Lambda Invoke API endpoint of a Lambda-compatible runtime. Unset: AWS in production; otherwise a local GPU function started in-process.'),
+  GPU_FUNCTION_NAME: z.string().min(1).default('easel-gpu').describe('Name (or ARN) of the GPU function to invoke.'),
+  AWS_REGION: z.string().min(1).optional().describe('AWS region of the GPU function (credentials come from the standard AWS variables or the role).'),
 });
 
 export type Environment = z.infer<typeof ENVIRONMENT>;
@@ -71,6 +104,19 @@ export interface Config {
   logLevel: Environment['LOG_LEVEL'];
   devApiKey: string | undefined;
   dailyTokens: { FREE: number; PLUS: number };
+  gpu: {
+    /** Jobs running at once, over all API instances. */
+    concurrency: number;
+    /** Jobs one user may have running at once, by plan. */
+    perUser: { FREE: number; PLUS: number };
+    leaseSeconds: number;
+    functionName: string;
+    /** Unset: AWS itself in production, a local function otherwise. */
+    lambdaEndpoint: string | undefined;
+    region: string | undefined;
+  };
+  /** Where the GPU function posts events; unset: worked out from the listening address. */
+  callbackUrl: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -103,5 +149,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     devApiKey: e.DEV_API_KEY,
     dailyTokens: { FREE: e.FREE_DAILY_TOKENS, PLUS: e.PLUS_DAILY_TOKENS },
+    gpu: {
+      concurrency: e.GPU_CONCURRENCY,
+      perUser: { FREE: e.FREE_CONCURRENCY, PLUS: e.PLUS_CONCURRENCY },
+      leaseSeconds: e.JOB_LEASE_SECONDS,
+      functionName: e.GPU_FUNCTION_NAME,
+      lambdaEndpoint: e.LAMBDA_ENDPOINT?.replace(/\/+$/, ''),
+      region: e.AWS_REGION,
+    },
+    callbackUrl: e.CALLBACK_URL?.replace(/\/+$/, ''),
   };
 }
