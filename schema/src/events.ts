@@ -38,9 +38,42 @@ export const CompletedEvent = EventBase.extend({
   timings: z.object({ loadMs: z.number().min(0), inferenceMs: z.number().min(0), totalMs: z.number().min(0) }),
 });
 
+/**
+ * Why a job failed, as the GPU function reports it. FailedEvent.code stays an open string, so an
+ * API older than the function still records a code it does not know yet.
+ */
+export const FAILURE_CODES = [
+  /** The job does not match this function's contract (or its version). */
+  'INVALID_JOB',
+  /** The job's model folder is not in the function's MODELS_DIR. */
+  'MODEL_NOT_INSTALLED',
+  /** The model folder lacks a file the pipeline needs (a partial download). */
+  'MODEL_INCOMPLETE',
+  /** model_index.json names a pipeline the function cannot run. */
+  'MODEL_UNKNOWN_KIND',
+  /** A model file is unreadable or not what its name promises. */
+  'MODEL_INVALID',
+  /** The img2img base image could not be downloaded. */
+  'BASE_IMAGE_UNAVAILABLE',
+  'BASE_IMAGE_TOO_LARGE',
+  /** The base image's bytes are not an image. */
+  'BASE_IMAGE_INVALID',
+  /** The settings cannot run on this model. */
+  'INVALID_REQUEST',
+  /** Stopped because the callback said cancel (or no longer knew the job). */
+  'CANCELLED',
+  /** The function was about to reach its time limit. */
+  'TIMEOUT',
+  /** The GPU (or the host) ran out of memory. */
+  'OUT_OF_MEMORY',
+  /** Anything else: a bug or a broken runtime; the reason says what happened. */
+  'INTERNAL_ERROR',
+] as const;
+export type FailureCode = (typeof FAILURE_CODES)[number];
+
 export const FailedEvent = EventBase.extend({
   type: z.literal('failed'),
-  /** A stable code (INVALID_JOB, MODEL_NOT_INSTALLED, ...) and a message a person understands. */
+  /** A stable code (one of FAILURE_CODES) and a message a person understands. */
   code: z.string().min(1),
   reason: z.string(),
 });

@@ -43,7 +43,8 @@ export const ModelRef = z.object({
   path: z
     .string()
     .min(1)
-    .regex(/^[A-Za-z0-9._-]+$/, 'must be a plain folder name'),
+    // No separators, and not "." or "..": the function joins it to MODELS_DIR.
+    .regex(/^(?!\.+$)[A-Za-z0-9._-]+$/, 'must be a plain folder name'),
 });
 export type ModelRef = z.infer<typeof ModelRef>;
 

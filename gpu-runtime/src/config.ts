@@ -1,0 +1,55 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Every environment variable the GPU function reads, parsed once at its first invocation. A bad
+ * value fails that invocation with a message naming the variable, instead of surfacing later as
+ * a puzzling job failure.
+ */
+export const FUNCTION_ENVIRONMENT = z.object({
+  MODELS_DIR: z.string().min(1).default('./models').describe('Folder of ONNX models; a job names a folder inside it.'),
+  // Read by models/execution-provider.ts when a session opens; checked here so that a typo fails
+  // the first invocation with this message rather than the first model load.
+  EASEL_EXECUTION_PROVIDER: z
+    .enum(['auto', 'cpu', 'cuda'])
+    .default('auto')
+    .describe('Where onnxruntime runs the models: `auto` tries CUDA and falls back to the CPU; `cpu` or `cuda` insist.'),
+  BASE_IMAGE_MAX_BYTES: z.coerce
+    .number()
+    .int('must be a whole number')
+    .min(1)
+    .default(16 * 1024 * 1024)
+    .describe('Largest img2img base image the function downloads.'),
+  BASE_IMAGE_TIMEOUT_MS: z.coerce
+    .number()
+    .int('must be a whole number')
+    .min(1)
+    .default(30_000)
+    .describe('How long the base image download may take.'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('pino log level of the function.'),
+});
+
+export interface FunctionConfig {
+  /** Absolute, so a job's folder is checked against it after resolving. */
+  modelsDir: string;
+  baseImage: { maxBytes: number; timeoutMs: number };
+  logLevel: z.infer<typeof FUNCTION_ENVIRONMENT>['LOG_LEVEL'];
+}
+
+export function loadFunctionConfig(env: Record<string, string | undefined> = process.env): FunctionConfig {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = FUNCTION_ENVIRONMENT.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `  ${String(issue.path[0])}: ${issue.message}`);
+    throw new Error(`Invalid GPU function environment:\n${problems.join('\n')}`);
+  }
+  const e = parsed.data;
+  return {
+    modelsDir: path.resolve(e.MODELS_DIR),
+    baseImage: { maxBytes: e.BASE_IMAGE_MAX_BYTES, timeoutMs: e.BASE_IMAGE_TIMEOUT_MS },
+    logLevel: e.LOG_LEVEL,
+  };
+}
