@@ -2,9 +2,9 @@
 export { ModelLoadError, type ModelLoadErrorCode } from './errors.js';
 export { openSession, type ExecutionProvider } from './execution-provider.js';
 export { float16ToFloat32, float32ToFloat16 } from './float16.js';
-export { LoadedModel, loadModel, unloadModel, type TextEncoderStage } from './load-model.js';
+export { checkFolder as checkModelFolder, LoadedModel, loadModel, REQUIRED_FILES, unloadModel, type TextEncoderStage } from './load-model.js';
 export type { FloatTensor } from './onnx-io.js';
-export { architectureOf, type PipelineArchitecture } from './pipeline-config.js';
+export { architectureOf, readPipelineKind, type PipelineArchitecture } from './pipeline-config.js';
 export { TextEncoder, type HiddenStateChoice, type TextEncoderOutput } from './text-encoder.js';
 export { UNet, type UNetConditioning, type UNetConditioningInput, type UNetInput } from './unet.js';
 export { VaeDecoder, VaeEncoder } from './vae.js';

@@ -17,7 +17,7 @@ export interface TextEncoderStage {
 }
 
 /** The files of Optimum's ONNX layout that each architecture cannot run without. */
-const REQUIRED_FILES: Record<PipelineArchitecture, string[]> = {
+export const REQUIRED_FILES: Record<PipelineArchitecture, string[]> = {
   sd1: ['scheduler/scheduler_config.json', 'tokenizer/vocab.json', 'tokenizer/merges.txt', 'text_encoder/model.onnx', 'unet/model.onnx', 'vae_decoder/model.onnx'],
   sdxl: [
     'scheduler/scheduler_config.json',
@@ -72,7 +72,8 @@ export class LoadedModel {
 
 const exists = (file: string) => access(file).then(() => true, () => false);
 
-async function checkFolder(dir: string): Promise<PipelineArchitecture> {
+/** The loader's checks without loading: the folder, model_index.json and the files its architecture needs. */
+export async function checkFolder(dir: string): Promise<PipelineArchitecture> {
   const info = await stat(dir).catch(() => undefined);
   if (!info?.isDirectory()) throw new ModelLoadError('MODEL_NOT_FOUND', `model folder ${dir} does not exist`);
   const { architecture } = await readPipelineKind(dir);
