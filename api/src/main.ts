@@ -4,6 +4,9 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
 import { GRAPHQL_PATH, startServer, type RunningServer } from './server.js';
 
+/** Past the requests' grace period (10 s), something is stuck: give up rather than hang. */
+const SHUTDOWN_LIMIT_MS = 30_000;
+
 /** Entry point: configuration, then the server; shuts down cleanly on SIGTERM and SIGINT. */
 async function main(): Promise<void> {
   const config = readConfig();
@@ -13,14 +16,17 @@ async function main(): Promise<void> {
   const embedded = server.database.kind !== 'external';
   if (embedded) await publishDatabaseAddress(config.dataDir, { uri: server.database.uri, dbName: mongoose.connection.name });
 
+  // Ctrl-C in `npm start` signals npm and Easel alike, and npm passes it on: one signal often
+  // arrives twice. The first starts the shutdown; later ones only wait for it.
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
+    if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'signal received');
+    setTimeout(() => {
+      logger.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_LIMIT_MS).unref();
     if (embedded) await withdrawDatabaseAddress(config.dataDir);
     await server.close();
     process.exit(0);

@@ -114,6 +114,8 @@ async function listen(config: Config, services: Services, database: Database, ov
     schema,
     formatError,
     includeStacktraceInErrorResponses: !config.isProduction,
+    // The schema is public (schema/schema.graphql); GraphiQL needs it in production too.
+    introspection: true,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: overrides.shutdownGraceMs }),
       {

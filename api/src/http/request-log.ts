@@ -7,8 +7,10 @@ export function requestLog(logger: Logger): RequestHandler {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      const level = req.path === '/healthz' ? 'debug' : 'info';
-      logger[level]({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+      // originalUrl: mounted routers see a shortened req.path. The query string stays out of logs.
+      const path = req.originalUrl.split('?')[0];
+      const level = path === '/healthz' ? 'debug' : 'info';
+      logger[level]({ method: req.method, path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
     });
     next();
   };
