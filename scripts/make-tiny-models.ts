@@ -27,7 +27,8 @@ import {
 
 /** Bump when the generated files change, so existing folders are rewritten. */
 export const TINY_MODELS_VERSION = 1;
-const MARKER = 'easel-tiny-model.json';
+/** Marks a folder as a tiny model, so `npm start` can tell demo models from real ones. */
+export const TINY_MODEL_MARKER = 'easel-tiny-model.json';
 
 type ModelFiles = Record<string, string | Uint8Array>;
 
@@ -116,7 +117,7 @@ export type TinyModelName = keyof typeof TINY_MODELS;
 
 async function writtenVersion(dir: string): Promise<number | undefined> {
   try {
-    return JSON.parse(await readFile(path.join(dir, MARKER), 'utf8')).version;
+    return JSON.parse(await readFile(path.join(dir, TINY_MODEL_MARKER), 'utf8')).version;
   } catch {
     return undefined;
   }
@@ -133,7 +134,7 @@ async function writeModel(dir: string, files: ModelFiles): Promise<void> {
     await mkdir(path.dirname(file), { recursive: true });
     await writeFile(file, content);
   }
-  await writeFile(path.join(staging, MARKER), json({ version: TINY_MODELS_VERSION }));
+  await writeFile(path.join(staging, TINY_MODEL_MARKER), json({ version: TINY_MODELS_VERSION }));
   try {
     await rename(staging, dir);
     return;
