@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
@@ -90,18 +90,19 @@ async function listen(config: Config, services: Services, database: Database, ov
   app.disable('x-powered-by');
   const httpServer = createServer(app);
 
-  // WebSocket clients authenticate once, with connectionParams { Authorization: "Bearer <key>" }.
+  // WebSocket clients authenticate once per connection: connectionParams { Authorization: "Bearer <key>" }.
   const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH });
   const websockets = useServer<Record<string, unknown>, { user: User }>(
     {
       schema,
       onConnect: async (ctx) => {
-        const key = bearerKey(ctx.connectionParams?.Authorization ?? ctx.connectionParams?.authorization);
-        if (key === undefined) return true;
-        const user = await accounts.authenticate(key);
-        if (!user) return false; // closes with 4403 Forbidden
-        ctx.extra.user = user;
-        return true;
+        try {
+          ctx.extra.user = await callerOf(ctx.connectionParams?.Authorization ?? ctx.connectionParams?.authorization, accounts);
+          return true;
+        } catch (error) {
+          if (error instanceof GraphQLError) return false; // a bad key: closes with 4403 Forbidden
+          throw error;
+        }
       },
       context: (ctx): GraphQLContext => ({ user: ctx.extra.user, services }),
       onNext: (_ctx, _id, _payload, _args, result) =>
@@ -141,7 +142,7 @@ async function listen(config: Config, services: Services, database: Database, ov
     GRAPHQL_PATH,
     express.json({ limit: '1mb' }),
     expressMiddleware(apollo, {
-      context: async ({ req }): Promise<GraphQLContext> => ({ user: await userOf(req.headers, accounts), services }),
+      context: async ({ req }): Promise<GraphQLContext> => ({ user: await callerOf(req.headers.authorization, accounts), services }),
     }),
   );
 
@@ -169,14 +170,15 @@ async function listen(config: Config, services: Services, database: Database, ov
 }
 
 /**
- * The caller of an HTTP request. No key: anonymous, and resolvers that need a user say
- * UNAUTHENTICATED. A key that is unknown or revoked fails the whole request, so a stale key is
- * noticed at once rather than mistaken for anonymous access.
+ * The caller named by an Authorization value (HTTP header or WebSocket connectionParams). None:
+ * anonymous, and resolvers that need a user say UNAUTHENTICATED. A key that is unknown or
+ * revoked fails the whole request, so a stale key is noticed at once rather than mistaken for
+ * anonymous access.
  */
-async function userOf(headers: IncomingHttpHeaders, accounts: Accounts): Promise<User | undefined> {
+async function callerOf(authorization: unknown, accounts: Accounts): Promise<User | undefined> {
   // "Bearer " with nothing after it is GraphiQL's untouched template: no key yet.
-  if (headers.authorization === undefined || /^\s*(Bearer\s*)?$/i.test(headers.authorization)) return undefined;
-  const key = bearerKey(headers.authorization);
+  if (authorization === undefined || authorization === null || /^\s*(Bearer\s*)?$/i.test(String(authorization))) return undefined;
+  const key = bearerKey(authorization);
   const user = key ? await accounts.authenticate(key) : undefined;
   if (!user) {
     throw new GraphQLError('This API key is unknown or revoked. Send "Authorization: Bearer easel_…" with a valid key.', {
