@@ -1,8 +1,9 @@
 /**
- * img2img's two extra stages: the base image as the VAE encoder wants it, and the part of the
- * sigma schedule that `denoiseStrength` leaves to run.
+ * img2img's extra stages: the base image read, fitted to the target size and encoded to latents,
+ * and the part of the sigma schedule that `denoiseStrength` leaves to run.
  */
 import sharp from 'sharp';
+import type { LoadedModel } from '../models/index.js';
 import { InvalidRequestError } from './errors.js';
 
 /**
@@ -42,4 +43,15 @@ export function img2imgSigmas(sigmas: ArrayLike<number>, strength: number): Floa
   const steps = sigmas.length - 1;
   const encodeSteps = Math.floor(Math.min(strength, 0.999) * steps);
   return Float64Array.from(Array.prototype.slice.call(sigmas, steps - encodeSteps - 1) as number[]);
+}
+
+/**
+ * The base image as the UNet sees latents: the VAE encoder's mean, times the VAE's scaling
+ * factor. [1, 4, height / 8, width / 8].
+ */
+export async function encodeBaseImage(model: LoadedModel, image: Uint8Array, width: number, height: number): Promise<Float32Array> {
+  const encoder = model.requireVaeEncoder();
+  const pixels = await loadBaseImage(image, width, height);
+  const { data } = await encoder.encode({ data: pixels, dims: [1, 3, height, width] });
+  return data.map((v) => v * model.vaeScalingFactor);
 }

@@ -1,0 +1,162 @@
+/**
+ * Text-to-image and image-to-image for SD 1.x and SDXL-family models, read top to bottom:
+ *
+ *   load the model → encode the prompts → choose the sigmas → initial latents (seeded noise, plus
+ *   the encoded base image for img2img) → sample with the guided denoiser → VAE decode → PNG
+ *
+ * Image i of a batch uses seed + i for all of its noise, so it comes out the same whatever the
+ * batch size; the same request on the same machine gives the same bytes.
+ */
+import { z } from 'zod';
+import { FAMILY_ARCHITECTURE } from '../../../schema/src/families.js';
+import { GenerationSettings, ModelRef } from '../../../schema/src/job.js';
+import { loadModel, type LoadedModel } from '../models/index.js';
+import { Discretization, getSampler, getSigmas, initialNoise, parseSchedulerConfig, samplerNoise } from '../samplers/index.js';
+import { cfgDenoiser } from './cfg.js';
+import { encodePrompts } from './conditioning.js';
+import { GenerationCancelledError, InvalidRequestError } from './errors.js';
+import { encodeBaseImage, img2imgSigmas } from './img2img.js';
+import { formatParameters } from './parameters.js';
+import { encodePng, PARAMETERS_KEYWORD, vaePixelsToRgb } from './png.js';
+import { ProgressReporter, type OnProgress } from './preview.js';
+
+/** The job's settings (the API's contract, defaults allowed) and where the model and base image are. */
+export type GenerationRequest = z.input<typeof GenerationSettings> & {
+  /** The model's own folder, in Optimum's ONNX layout. */
+  modelDir: string;
+  /** The catalog entry: its family must match the folder, its name goes into the PNG. */
+  model: ModelRef;
+  /** img2img: the image to start from, in any format sharp reads. */
+  baseImage?: Uint8Array;
+};
+
+export interface GenerateOptions {
+  /** Called once per step, in order, with a WebP preview every `previewEvery` steps. Not awaited by the loop. */
+  onProgress?: OnProgress;
+  /** Stops the generation between two steps with a GenerationCancelledError. */
+  signal?: AbortSignal;
+}
+
+export interface GeneratedImage {
+  /** With A1111's `parameters` text chunk. */
+  png: Buffer;
+  seed: number;
+  width: number;
+  height: number;
+}
+
+const LATENT_CHANNELS = 4;
+const VAE_SCALE = 8;
+
+export async function generate(request: GenerationRequest, { onProgress, signal }: GenerateOptions = {}): Promise<GeneratedImage[]> {
+  const { settings, modelRef } = validate(request);
+  const { width, height, batchSize, steps } = settings;
+  const latentDims = [batchSize, LATENT_CHANNELS, height / VAE_SCALE, width / VAE_SCALE] as const;
+  const latentSize = LATENT_CHANNELS * latentDims[2] * latentDims[3];
+  const seeds = Array.from({ length: batchSize }, (_, i) => settings.seed + i);
+  throwIfCancelled(signal, 0, steps);
+
+  // 1. The model: sessions are cached, so a warm function does not load it again.
+  const model = await loadModel(request.modelDir);
+  checkArchitecture(model, modelRef);
+  const discretization = Discretization.fromConfig(parseSchedulerConfig(model.scheduler));
+
+  // 2. Text conditioning for the prompt and the negative prompt.
+  const encoding = await encodePrompts(model, { ...settings, batchSize });
+
+  // 3. The noise levels to visit; img2img runs only the tail its strength leaves.
+  const fullSchedule = getSigmas(settings.schedule, discretization, steps);
+  const sigmas = request.baseImage ? img2imgSigmas(fullSchedule, settings.denoiseStrength) : fullSchedule;
+  const totalSteps = sigmas.length - 1;
+
+  // 4. Initial latents: each image's seeded noise at the first sigma, around the base image for img2img.
+  const noise = initialNoise(seeds, latentSize);
+  const start = request.baseImage ? await encodeBaseImage(model, request.baseImage, width, height) : undefined;
+  const latents = noise.map((n, i) => (start ? start[i % latentSize] : 0) + n * sigmas[0]);
+  throwIfCancelled(signal, 0, totalSteps);
+
+  // 5. Denoise with classifier-free guidance; progress and previews leave the loop without waiting.
+  const progress = new ProgressReporter({
+    onProgress,
+    totalSteps,
+    previewEvery: settings.previewEvery,
+    architecture: model.architecture,
+    latentWidth: latentDims[3],
+    latentHeight: latentDims[2],
+  });
+  try {
+    const denoise = cfgDenoiser({ model, discretization, encoding, cfgScale: settings.cfgScale, latentDims });
+    const final = await getSampler(settings.sampler)(denoise, latents, {
+      sigmas,
+      noise: samplerNoise(seeds, latentSize),
+      onStep: (i, _x, denoised) => {
+        progress.report(i + 1, denoised);
+        throwIfCancelled(signal, i + 1, totalSteps);
+      },
+    });
+
+    // 6. Decode each image and write it as a PNG that carries its settings.
+    const infotext = (seed: number) =>
+      formatParameters({
+        ...settings,
+        seed,
+        model: modelRef.name,
+        denoiseStrength: request.baseImage ? settings.denoiseStrength : undefined,
+      });
+    const images: Promise<GeneratedImage>[] = [];
+    for (let i = 0; i < batchSize; i++) {
+      const rgb = await decodeImage(model, final.subarray(i * latentSize, (i + 1) * latentSize), latentDims);
+      // PNG compression overlaps the next image's decode.
+      images.push(encodePng(rgb, width, height, { [PARAMETERS_KEYWORD]: infotext(seeds[i]) }).then((png) => ({ png, seed: seeds[i], width, height })));
+    }
+    const result = await Promise.all(images);
+    await progress.finish();
+    return result;
+  } catch (error) {
+    await progress.settle();
+    throw error;
+  }
+}
+
+function validate(request: GenerationRequest): { settings: GenerationSettings; modelRef: ModelRef } {
+  const settings = GenerationSettings.safeParse(request);
+  const modelRef = ModelRef.safeParse(request.model);
+  const issues = [...(settings.error?.issues ?? []), ...(modelRef.error?.issues.map((issue) => ({ ...issue, path: ['model', ...issue.path] })) ?? [])];
+  if (!settings.success || !modelRef.success) {
+    const problems = issues.map((issue) => `${issue.path.join('.') || 'request'}: ${issue.message}`);
+    throw new InvalidRequestError(`invalid generation request: ${problems.join('; ')}`);
+  }
+  if (typeof request.modelDir !== 'string' || request.modelDir === '') {
+    throw new InvalidRequestError('invalid generation request: modelDir: the model folder is required');
+  }
+  if (FAMILY_ARCHITECTURE[modelRef.data.family] === 'flux') {
+    throw new InvalidRequestError(`${modelRef.data.family} models are not supported by this GPU runtime yet (it runs SD 1.x and SDXL-family models)`);
+  }
+  return { settings: settings.data, modelRef: modelRef.data };
+}
+
+/** A catalog entry that names the wrong folder would otherwise fail deep inside the UNet. */
+function checkArchitecture(model: LoadedModel, modelRef: ModelRef): void {
+  const expected = FAMILY_ARCHITECTURE[modelRef.family];
+  if (model.architecture !== expected) {
+    throw new InvalidRequestError(
+      `model "${modelRef.name}" is listed as ${modelRef.family} (${expected}), but ${model.dir} holds an ${model.architecture} pipeline (${model.pipelineClass})`,
+    );
+  }
+}
+
+function throwIfCancelled(signal: AbortSignal | undefined, step: number, totalSteps: number): void {
+  if (signal?.aborted) throw new GenerationCancelledError(step, totalSteps);
+}
+
+/** One image at a time: a batch of full-size VAE decodes is what runs a GPU out of memory. */
+async function decodeImage(model: LoadedModel, latents: Float32Array, latentDims: readonly number[]): Promise<Uint8Array> {
+  const [, channels, latentHeight, latentWidth] = latentDims;
+  const scaled = latents.map((v) => v / model.vaeScalingFactor);
+  const { data, dims } = await model.vaeDecoder.decode({ data: scaled, dims: [1, channels, latentHeight, latentWidth] });
+  const [, , height, width] = dims;
+  if (height !== latentHeight * VAE_SCALE || width !== latentWidth * VAE_SCALE) {
+    throw new Error(`${model.vaeDecoder.file} decoded ${latentWidth}x${latentHeight} latents to ${width}x${height}; expected ${VAE_SCALE}x the size`);
+  }
+  return vaePixelsToRgb(data, 0, width, height);
+}
