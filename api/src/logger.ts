@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config.js';
 
 /**
@@ -22,15 +22,15 @@ const REDACT = [
   '*.password',
 ];
 
-export function createLogger(config: Pick<Config, 'logLevel' | 'isProduction'>): Logger {
-  return pino({
+/** JSON lines to stdout, or to `destination` (tests); pretty lines at a development terminal. */
+export function createLogger(config: Pick<Config, 'logLevel' | 'isProduction'>, destination?: DestinationStream): Logger {
+  const options = {
     level: config.logLevel,
     redact: { paths: REDACT, censor: '[redacted]' },
-    // Readable lines for a person at a terminal; JSON lines for everything else.
-    ...(!config.isProduction && process.stdout.isTTY && hasPinoPretty()
-      ? { transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss', ignore: 'pid,hostname' } } }
-      : {}),
-  });
+  };
+  if (destination) return pino(options, destination);
+  const pretty = !config.isProduction && process.stdout.isTTY && hasPinoPretty();
+  return pino(pretty ? { ...options, transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss', ignore: 'pid,hostname' } } } : options);
 }
 
 function hasPinoPretty(): boolean {
