@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
-import { createLogger } from '../../src/logger.js';
 import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/logger.js';
 import { useTestServer } from '../support/server.js';
 
 const lines: string[] = [];
