@@ -4,7 +4,6 @@ import { MAX_LEDGER_PAGE, type TokenBalance as Balance } from '../../accounts/to
 import type { GraphQLContext } from '../context.js';
 import { ErrorCode, forbidden, graphqlError } from '../errors.js';
 import { User } from './account-types.js';
-import { edgeCursor, readLedger } from './ledger-cursor.js';
 import { TokenBalance, TokenLedgerConnection } from './token-types.js';
 
 @Resolver(() => User)
@@ -25,15 +24,15 @@ export class TokenResolver {
     if (first < 1 || first > MAX_LEDGER_PAGE) {
       throw graphqlError(ErrorCode.BAD_USER_INPUT, `first must be between 1 and ${MAX_LEDGER_PAGE}.`);
     }
-    const slice = await readLedger(services.tokens, user!.id, first, after ?? undefined);
-    const edges = slice.page.entries.map((entry, index) => ({
-      cursor: edgeCursor(slice, index),
+    const page = await services.tokens.ledger(user!.id, { first, after: after ?? undefined });
+    const edges = page.entries.map((entry) => ({
+      cursor: entry.cursor,
       node: { ...entry, generationId: entry.generationId ?? null },
     }));
     return {
       edges,
       pageInfo: {
-        hasNextPage: slice.page.hasNextPage,
+        hasNextPage: page.hasNextPage,
         hasPreviousPage: Boolean(after),
         startCursor: edges[0]?.cursor ?? null,
         endCursor: edges.at(-1)?.cursor ?? null,
