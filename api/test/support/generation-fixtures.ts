@@ -1,0 +1,84 @@
+import { Types } from 'mongoose';
+import { expect } from 'vitest';
+import type { Plan } from '../../src/accounts/accounts.js';
+import { LedgerEntryModel } from '../../src/accounts/token-ledger.js';
+import type { TokenService } from '../../src/accounts/token-service.js';
+import { GenerationModel, type GenerationDocument, type StoredSettings } from '../../src/generations/generation.js';
+
+export interface Holder {
+  userId: string;
+  plan: Plan;
+}
+
+export const TINY_SD15 = { id: 'tiny-sd15', name: 'Tiny SD 1.5 (demo)', family: 'SD15', path: 'tiny-sd15' } as const;
+
+export const TINY_SETTINGS: StoredSettings = {
+  width: 64,
+  height: 64,
+  steps: 4,
+  cfgScale: 7,
+  sampler: 'euler',
+  schedule: 'normal',
+  clipSkip: 1,
+  seed: 1234,
+  batchSize: 1,
+  denoiseStrength: 0.75,
+};
+
+/**
+ * A generation as generateImage leaves it: charged through the real token service, then stored
+ * QUEUED (or in whatever state `fields` says, for tests that start mid-life).
+ */
+export async function chargedGeneration(
+  tokens: TokenService,
+  holder: Holder,
+  fields: Partial<GenerationDocument> = {},
+): Promise<GenerationDocument> {
+  const _id = new Types.ObjectId();
+  const settings = { ...TINY_SETTINGS, ...fields.settings };
+  await tokens.debit(holder, { generationId: String(_id), amount: settings.batchSize, reason: 'test generation' });
+  const created = await GenerationModel.create({
+    _id,
+    userId: holder.userId,
+    plan: holder.plan,
+    model: TINY_SD15,
+    prompt: 'a lighthouse at dusk',
+    finalPrompt: 'a lighthouse at dusk',
+    negativePrompt: '',
+    finalNegativePrompt: '',
+    enhancePrompt: false,
+    tokensCharged: settings.batchSize,
+    totalSteps: settings.steps,
+    ...fields,
+    settings,
+  });
+  return created.toObject();
+}
+
+export async function reload(id: Types.ObjectId | string): Promise<GenerationDocument> {
+  const doc = await GenerationModel.findById(id).lean<GenerationDocument>();
+  if (!doc) throw new Error(`generation ${String(id)} is gone`);
+  return doc;
+}
+
+/** The ledger entries of one generation: a charge, and at most one refund. */
+export async function ledgerOf(generationId: Types.ObjectId | string) {
+  return LedgerEntryModel.find({ generationId: String(generationId) }).sort({ seq: 1 }).lean();
+}
+
+/** Every token charged is spent or refunded once: entries per generation, and the ledger adds up to the balance. */
+export async function expectTokensAccountedFor(tokens: TokenService, holder: Holder): Promise<void> {
+  const entries = await LedgerEntryModel.find({ userId: holder.userId }).sort({ seq: 1 }).lean();
+  const sum = entries.reduce((total, entry) => total + entry.amount, 0);
+  expect(sum).toBe((await tokens.balance(holder)).balance);
+  const generations = await GenerationModel.find({ userId: holder.userId }).lean<GenerationDocument[]>();
+  for (const generation of generations) {
+    const own = entries.filter((entry) => entry.generationId === String(generation._id));
+    const debits = own.filter((entry) => entry.kind === 'DEBIT');
+    const refunds = own.filter((entry) => entry.kind === 'REFUND');
+    expect(debits, `charges of ${String(generation._id)}`).toHaveLength(1);
+    const owedRefund = generation.status === 'FAILED' || generation.status === 'CANCELLED';
+    expect(refunds, `refunds of ${String(generation._id)} (${generation.status})`).toHaveLength(owedRefund ? 1 : 0);
+    if (owedRefund) expect(generation.refunded).toBe(true);
+  }
+}
