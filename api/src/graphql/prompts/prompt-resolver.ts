@@ -1,0 +1,30 @@
+import path from 'node:path';
+import { Arg, Authorized, Ctx, ID, Query, Resolver } from 'type-graphql';
+import { analyzePrompts, checkPromptLength } from '../../prompts/analyze-prompt.js';
+import { tokenCounterFor } from '../../prompts/token-counter.js';
+import type { GraphQLContext } from '../context.js';
+import { PromptAnalysis } from './prompt-types.js';
+
+@Resolver()
+export class PromptResolver {
+  @Authorized()
+  @Query(() => PromptAnalysis, {
+    description: "A prompt as the model reads it: weighted segments, token count, warnings, and the enhancer's version.",
+  })
+  async analyzePrompt(
+    @Ctx() { services }: GraphQLContext,
+    @Arg('modelId', () => ID, { description: 'Id or slug.' }) modelId: string,
+    @Arg('prompt') prompt: string,
+    @Arg('negativePrompt', () => String, { nullable: true }) negativePrompt?: string | null,
+  ): Promise<PromptAnalysis> {
+    // Refuse oversize input before any work on it.
+    checkPromptLength('prompt', prompt);
+    if (negativePrompt != null) checkPromptLength('negativePrompt', negativePrompt);
+
+    const { catalog, config, logger } = services;
+    const model = await catalog.get(modelId);
+    const [preset, installed] = await Promise.all([catalog.preset(model.family), catalog.isInstalled(model)]);
+    const counter = await tokenCounterFor(path.join(config.modelsDir, model.path), installed, logger);
+    return analyzePrompts(model, preset, counter, { prompt, negativePrompt });
+  }
+}

@@ -1,0 +1,79 @@
+import { Field, Float, Int, ObjectType } from 'type-graphql';
+import type { TokenCountSource } from '../../prompts/token-counter.js';
+import { PromptWarningCode } from '../../prompts/warnings.js';
+import { graphqlEnum } from '../enum.js';
+
+export const TokenCountSourceEnum = graphqlEnum(
+  'TokenCountSource',
+  ['TOKENIZER', 'ESTIMATE'] as const satisfies readonly TokenCountSource[],
+  "TOKENIZER: counted with the model's own CLIP tokenizer. ESTIMATE: the model's files are not installed, so the count is an estimate (typically within 15%).",
+);
+
+@ObjectType({ description: "A piece of the prompt and its attention weight, as A1111's parse_prompt_attention gives them." })
+export class PromptSegment {
+  @Field()
+  text!: string;
+
+  @Field(() => Float, { description: '1 is neutral; (x) is 1.1, [x] 1/1.1, (x:1.3) 1.3. A BREAK is the text "BREAK" with weight -1.' })
+  weight!: number;
+}
+
+@ObjectType({ description: 'Something to improve in a prompt. Warnings never block a generation.' })
+export class PromptWarning {
+  @Field({ description: `Stable code: ${Object.keys(PromptWarningCode).join(', ')}.` })
+  code!: string;
+
+  @Field()
+  message!: string;
+
+  @Field(() => Int, { nullable: true, description: 'Offset in the prompt where the problem starts (UTF-16 code units, as JavaScript counts).' })
+  start!: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Offset just past the problem.' })
+  end!: number | null;
+
+  @Field(() => String, { nullable: true, description: 'How to fix it, in words.' })
+  suggestion!: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Text that fixes it when put in place of start..end ("" deletes); null when there is no single fix.',
+  })
+  replacement!: string | null;
+}
+
+@ObjectType({ description: 'One prompt, read as the model reads it.' })
+export class AnalyzedPrompt {
+  @Field(() => [PromptSegment])
+  segments!: PromptSegment[];
+
+  @Field(() => Int, { description: 'Tokens as A1111 counts them: every chunk but the last counts 75.' })
+  tokenCount!: number;
+
+  @Field(() => Int, { description: 'How many 75-token chunks the text encoder reads.' })
+  chunks!: number;
+
+  @Field(() => Int, { description: 'The "75" of "23/75": the next multiple of 75 at or above tokenCount.' })
+  tokenLimit!: number;
+
+  @Field(() => TokenCountSourceEnum)
+  tokenCountSource!: TokenCountSource;
+
+  @Field(() => [PromptWarning], { description: 'In the order of where they start.' })
+  warnings!: PromptWarning[];
+}
+
+@ObjectType({ description: 'What Easel makes of a prompt for one model.' })
+export class PromptAnalysis {
+  @Field(() => AnalyzedPrompt)
+  prompt!: AnalyzedPrompt;
+
+  @Field(() => AnalyzedPrompt, { nullable: true, description: 'Null when no negative prompt was given.' })
+  negativePrompt!: AnalyzedPrompt | null;
+
+  @Field({ description: "The prompt the model receives with `enhancePrompt`: the family's quality tags added, the user's text kept." })
+  enhancedPrompt!: string;
+
+  @Field({ description: "The negative prompt the model receives with `enhancePrompt`: the family's negative tags added." })
+  enhancedNegativePrompt!: string;
+}

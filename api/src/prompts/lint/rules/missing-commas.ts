@@ -1,0 +1,110 @@
+import { tagKey, type PromptTag } from '../../syntax/tags.js';
+import { isStandaloneTag } from '../../vocabulary.js';
+import { PromptWarningCode, quote, warning, type PromptWarning } from '../../warnings.js';
+import type { LintRule } from '../lint-rule.js';
+
+/**
+ * Tags are separated by commas; spaces alone run two tags into one. A gap inside a tag is taken
+ * for a missing comma when it is a line break, when it sits between a bracket group and more
+ * text (`(red hair) blue eyes`), or when a tag that always stands alone (`masterpiece`, `1girl`)
+ * has other words beside it.
+ */
+export const missingCommas: LintRule = {
+  code: PromptWarningCode.MISSING_COMMA,
+  readsNegativePrompt: true,
+  check: ({ scan, tags, promptStyle }) => {
+    if (promptStyle !== 'TAGS') return [];
+    const brackets: Brackets = {
+      opens: new Set(scan.pairs.map((pair) => pair.open)),
+      closes: new Set(scan.pairs.map((pair) => pair.closeEnd - 1)),
+    };
+    return tags.flatMap((tag) => checkTag(scan.source, brackets, tag));
+  },
+};
+
+/** Where the matched brackets are (escaped and stray ones are text). */
+interface Brackets {
+  opens: ReadonlySet<number>;
+  closes: ReadonlySet<number>;
+}
+
+interface Gap {
+  start: number;
+  end: number;
+}
+
+const LONGEST_STANDALONE_TAG = 3; // words
+
+function checkTag(source: string, brackets: Brackets, tag: PromptTag): PromptWarning[] {
+  const gaps = new Map<number, Gap>();
+  const add = (gap: Gap) => gaps.set(gap.start, gap);
+  lineBreaks(source, tag).forEach(add);
+  bracketEdges(source, brackets, tag).forEach(add);
+  standaloneTagEdges(source, tag).forEach(add);
+  return [...gaps.values()].sort((a, b) => a.start - b.start).map((gap) => explain(source, tag, gap));
+}
+
+function lineBreaks(source: string, tag: PromptTag): Gap[] {
+  return spaces(source, tag).filter((gap) => source.slice(gap.start, gap.end).includes('\n'));
+}
+
+function bracketEdges(source: string, { opens, closes }: Brackets, tag: PromptTag): Gap[] {
+  return spaces(source, tag).filter(
+    (gap) => (closes.has(gap.start - 1) && !closes.has(gap.end)) || (opens.has(gap.end) && !opens.has(gap.start - 1)),
+  );
+}
+
+/** Finds the standalone tags among a tag's words, longest first, and the gaps on either side of each. */
+function standaloneTagEdges(source: string, tag: PromptTag): Gap[] {
+  const words = [...source.slice(tag.textStart, tag.textEnd).matchAll(/[^\s()[\]]+/g)].map((match) => ({
+    start: tag.textStart + match.index,
+    end: tag.textStart + match.index + match[0].length,
+  }));
+  const gaps: Gap[] = [];
+  for (let i = 0; i < words.length; ) {
+    const length = standaloneLengthAt(source, words, i);
+    if (length === 0) {
+      i++;
+      continue;
+    }
+    const before = i > 0 ? plainGap(source, words[i - 1], words[i]) : undefined;
+    const after = i + length < words.length ? plainGap(source, words[i + length - 1], words[i + length]) : undefined;
+    if (before) gaps.push(before);
+    if (after) gaps.push(after);
+    i += length;
+  }
+  return gaps;
+}
+
+function standaloneLengthAt(source: string, words: Gap[], i: number): number {
+  for (let length = Math.min(LONGEST_STANDALONE_TAG, words.length - i); length > 0; length--) {
+    const phrase = words.slice(i, i + length);
+    const joined = phrase.every((word, k) => k === 0 || plainGap(source, phrase[k - 1], word));
+    if (joined && isStandaloneTag(tagKey(source.slice(phrase[0].start, phrase.at(-1)!.end)))) return length;
+  }
+  return 0;
+}
+
+/** The spaces between two words, when nothing but spaces is there. */
+function plainGap(source: string, left: Gap, right: Gap): Gap | undefined {
+  return /^\s+$/.test(source.slice(left.end, right.start)) ? { start: left.end, end: right.start } : undefined;
+}
+
+function spaces(source: string, tag: PromptTag): Gap[] {
+  return [...source.slice(tag.textStart, tag.textEnd).matchAll(/\s+/g)].map((match) => ({
+    start: tag.textStart + match.index,
+    end: tag.textStart + match.index + match[0].length,
+  }));
+}
+
+function explain(source: string, tag: PromptTag, gap: Gap): PromptWarning {
+  const left = /\S+$/.exec(source.slice(tag.textStart, gap.start))![0];
+  const right = /^\S+/.exec(source.slice(gap.end, tag.textEnd))![0];
+  const spaceKept = source.slice(gap.start, gap.end).includes('\n') ? source.slice(gap.start, gap.end) : ' ';
+  return warning(PromptWarningCode.MISSING_COMMA, `No comma between ${quote(left)} and ${quote(right)}, so they are read as one tag.`, {
+    start: gap.start - left.length,
+    end: gap.end + right.length,
+    suggestion: 'Separate tags with commas.',
+    replacement: `${left},${spaceKept}${right}`,
+  });
+}
