@@ -17,6 +17,9 @@ import { Catalog } from './catalog/catalog.js';
 import { STARTER_CATALOG } from './catalog/starter.js';
 import type { Config } from './config.js';
 import { initIndexes, startDatabase, type Database } from './db/connection.js';
+import { callbackRouter } from './generations/callbacks.js';
+import { createDispatcher } from './generations/dispatcher.js';
+import { createGpuFunction } from './generations/lambda.js';
 import type { GraphQLContext, Services } from './graphql/context.js';
 import { ErrorCode } from './graphql/errors.js';
 import { errorFormatter } from './graphql/format-error.js';
@@ -64,13 +67,22 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
   });
   try {
     await initIndexes();
+    const tokens = new TokenService({ allowances: config.dailyTokens, clock: overrides.clock });
+    const pubSub = createEaselPubSub();
     const services: Services = {
       config,
       logger,
       accounts: new Accounts(),
-      tokens: new TokenService({ allowances: config.dailyTokens, clock: overrides.clock }),
+      tokens,
       catalog: new Catalog(config.modelsDir),
-      pubSub: createEaselPubSub(),
+      pubSub,
+      dispatcher: createDispatcher({
+        services: { tokens, pubSub, logger },
+        gpu: createGpuFunction(config, logger),
+        concurrency: config.gpu.concurrency,
+        perUser: config.gpu.perUser,
+        leaseMs: config.gpu.leaseSeconds * 1000,
+      }),
     };
     const seeded = await services.catalog.seed(STARTER_CATALOG);
     if (seeded.models || seeded.presets) logger.info(seeded, 'added the starter catalog entries this database lacked');
@@ -134,6 +146,8 @@ async function listen(config: Config, services: Services, database: Database, ov
   });
   await apollo.start();
 
+  // Before the request log: a job posts an event per step; the router logs what matters.
+  app.use(callbackRouter({ services, dispatcher: services.dispatcher, leaseMs: config.gpu.leaseSeconds * 1000 }));
   app.use(requestLog(logger));
   app.get('/healthz', healthz(database));
   app.use(graphiqlAssets);
@@ -156,17 +170,25 @@ async function listen(config: Config, services: Services, database: Database, ov
   const { port } = httpServer.address() as AddressInfo;
   const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
   logger.info({ url: `${url}${GRAPHQL_PATH}`, database: database.kind }, 'Easel API ready');
+  services.dispatcher.start(config.callbackUrl ?? config.publicUrl ?? loopbackUrl(config.host, port));
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       logger.info('shutting down: finishing requests in flight');
+      await services.dispatcher.stop();
       await apollo.stop();
       await database.stop();
       logger.info('stopped');
     })());
 
   return { url, port, database, services, close };
+}
+
+/** This server as a GPU function on this machine reaches it. */
+function loopbackUrl(host: string, port: number): string {
+  if (host === '0.0.0.0' || host === '::') return `http://127.0.0.1:${port}`;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 /**

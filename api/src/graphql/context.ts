@@ -3,6 +3,7 @@ import type { Accounts, User } from '../accounts/accounts.js';
 import type { TokenService } from '../accounts/token-service.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Config } from '../config.js';
+import type { Dispatcher } from '../generations/dispatcher.js';
 import type { EaselPubSub } from './pubsub.js';
 
 /** The long-lived parts resolvers use; built once at start (see server.ts). */
@@ -13,6 +14,8 @@ export interface Services {
   tokens: TokenService;
   catalog: Catalog;
   pubSub: EaselPubSub;
+  /** Sends QUEUED generations to the GPU function; call `notify()` after queueing one. */
+  dispatcher: Dispatcher;
 }
 
 /** What every resolver receives, over HTTP and WebSocket alike. */
