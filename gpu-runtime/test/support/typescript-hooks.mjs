@@ -28,6 +28,8 @@ export async function load(url, context, nextLoad) {
       target: 'es2022',
       parser: { syntax: 'typescript', decorators: true },
       transform: { legacyDecorator: true, decoratorMetadata: true },
+      // `import … with { type: 'json' }` must reach Node as written.
+      experimental: { keepImportAttributes: true },
     },
   });
   return { format: 'module', source: code, shortCircuit: true };

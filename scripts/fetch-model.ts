@@ -1,0 +1,125 @@
+/**
+ * `npm run models:fetch -- <owner/name>[@revision] [--slug s] [--name n] [--family f]`
+ *
+ * Downloads a model's ONNX export (Optimum's layout) from the Hugging Face Hub into MODELS_DIR
+ * with a progress bar, resuming a broken download when run again, and registers it in the catalog
+ * of the database Easel uses (MONGODB_URI, or the embedded one of an Easel running from this
+ * folder). With no database reachable, Easel registers it at its next start.
+ *
+ * HF_ENDPOINT (default https://huggingface.co) and HF_TOKEN (gated or private models) as in
+ * Hugging Face's own tools.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import cliProgress from 'cli-progress';
+import { pino } from 'pino';
+import { readDatabaseAddress } from '../api/src/admin-address.js';
+import { Catalog } from '../api/src/catalog/catalog.js';
+import { SLUG_PATTERN, SLUG_RULE } from '../api/src/catalog/catalog-rules.js';
+import { registerModel, starterEntryForSource } from '../api/src/catalog/installed-models.js';
+import { ConfigError, loadConfig, type Config } from '../api/src/config.js';
+import { initIndexes, startDatabase } from '../api/src/db/connection.js';
+import { ModelLoadError } from '../gpu-runtime/src/models/index.js';
+import { MODEL_FAMILIES, type ModelFamily } from '../schema/src/families.js';
+import { fetchOnnxModel, type FetchPlan } from './hub/fetch-onnx-model.js';
+import { ModelFetchError, parseRepoSpec, slugFromRepo } from './hub/hub-api.js';
+
+interface FetchOptions {
+  slug?: string;
+  name?: string;
+  family?: ModelFamily;
+}
+
+const family = (value: string): ModelFamily => {
+  const upper = value.toUpperCase();
+  if (!(MODEL_FAMILIES as readonly string[]).includes(upper)) throw new InvalidArgumentError(`must be one of ${MODEL_FAMILIES.join(', ')}.`);
+  return upper as ModelFamily;
+};
+
+async function fetchModel(spec: string, options: FetchOptions, config: Config): Promise<void> {
+  const { repo, revision } = parseRepoSpec(spec);
+  const database = await openCatalog(config);
+  try {
+    // The catalog may already describe this repository (the starter catalog does, for well-known models).
+    const known = (await database?.catalog.list())?.find((model) => model.source === repo) ?? starterEntryForSource(repo);
+    const slug = options.slug ?? known?.slug ?? slugFromRepo(repo);
+    if (!SLUG_PATTERN.test(slug)) throw new ModelFetchError(`cannot use "${slug}" as the model's slug: it ${SLUG_RULE}; choose one with --slug`);
+
+    const progress = progressBar();
+    const fetched = await fetchOnnxModel({
+      repo,
+      revision,
+      slug,
+      name: options.name ?? known?.name ?? repo.split('/')[1],
+      family: options.family ?? known?.family,
+      modelsDir: config.modelsDir,
+      hub: { endpoint: (process.env.HF_ENDPOINT || 'https://huggingface.co').replace(/\/+$/, ''), token: process.env.HF_TOKEN || undefined },
+      onPlan: progress.start,
+      onBytes: progress.advance,
+    }).finally(progress.stop);
+    console.log(`Installed ${repo}@${revision} (${fetched.manifest.family}) in ${fetched.dir}`);
+
+    if (!database) {
+      console.log('No Easel database is reachable (MONGODB_URI unset and no Easel running here): the model is registered in the catalog when Easel starts.');
+      return;
+    }
+    const { model, created } = await registerModel(database.catalog, fetched.manifest);
+    console.log(`${created ? 'Added' : 'Updated'} the catalog entry "${model.slug}" (${model.name}).`);
+  } finally {
+    await database?.close();
+  }
+}
+
+/** The database an Easel server uses: MONGODB_URI, or the embedded one a server running here advertises. */
+async function openCatalog(config: Config): Promise<{ catalog: Catalog; close(): Promise<void> } | undefined> {
+  const address = config.mongodbUri ? { uri: config.mongodbUri, dbName: undefined } : await readDatabaseAddress(config.dataDir);
+  if (!address) return undefined;
+  const database = await startDatabase({ uri: address.uri, dbName: address.dbName, dataDir: config.dataDir, logger: pino({ level: 'warn' }) });
+  await initIndexes();
+  return { catalog: new Catalog(config.modelsDir), close: () => database.stop() };
+}
+
+/** A byte counter over every file of the model; on a terminal only, like Hugging Face's own CLI. */
+function progressBar() {
+  const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
+  const bar = new cliProgress.SingleBar(
+    {
+      format: ' {bar} {percentage}% | {done} / {size} MB | {speed} MB/s | {file}',
+      hideCursor: true,
+      etaBuffer: 50,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let bytes = 0;
+  const startedAt = Date.now();
+  const payload = (file: string) => ({ file, done: mb(bytes), speed: mb((bytes / Math.max(1, Date.now() - startedAt)) * 1000) });
+  return {
+    start(plan: FetchPlan) {
+      console.log(`Fetching ${plan.files.length} files of commit ${plan.commit.slice(0, 12)}${plan.totalBytes ? `, ${mb(plan.totalBytes)} MB` : ''}`);
+      bar.start(plan.totalBytes ?? 0, 0, { ...payload(''), size: plan.totalBytes ? mb(plan.totalBytes) : '?' });
+    },
+    advance(file: string, delta: number) {
+      bytes += delta;
+      bar.update(bytes, payload(file));
+    },
+    stop: () => bar.stop(),
+  };
+}
+
+const program = new Command('npm run models:fetch --')
+  .description("Downloads a model's ONNX export from the Hugging Face Hub into MODELS_DIR and registers it in the catalog.")
+  .argument('<repo>', 'Hugging Face repository, owner/name[@revision] (revision: a branch, tag or commit; default main)')
+  .option('--slug <slug>', 'catalog slug and folder name (default: from the catalog entry for this repository, else its name)')
+  .option('--name <name>', 'display name for a new catalog entry')
+  .option('--family <family>', `${MODEL_FAMILIES.join(', ')} (default: SD15 or SDXL, from model_index.json)`, family)
+  .showHelpAfterError()
+  .action(async (spec: string, options: FetchOptions) => {
+    try {
+      await fetchModel(spec, options, loadConfig());
+    } catch (error) {
+      if (!(error instanceof ConfigError || error instanceof ModelFetchError || error instanceof ModelLoadError)) throw error;
+      console.error(error instanceof ConfigError ? error.message : `\nCould not fetch ${spec}: ${error.message}`);
+      process.exitCode = 1;
+    }
+  });
+
+await program.parseAsync();

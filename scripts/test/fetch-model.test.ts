@@ -1,0 +1,219 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { readModelManifest } from '../../api/src/catalog/model-manifest.js';
+import { loadModel, ModelLoadError, unloadModel } from '../../gpu-runtime/src/models/index.js';
+import { DOWNLOADS_DIR, fetchOnnxModel, type FetchModelOptions } from '../hub/fetch-onnx-model.js';
+import { ModelFetchError, parseRepoSpec, slugFromRepo } from '../hub/hub-api.js';
+import { makeTinyModels } from '../make-tiny-models.js';
+import { readRepoFolder, startHubServer, type HubServer } from './support/hub-server.js';
+
+const commit = (n: number) => String(n).repeat(40).slice(0, 40);
+let root: string;
+let sources: Record<'tiny-sd15' | 'tiny-sdxl', string>;
+let hub: HubServer;
+let modelsDir: string;
+
+beforeAll(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), 'easel-fetch-'));
+  sources = await makeTinyModels(path.join(root, 'sources'));
+  hub = await startHubServer();
+
+  const sd15 = await readRepoFolder(sources['tiny-sd15'], commit(1));
+  // What real repositories carry beside the export: PyTorch weights, a model card.
+  sd15.files.set('unet/diffusion_pytorch_model.safetensors', randomBytes(4096));
+  sd15.files.set('vae/diffusion_pytorch_model.safetensors', randomBytes(2048));
+  sd15.files.set('README.md', Buffer.from('# a model card\n'));
+  hub.repos.set('easel/tiny-sd15-onnx', sd15);
+  hub.repos.set('easel/tiny-sdxl-onnx', await readRepoFolder(sources['tiny-sdxl'], commit(2)));
+  hub.repos.set('easel/gated-sd15', { ...(await readRepoFolder(sources['tiny-sd15'], commit(3))), token: 'hf_secret_token' });
+
+  const pytorchOnly = await readRepoFolder(sources['tiny-sd15'], commit(4));
+  for (const file of [...pytorchOnly.files.keys()]) if (file.endsWith('.onnx')) pytorchOnly.files.delete(file);
+  pytorchOnly.files.set('unet/diffusion_pytorch_model.safetensors', randomBytes(4096));
+  hub.repos.set('easel/pytorch-only', pytorchOnly);
+  hub.repos.set('easel/flux', { commit: commit(5), files: new Map([['model_index.json', Buffer.from('{"_class_name":"FluxPipeline"}')]]) });
+  hub.repos.set('easel/no-index', { commit: commit(6), files: new Map([['README.md', Buffer.from('hello')]]) });
+});
+afterAll(async () => {
+  await hub.close();
+  await rm(root, { recursive: true, force: true });
+});
+beforeEach(async () => {
+  modelsDir = await mkdtemp(path.join(root, 'models-'));
+  hub.requests.length = 0;
+  hub.cuts.clear();
+  hub.corrupt.clear();
+});
+
+function options(repo: string, overrides: Partial<FetchModelOptions> = {}): FetchModelOptions {
+  return {
+    repo,
+    revision: 'main',
+    modelsDir,
+    hub: { endpoint: hub.url },
+    slug: slugFromRepo(repo),
+    name: repo,
+    retries: 3,
+    minRetryDelayMs: 5,
+    ...overrides,
+  };
+}
+
+const resolvesOf = (file: string) => hub.requests.filter((request) => request.path.includes('/resolve/') && request.path.endsWith(`/${file}`));
+
+async function expectSameFiles(installed: string, source: string) {
+  for (const file of ['model_index.json', 'unet/model.onnx', 'text_encoder/model.onnx', 'tokenizer/vocab.json', 'scheduler/scheduler_config.json']) {
+    expect(await readFile(path.join(installed, file)), file).toEqual(await readFile(path.join(source, file)));
+  }
+}
+
+describe('fetching an ONNX export', () => {
+  test('installs the export (and nothing else), resuming a transfer cut mid-file, and the folder loads', async () => {
+    hub.cuts.set('unet/model.onnx', 1);
+    let planned = 0;
+    let received = 0;
+    const fetched = await fetchOnnxModel(
+      options('easel/tiny-sd15-onnx', { onPlan: (plan) => (planned = plan.totalBytes!), onBytes: (_file, delta) => (received += delta) }),
+    );
+
+    expect(fetched.dir).toBe(path.join(modelsDir, 'tiny-sd15-onnx'));
+    await expectSameFiles(fetched.dir, sources['tiny-sd15']);
+    expect(received).toBe(planned);
+    const unet = resolvesOf('unet/model.onnx');
+    expect(unet).toHaveLength(2);
+    expect(unet[1].range).toMatch(/^bytes=[1-9]\d*-$/);
+    expect(hub.requests.some((request) => /safetensors|README/.test(request.path))).toBe(false);
+    await expect(stat(path.join(fetched.dir, 'vae/diffusion_pytorch_model.safetensors'))).rejects.toThrow();
+    expect(await readdir(path.join(modelsDir, DOWNLOADS_DIR))).toEqual([]);
+
+    expect(await readModelManifest(fetched.dir)).toEqual({
+      slug: 'tiny-sd15-onnx',
+      name: 'easel/tiny-sd15-onnx',
+      family: 'SD15',
+      source: 'easel/tiny-sd15-onnx',
+      revision: 'main',
+      commit: commit(1),
+    });
+    const model = await loadModel(fetched.dir);
+    expect(model.architecture).toBe('sd1');
+    await unloadModel(fetched.dir);
+  });
+
+  test('a run that broke off is resumed by the next run from its part file', async () => {
+    hub.cuts.set('unet/model.onnx', 100);
+    await expect(fetchOnnxModel(options('easel/tiny-sd15-onnx', { retries: 0 }))).rejects.toThrow(/unet\/model.onnx: the transfer stopped at \d+ of \d+ bytes/);
+    const part = path.join(modelsDir, DOWNLOADS_DIR, 'tiny-sd15-onnx', 'unet/model.onnx.part');
+    const partSize = (await stat(part)).size;
+    expect(partSize).toBeGreaterThan(0);
+    await expect(stat(path.join(modelsDir, 'tiny-sd15-onnx'))).rejects.toThrow();
+
+    hub.cuts.clear();
+    hub.requests.length = 0;
+    const fetched = await fetchOnnxModel(options('easel/tiny-sd15-onnx'));
+    expect(resolvesOf('unet/model.onnx').map((request) => request.range)).toEqual([`bytes=${partSize}-`]);
+    // Files finished in the first run are not fetched again.
+    expect(resolvesOf('model_index.json')).toEqual([]);
+    await expectSameFiles(fetched.dir, sources['tiny-sd15']);
+  });
+
+  test('bytes that do not match the listed SHA-256 are refused', async () => {
+    hub.corrupt.add('vae_decoder/model.onnx');
+    await expect(fetchOnnxModel(options('easel/tiny-sd15-onnx', { retries: 1 }))).rejects.toThrow(/does not match the SHA-256/);
+    await expect(stat(path.join(modelsDir, 'tiny-sd15-onnx'))).rejects.toThrow();
+  });
+
+  test('a second fetch of the same slug replaces the first install', async () => {
+    await fetchOnnxModel(options('easel/tiny-sd15-onnx'));
+    const again = await fetchOnnxModel(options('easel/tiny-sdxl-onnx', { slug: 'tiny-sd15-onnx' }));
+    expect((await readModelManifest(again.dir))?.family).toBe('SDXL');
+    await expectSameFiles(again.dir, sources['tiny-sdxl']);
+    expect(await readdir(modelsDir)).toEqual([DOWNLOADS_DIR, 'tiny-sd15-onnx']);
+  });
+});
+
+describe('the family', () => {
+  test('comes from model_index.json: SDXL', async () => {
+    const fetched = await fetchOnnxModel(options('easel/tiny-sdxl-onnx'));
+    expect(fetched.manifest.family).toBe('SDXL');
+    await stat(path.join(fetched.dir, 'text_encoder_2/model.onnx'));
+  });
+
+  test('may be an SDXL descendant when asked', async () => {
+    expect((await fetchOnnxModel(options('easel/tiny-sdxl-onnx', { family: 'PONY' }))).manifest.family).toBe('PONY');
+  });
+
+  test('must fit the architecture', async () => {
+    await expect(fetchOnnxModel(options('easel/tiny-sdxl-onnx', { family: 'SD15' }))).rejects.toThrow(/SD15 runs on sd1 pipelines.*StableDiffusionXLPipeline/);
+    expect(resolvesOf('unet/model.onnx')).toEqual([]);
+  });
+});
+
+describe('repositories that cannot be installed say why', () => {
+  test('PyTorch weights only: the missing ONNX files are named, and nothing large is downloaded', async () => {
+    const error = await fetchOnnxModel(options('easel/pytorch-only')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ModelFetchError);
+    expect((error as Error).message).toMatch(/without a complete ONNX export \(missing .*unet\/model\.onnx/);
+    expect(hub.requests.some((request) => request.path.includes('safetensors'))).toBe(false);
+  });
+
+  test('a pipeline Easel cannot run', async () => {
+    const error = await fetchOnnxModel(options('easel/flux')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ModelLoadError);
+    expect(error).toMatchObject({ code: 'MODEL_UNKNOWN_KIND', message: expect.stringContaining('FluxPipeline') });
+  });
+
+  test('no model_index.json', async () => {
+    await expect(fetchOnnxModel(options('easel/no-index'))).rejects.toThrow(/has no model_index.json/);
+  });
+
+  test('an unknown repository or revision', async () => {
+    await expect(fetchOnnxModel(options('easel/nothing-here'))).rejects.toThrow(/no repository easel\/nothing-here with a revision "main"/);
+    await expect(fetchOnnxModel(options('easel/tiny-sd15-onnx', { revision: 'v9' }))).rejects.toThrow(/revision "v9"/);
+  });
+
+  test('a gated repository needs HF_TOKEN, which is sent as a Bearer token', async () => {
+    await expect(fetchOnnxModel(options('easel/gated-sd15'))).rejects.toThrow(/set HF_TOKEN/);
+    const fetched = await fetchOnnxModel(options('easel/gated-sd15', { hub: { endpoint: hub.url, token: 'hf_secret_token' } }));
+    expect(fetched.manifest.commit).toBe(commit(3));
+    expect(hub.requests.filter((request) => request.path.includes('/resolve/')).every((request) => request.authorization === 'Bearer hf_secret_token')).toBe(true);
+  });
+});
+
+test('repository specs and slugs', () => {
+  expect(parseRepoSpec('stabilityai/stable-diffusion-xl-base-1.0')).toEqual({ repo: 'stabilityai/stable-diffusion-xl-base-1.0', revision: 'main' });
+  expect(parseRepoSpec('runwayml/stable-diffusion-v1-5@onnx')).toEqual({ repo: 'runwayml/stable-diffusion-v1-5', revision: 'onnx' });
+  expect(() => parseRepoSpec('just-a-name')).toThrow(/owner\/name/);
+  expect(slugFromRepo('stabilityai/Stable-Diffusion-XL-base-1.0')).toBe('stable-diffusion-xl-base-1.0');
+  expect(slugFromRepo('someone/My Model__v2!')).toBe('my-model-v2');
+});
+
+describe('npm run models:fetch', () => {
+  const register = fileURLToPath(new URL('../../gpu-runtime/test/support/register-typescript.mjs', import.meta.url));
+  const cli = fileURLToPath(new URL('../fetch-model.ts', import.meta.url));
+  const run = (args: string[]) =>
+    promisify(execFile)(process.execPath, ['--import', register, cli, ...args], {
+      env: { ...process.env, HF_ENDPOINT: hub.url, MODELS_DIR: modelsDir, DATA_DIR: path.join(modelsDir, 'no-data'), MONGODB_URI: '', HF_TOKEN: '' },
+    }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+    );
+
+  test('installs a model and says when it will be registered', async () => {
+    const result = await run(['easel/tiny-sdxl-onnx', '--family', 'illustrious', '--slug', 'my-xl']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`Installed easel/tiny-sdxl-onnx@main (ILLUSTRIOUS) in ${path.join(modelsDir, 'my-xl')}`);
+    expect(result.stdout).toMatch(/registered in the catalog when Easel starts/);
+  });
+
+  test('explains a failure and exits with 1', async () => {
+    const result = await run(['easel/pytorch-only']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/Could not fetch easel\/pytorch-only: .*missing/);
+  });
+});
