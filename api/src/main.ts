@@ -1,5 +1,6 @@
 import mongoose from 'mongoose';
 import { publishDatabaseAddress, withdrawDatabaseAddress } from './admin-address.js';
+import { prepareModels } from './catalog/demo-models.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
 import { GRAPHQL_PATH, startServer, type RunningServer } from './server.js';
@@ -12,6 +13,7 @@ async function main(): Promise<void> {
   const config = readConfig();
   const logger = createLogger(config);
   const server = await startServer(config, { logger });
+  await prepareModels({ catalog: server.services.catalog, modelsDir: config.modelsDir, logger, demoModels: !config.isProduction });
 
   const embedded = server.database.kind !== 'external';
   if (embedded) await publishDatabaseAddress(config.dataDir, { uri: server.database.uri, dbName: mongoose.connection.name });

@@ -32,9 +32,9 @@ export interface PrepareModelsOptions {
  * them. Returns the slugs of the demo models installed (none when a real model is there).
  */
 export async function prepareModels({ catalog, modelsDir, logger, demoModels }: PrepareModelsOptions): Promise<string[]> {
-  for (const model of await registerFetchedModels(catalog, modelsDir)) {
-    logger.info({ slug: model.slug, source: model.source }, 'registered a fetched model in the catalog');
-  }
+  const { added, failed } = await registerFetchedModels(catalog, modelsDir);
+  for (const model of added) logger.info({ slug: model.slug, source: model.source }, 'registered a fetched model in the catalog');
+  for (const { folder, reason } of failed) logger.warn({ folder, reason }, 'could not register a fetched model');
   if (!demoModels || (await realModelsIn(modelsDir)).length > 0) return [];
 
   const written = await makeTinyModels(modelsDir);

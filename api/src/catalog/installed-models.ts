@@ -50,15 +50,24 @@ export async function registerModel(catalog: Catalog, manifest: ModelManifest): 
 /**
  * Registers every fetched model in MODELS_DIR that the catalog lacks: a fetch made while Easel
  * was stopped, or an in-memory database that started empty. Entries already there are left alone.
+ * A folder that cannot be registered (a hand-edited manifest) is reported, not fatal.
  */
-export async function registerFetchedModels(catalog: Catalog, modelsDir: string): Promise<CatalogModel[]> {
+export async function registerFetchedModels(
+  catalog: Catalog,
+  modelsDir: string,
+): Promise<{ added: CatalogModel[]; failed: { folder: string; reason: string }[] }> {
   const added: CatalogModel[] = [];
+  const failed: { folder: string; reason: string }[] = [];
   for (const folder of await modelFolders(modelsDir)) {
-    const manifest = await readModelManifest(path.join(modelsDir, folder));
-    if (!manifest || (await catalog.find(manifest.slug))) continue;
-    added.push((await registerModel(catalog, manifest)).model);
+    try {
+      const manifest = await readModelManifest(path.join(modelsDir, folder));
+      if (!manifest || (await catalog.find(manifest.slug))) continue;
+      added.push((await registerModel(catalog, manifest)).model);
+    } catch (error) {
+      failed.push({ folder, reason: error instanceof Error ? error.message : String(error) });
+    }
   }
-  return added;
+  return { added, failed };
 }
 
 /** Folders of MODELS_DIR, without the hidden ones (downloads in progress live in `.downloads`). */

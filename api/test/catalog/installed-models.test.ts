@@ -94,8 +94,12 @@ describe('registering a fetched model', () => {
     await mkdir(path.join(modelsDir, '.downloads', 'half-done'), { recursive: true });
     await writeModelManifest(path.join(modelsDir, '.downloads', 'half-done'), manifest({ slug: 'half-done' }));
 
-    const added = await registerFetchedModels(catalog, modelsDir);
+    await mkdir(path.join(modelsDir, 'hand-edited'));
+    await writeFile(path.join(modelsDir, 'hand-edited', 'easel-model.json'), '{"slug": "Not A Slug"');
+
+    const { added, failed } = await registerFetchedModels(catalog, modelsDir);
     expect(added.map((model) => model.slug)).toEqual(['dreamshaper-8']);
+    expect(failed).toEqual([{ folder: 'hand-edited', reason: expect.stringMatching(/easel-model\.json is not valid JSON/) }]);
     expect((await catalog.get('already-there')).name).toBe('Renamed by an admin');
     expect(await catalog.find('half-done')).toBeUndefined();
   });
