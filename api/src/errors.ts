@@ -3,9 +3,23 @@
  * GraphQL layer maps each class to a stable `extensions.code` (see graphql/errors.ts).
  */
 
+/** One bad field of an input, for clients that point at it (GraphQL `extensions.invalidFields`). */
+export interface InvalidField {
+  field: string;
+  message: string;
+}
+
 /** The input is wrong in a way the caller can fix; the message says how. */
 export class InvalidInputError extends Error {
   override name = 'InvalidInputError';
+
+  constructor(
+    message: string,
+    /** The fields at fault, when the input has named fields. */
+    readonly invalidFields: InvalidField[] = [],
+  ) {
+    super(message);
+  }
 }
 
 /** No such thing, or not visible to the caller. */

@@ -19,7 +19,9 @@ import type { Config } from './config.js';
 import { initIndexes, startDatabase, type Database } from './db/connection.js';
 import { callbackRouter } from './generations/callbacks.js';
 import { createDispatcher } from './generations/dispatcher.js';
+import { imageRoutes } from './generations/image-routes.js';
 import { createGpuFunction } from './generations/lambda.js';
+import { uploadRoutes } from './generations/uploads.js';
 import type { GraphQLContext, Services } from './graphql/context.js';
 import { ErrorCode } from './graphql/errors.js';
 import { errorFormatter } from './graphql/format-error.js';
@@ -83,6 +85,8 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
         perUser: config.gpu.perUser,
         leaseMs: config.gpu.leaseSeconds * 1000,
       }),
+      // Without PUBLIC_URL, the listening address, known once listening (see listen).
+      publicUrl: config.publicUrl ?? '',
     };
     const seeded = await services.catalog.seed(STARTER_CATALOG);
     if (seeded.models || seeded.presets) logger.info(seeded, 'added the starter catalog entries this database lacked');
@@ -150,6 +154,7 @@ async function listen(config: Config, services: Services, database: Database, ov
   app.use(callbackRouter({ services, dispatcher: services.dispatcher, leaseMs: config.gpu.leaseSeconds * 1000 }));
   app.use(requestLog(logger));
   app.get('/healthz', healthz(database));
+  app.use(uploadRoutes(services), imageRoutes(services));
   app.use(graphiqlAssets);
   app.get(GRAPHQL_PATH, graphiqlPage({ endpoint: GRAPHQL_PATH, publicUrl: config.publicUrl }));
   app.use(
@@ -169,6 +174,7 @@ async function listen(config: Config, services: Services, database: Database, ov
   });
   const { port } = httpServer.address() as AddressInfo;
   const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
+  services.publicUrl = config.publicUrl ?? url;
   logger.info({ url: `${url}${GRAPHQL_PATH}`, database: database.kind }, 'Easel API ready');
   services.dispatcher.start(config.callbackUrl ?? config.publicUrl ?? loopbackUrl(config.host, port));
 

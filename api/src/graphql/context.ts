@@ -16,6 +16,8 @@ export interface Services {
   pubSub: EaselPubSub;
   /** Sends QUEUED generations to the GPU function; call `notify()` after queueing one. */
   dispatcher: Dispatcher;
+  /** The URL clients reach this API at, for absolute links (image URLs): PUBLIC_URL, else the listening address. */
+  publicUrl: string;
 }
 
 /** What every resolver receives, over HTTP and WebSocket alike. */

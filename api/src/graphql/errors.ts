@@ -34,10 +34,20 @@ export const forbidden = (needs: string) => graphqlError(ErrorCode.FORBIDDEN, `O
 /** Turns the domain layer's errors into GraphQL errors with stable codes; others pass unchanged. */
 export function toGraphQLError(error: unknown): unknown {
   if (error instanceof GraphQLError) return error;
-  if (error instanceof InvalidInputError) return graphqlError(ErrorCode.BAD_USER_INPUT, error.message);
+  if (error instanceof InvalidInputError) {
+    const fields = error.invalidFields.length ? { invalidFields: error.invalidFields } : {};
+    return graphqlError(ErrorCode.BAD_USER_INPUT, error.message, fields);
+  }
   if (error instanceof NotFoundError) return graphqlError(ErrorCode.NOT_FOUND, error.message);
   if (error instanceof ConflictError) return graphqlError(ErrorCode.CONFLICT, error.message);
-  if (error instanceof InsufficientTokensError) return graphqlError(ErrorCode.INSUFFICIENT_TOKENS, error.message);
+  if (error instanceof InsufficientTokensError) {
+    // What a client needs to explain the refusal without another request.
+    return graphqlError(ErrorCode.INSUFFICIENT_TOKENS, error.message, {
+      balance: error.balance.balance,
+      needed: error.needed,
+      resetsAt: error.balance.resetsAt.toISOString(),
+    });
+  }
   return error;
 }
 

@@ -1,0 +1,198 @@
+import { Types } from 'mongoose';
+import type { User } from '../accounts/accounts.js';
+import { KeyedSerializer } from '../accounts/keyed-serializer.js';
+import { InsufficientTokensError, type TokenHolder } from '../accounts/token-service.js';
+import type { CatalogModel } from '../catalog/catalog.js';
+import { InvalidInputError, isDuplicateKeyError, NotFoundError } from '../errors.js';
+import type { Services } from '../graphql/context.js';
+import { enhancePrompts } from '../prompts/enhance-prompts.js';
+import { FINAL_STATUSES, GENERATION_STATUSES, GenerationModel, type GenerationDocument, type GenerationStatus } from './generation.js';
+import { findImage, OBJECT_ID } from './image-store.js';
+import { finishGeneration } from './lifecycle.js';
+import { publishGeneration } from './publisher.js';
+import { resolveSettings, type GenerateImageRequest } from './settings.js';
+
+/*
+ * generateImage, and what a user does with their generations afterwards (read, list, cancel).
+ *
+ * Charging: every generation is paid for before it exists. Its id is made first, the tokens are
+ * debited under that id (once only, per the ledger), then the generation is stored. If storing
+ * fails, the debit is refunded, so every token charged ends in a stored generation or back with
+ * the user. From there the lifecycle (lifecycle.ts) refunds what does not become images.
+ *
+ * Idempotency: a clientRequestId makes the key `<user>:<clientRequestId>`, unique in the
+ * database. Requests with one key run one after another in this process, so the second finds the
+ * first's generation and charges nothing. Across API instances the unique index decides: the
+ * loser's insert fails, its debit is refunded, and it returns the winner's generation.
+ */
+
+export const MAX_GENERATIONS_PAGE = 100;
+
+/** Requests with the same idempotency key, one at a time (per process; the unique index covers the rest). */
+const sameRequest = new KeyedSerializer();
+
+/** Charges, stores and queues a generation; or returns the one this clientRequestId made before. */
+export async function generateImage(services: Services, user: User, request: GenerateImageRequest): Promise<GenerationDocument> {
+  if (request.clientRequestId === undefined) return createGeneration(services, user, request);
+  const requestKey = `${user.id}:${request.clientRequestId}`;
+  return sameRequest.run(requestKey, async () => (await findByRequestKey(requestKey)) ?? createGeneration(services, user, request, requestKey));
+}
+
+async function createGeneration(services: Services, user: User, request: GenerateImageRequest, requestKey?: string): Promise<GenerationDocument> {
+  const model = await usableModel(services, request.modelId);
+  if (request.baseImageId !== undefined && !(await findImage('uploads', request.baseImageId, user.id))) {
+    throw new NotFoundError(`No uploaded image "${request.baseImageId}" among yours; upload one with POST /uploads and pass its id.`);
+  }
+  const enhancePrompt = request.enhancePrompt ?? true;
+  const prompts = enhancePrompt
+    ? enhancePrompts(model, await services.catalog.preset(model.family), request)
+    : { prompt: request.prompt, negativePrompt: request.negativePrompt ?? '' };
+  const settings = resolveSettings(model, request, prompts);
+
+  const id = new Types.ObjectId();
+  const generationId = id.toHexString();
+  const holder: TokenHolder = { userId: user.id, plan: user.plan };
+  try {
+    await services.tokens.debit(holder, {
+      generationId,
+      amount: settings.batchSize,
+      reason: `Generation ${generationId}: ${settings.batchSize} image${settings.batchSize === 1 ? '' : 's'} with ${model.name}`,
+    });
+  } catch (error) {
+    // Another instance may have just made this request's generation, spending the tokens we lack.
+    const made = requestKey && error instanceof InsufficientTokensError ? await findByRequestKey(requestKey) : undefined;
+    if (made) return made;
+    throw error;
+  }
+
+  let generation: GenerationDocument;
+  try {
+    const created = await GenerationModel.create({
+      _id: id,
+      userId: user.id,
+      plan: user.plan,
+      ...(requestKey ? { requestKey, clientRequestId: request.clientRequestId } : {}),
+      model: { id: model.id, name: model.name, family: model.family, path: model.path },
+      prompt: request.prompt,
+      negativePrompt: request.negativePrompt ?? '',
+      finalPrompt: prompts.prompt,
+      finalNegativePrompt: prompts.negativePrompt,
+      enhancePrompt,
+      settings,
+      ...(request.baseImageId !== undefined ? { baseImageId: new Types.ObjectId(request.baseImageId) } : {}),
+      tokensCharged: settings.batchSize,
+      totalSteps: settings.steps,
+    });
+    generation = created.toObject();
+  } catch (error) {
+    await services.tokens.refund(holder, { generationId, reason: `Refund: generation ${generationId} could not be queued` }).catch((refundError: unknown) => {
+      services.logger.error({ err: refundError, generationId, userId: user.id }, 'a generation that was not stored could not be refunded');
+    });
+    const made = requestKey && isDuplicateKeyError(error) ? await findByRequestKey(requestKey) : undefined;
+    if (made) return made;
+    throw error;
+  }
+
+  services.logger.info({ generationId, userId: user.id, model: model.slug, batchSize: settings.batchSize }, 'generation queued');
+  publishGeneration(services.pubSub, generation);
+  services.dispatcher.notify();
+  return generation;
+}
+
+/** The model by id or slug, if people may generate with it now. */
+async function usableModel(services: Services, modelId: string): Promise<CatalogModel> {
+  const model = await services.catalog.find(modelId);
+  if (!model) throw new NotFoundError(`No model "${modelId}" in the catalog; the models query lists them.`);
+  const unusable = (message: string) => new InvalidInputError(message, [{ field: 'modelId', message }]);
+  if (model.retired) throw unusable(`${model.name} is retired; pick another model from the models query.`);
+  if (!(await services.catalog.isInstalled(model))) {
+    throw unusable(`${model.name} is in the catalog but its files are not installed on this server (an admin can fetch it with npm run models:fetch).`);
+  }
+  return model;
+}
+
+async function findByRequestKey(requestKey: string): Promise<GenerationDocument | undefined> {
+  return (await GenerationModel.findOne({ requestKey }).lean<GenerationDocument>()) ?? undefined;
+}
+
+/** The caller's generation; NOT_FOUND for a malformed id, a missing one and someone else's alike. */
+export async function findOwnGeneration(userId: string, id: string): Promise<GenerationDocument> {
+  const generation = OBJECT_ID.test(id) ? await GenerationModel.findOne({ _id: id, userId }).lean<GenerationDocument>() : null;
+  if (!generation) throw new NotFoundError(`No generation "${id}" among yours.`);
+  return generation;
+}
+
+export interface GenerationsPage {
+  edges: { cursor: string; generation: GenerationDocument }[];
+  hasNextPage: boolean;
+}
+
+/** The user's generations, newest first; `after` is an edge's cursor. */
+export async function listGenerations(
+  userId: string,
+  page: { first: number; after?: string; status?: GenerationStatus },
+): Promise<GenerationsPage> {
+  if (!Number.isInteger(page.first) || page.first < 1 || page.first > MAX_GENERATIONS_PAGE) {
+    throw new InvalidInputError(`first must be between 1 and ${MAX_GENERATIONS_PAGE}.`, [{ field: 'first', message: `between 1 and ${MAX_GENERATIONS_PAGE}` }]);
+  }
+  if (page.status !== undefined && !GENERATION_STATUSES.includes(page.status)) {
+    throw new InvalidInputError(`Unknown status "${page.status}".`);
+  }
+  const filter: Record<string, unknown> = { userId };
+  if (page.after !== undefined) filter._id = { $lt: decodeCursor(page.after) };
+  if (page.status !== undefined) filter.status = page.status;
+  const docs = await GenerationModel.find(filter)
+    .sort({ _id: -1 })
+    .limit(page.first + 1)
+    .lean<GenerationDocument[]>();
+  return {
+    edges: docs.slice(0, page.first).map((generation) => ({ cursor: encodeCursor(generation._id), generation })),
+    hasNextPage: docs.length > page.first,
+  };
+}
+
+// Cursors are opaque to clients; inside they are the id of the edge's generation.
+const encodeCursor = (id: Types.ObjectId) => Buffer.from(`generation:${id.toHexString()}`).toString('base64url');
+
+function decodeCursor(cursor: string): Types.ObjectId {
+  const match = /^generation:([0-9a-f]{24})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!match) throw new InvalidInputError("That cursor is not one this API gave out; pass a page's endCursor as `after`.");
+  return new Types.ObjectId(match[1]);
+}
+
+/** How many times cancel re-reads a job that changed under it; each change moves it toward its end. */
+const CANCEL_ATTEMPTS = 5;
+
+/**
+ * Cancels the caller's generation. A QUEUED one ends at once, CANCELLED and refunded. A RUNNING
+ * one is marked: the function's next callback is told to stop, and the job ends CANCELLED when it
+ * does (or when its lease runs out, if the function is gone). A finished one is returned as it is.
+ */
+export async function cancelGeneration(services: Services, userId: string, id: string): Promise<GenerationDocument> {
+  for (let attempt = 0; attempt < CANCEL_ATTEMPTS; attempt++) {
+    const generation = await findOwnGeneration(userId, id);
+    if (FINAL_STATUSES.includes(generation.status)) return generation;
+    if (generation.status === 'QUEUED') {
+      const cancelled = await finishGeneration(
+        services,
+        generation._id,
+        { status: 'CANCELLED', errorCode: 'CANCELLED', error: 'Cancelled before it started; your tokens were refunded.' },
+        { statuses: ['QUEUED'], attempt: generation.attempt },
+      );
+      if (cancelled) return cancelled;
+      continue;
+    }
+    if (generation.cancelRequested) return generation;
+    const marked = await GenerationModel.findOneAndUpdate(
+      { _id: generation._id, status: 'RUNNING', attempt: generation.attempt },
+      { $set: { cancelRequested: true } },
+      { returnDocument: 'after' },
+    ).lean<GenerationDocument>();
+    if (marked) {
+      services.logger.info({ generationId: id }, 'cancel requested for a running generation');
+      publishGeneration(services.pubSub, marked);
+      return marked;
+    }
+  }
+  return findOwnGeneration(userId, id);
+}

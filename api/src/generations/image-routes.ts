@@ -1,0 +1,41 @@
+import { Router, type Response } from 'express';
+import type { Services } from '../graphql/context.js';
+import { requireUser, sendError, type UserLocals } from '../http/require-user.js';
+import { findImage, openImage, type ImageBucket, type StoredImageFile } from './image-store.js';
+import { UPLOADS_PATH } from './uploads.js';
+
+export const IMAGES_PATH = '/images';
+
+/**
+ * `GET /images/:id`, a generated PNG, and `GET /uploads/:id`, an uploaded base image, to their
+ * owner only (Bearer key); anyone else gets the same 404 as for an id that does not exist. (The
+ * GPU function fetches base images through the signed callback route instead.)
+ */
+export function imageRoutes(services: Pick<Services, 'accounts'>): Router {
+  const router = Router();
+  const ownImage = (bucket: ImageBucket) =>
+    async function serveOwnImage(req: { params: { id: string } }, res: Response) {
+      const { user } = res.locals as UserLocals;
+      const file = await findImage(bucket, req.params.id, user.id);
+      if (!file) return notFound(res);
+      serve(res, file);
+    };
+  router.get(`${IMAGES_PATH}/:id`, requireUser(services.accounts), ownImage('images'));
+  router.get(`${UPLOADS_PATH}/:id`, requireUser(services.accounts), ownImage('uploads'));
+
+  return router;
+}
+
+function serve(res: Response, file: StoredImageFile): void {
+  res.setHeader('content-type', file.metadata.contentType);
+  res.setHeader('content-length', String(file.length));
+  // An id always names the same bytes; only the owner may see them, so no shared caches.
+  res.setHeader('cache-control', 'private, max-age=31536000, immutable');
+  const stream = openImage(file);
+  stream.once('error', () => res.destroy());
+  stream.pipe(res);
+}
+
+function notFound(res: Response): void {
+  sendError(res, 404, 'NOT_FOUND', 'No such image among yours.');
+}

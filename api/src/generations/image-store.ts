@@ -1,0 +1,115 @@
+import mongoose, { Types } from 'mongoose';
+
+/**
+ * Images in GridFS: what users upload as img2img bases (bucket `uploads`) and the PNGs the GPU
+ * function makes (bucket `images`). Every file names its owner in its metadata, and every read
+ * here that serves a user goes through that owner.
+ */
+export type ImageBucket = 'uploads' | 'images';
+
+export interface ImageMetadata {
+  userId: string;
+  contentType: string;
+  width: number;
+  height: number;
+  /** Generated images: the generation, and the seed of this image of its batch. */
+  generationId?: string;
+  seed?: number;
+}
+
+export interface StoredImageFile {
+  id: Types.ObjectId;
+  bucket: ImageBucket;
+  length: number;
+  uploadDate: Date;
+  metadata: ImageMetadata;
+}
+
+interface GridFSFile {
+  _id: Types.ObjectId;
+  length: number;
+  uploadDate: Date;
+  metadata?: ImageMetadata;
+}
+
+/** Only the 24-hex form: mongoose would also take any 12-character string as an id. */
+export const OBJECT_ID = /^[0-9a-f]{24}$/i;
+
+function bucket(name: ImageBucket) {
+  const db = mongoose.connection.db;
+  if (!db) throw new Error('The database is not connected; images cannot be read or stored.');
+  return new mongoose.mongo.GridFSBucket(db, { bucketName: name });
+}
+
+async function store(name: ImageBucket, filename: string, bytes: Buffer, metadata: ImageMetadata): Promise<Types.ObjectId> {
+  const id = new Types.ObjectId();
+  const upload = bucket(name).openUploadStreamWithId(id, filename, { metadata });
+  await new Promise<void>((resolve, reject) => {
+    upload.once('finish', () => resolve());
+    upload.once('error', reject);
+    upload.end(bytes);
+  });
+  return id;
+}
+
+/** Stores an uploaded base image; its id is what generateImage takes as `baseImageId`. */
+export function storeUpload(
+  userId: string,
+  bytes: Buffer,
+  image: { format: string; width: number; height: number },
+): Promise<Types.ObjectId> {
+  return store('uploads', `upload.${image.format}`, bytes, {
+    userId,
+    contentType: `image/${image.format}`,
+    width: image.width,
+    height: image.height,
+  });
+}
+
+/** Stores one PNG of a finished generation (back's callback calls this); returns the file id for `images[].fileId`. */
+export function storeGeneratedImage(image: {
+  userId: string;
+  generationId: string;
+  png: Buffer;
+  seed: number;
+  width: number;
+  height: number;
+}): Promise<Types.ObjectId> {
+  return store('images', `${image.generationId}-${image.seed}.png`, image.png, {
+    userId: image.userId,
+    contentType: 'image/png',
+    width: image.width,
+    height: image.height,
+    generationId: image.generationId,
+    seed: image.seed,
+  });
+}
+
+/**
+ * A file's description, when it exists and (given an owner) belongs to them. Anything else,
+ * malformed ids included, is undefined: a caller cannot tell "not yours" from "not there".
+ */
+export async function findImage(name: ImageBucket, id: string, ownerId?: string): Promise<StoredImageFile | undefined> {
+  if (!OBJECT_ID.test(id)) return undefined;
+  const [file] = (await bucket(name).find({ _id: new Types.ObjectId(id) }).limit(1).toArray()) as unknown as GridFSFile[];
+  if (!file?.metadata || (ownerId !== undefined && file.metadata.userId !== ownerId)) return undefined;
+  return { id: file._id, bucket: name, length: file.length, uploadDate: file.uploadDate, metadata: file.metadata };
+}
+
+/** The bytes of a stored file, streamed (for HTTP responses). */
+export function openImage(file: StoredImageFile): NodeJS.ReadableStream {
+  return bucket(file.bucket).openDownloadStream(file.id);
+}
+
+/** The whole file in memory, or undefined when it is not there (or not the owner's). */
+export async function readImage(
+  name: ImageBucket,
+  id: string,
+  ownerId?: string,
+): Promise<{ file: StoredImageFile; bytes: Buffer } | undefined> {
+  const file = await findImage(name, id, ownerId);
+  if (!file) return undefined;
+  const chunks: Buffer[] = [];
+  for await (const chunk of openImage(file)) chunks.push(chunk as Buffer);
+  return { file, bytes: Buffer.concat(chunks) };
+}

@@ -1,0 +1,106 @@
+import express, { Router, type RequestHandler, type Response } from 'express';
+import multer from 'multer';
+import sharp from 'sharp';
+import type { Services } from '../graphql/context.js';
+import { requireUser, sendError, type UserLocals } from '../http/require-user.js';
+import { storeUpload } from './image-store.js';
+
+export const UPLOADS_PATH = '/uploads';
+
+/** Larger than any base image a model needs (a 2048 px PNG is a few MB), small enough to hold in memory. */
+export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
+
+/** Formats the GPU function's sharp reads as a base image. */
+const ACCEPTED_FORMATS = ['png', 'jpeg', 'webp'];
+
+/** Above this many pixels an upload is refused before it is decoded (16384 x 16384 would take 1 GB). */
+const MAX_PIXELS = 8192 * 8192;
+
+/** Room for the multipart boundaries and headers around the file. */
+const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
+
+export interface UploadAnswer {
+  /** Pass it to generateImage as `baseImageId`. */
+  id: string;
+  width: number;
+  height: number;
+  format: string;
+  bytes: number;
+}
+
+/**
+ * `POST /uploads`: an img2img base image, as a multipart form field `file` or as the raw body
+ * (`Content-Type: image/png`, `image/jpeg`, `image/webp`). Needs the API key. Answers 201 with
+ * `{ id, width, height, format, bytes }`; 413 past MAX_UPLOAD_BYTES, 400 for bytes that are not a
+ * whole image, 401 without a key, always with `{ error: { code, message } }`.
+ */
+export function uploadRoutes(services: Pick<Services, 'accounts'>, maxBytes = MAX_UPLOAD_BYTES): Router {
+  const router = Router();
+  router.post(UPLOADS_PATH, requireUser(services.accounts), readImageBody(maxBytes), async (req, res) => {
+    const bytes = req.file?.buffer ?? (Buffer.isBuffer(req.body) ? req.body : undefined);
+    if (!bytes?.length) {
+      sendError(res, 400, 'BAD_USER_INPUT', 'Send the image as the multipart field "file", or as the body with Content-Type image/png, image/jpeg or image/webp.');
+      return;
+    }
+    const image = await inspectImage(bytes);
+    if ('problem' in image) {
+      sendError(res, 400, 'BAD_USER_INPUT', image.problem);
+      return;
+    }
+    const { user } = res.locals as UserLocals;
+    const id = (await storeUpload(user.id, bytes, image)).toHexString();
+    res.status(201).location(`${UPLOADS_PATH}/${id}`).json({ id, ...image, bytes: bytes.length } satisfies UploadAnswer);
+  });
+  return router;
+}
+
+/** Parses the body by its type, turning the parsers' errors into answers a person understands. */
+function readImageBody(maxBytes: number): RequestHandler {
+  const multipart = multer({ storage: multer.memoryStorage(), limits: { fileSize: maxBytes, files: 1, fields: 10 } }).single('file');
+  const raw = express.raw({ type: () => true, limit: maxBytes });
+  const tooLarge = (res: Response) =>
+    sendError(res, 413, 'PAYLOAD_TOO_LARGE', `The image is larger than ${maxBytes / (1024 * 1024)} MB; send a smaller one.`);
+
+  return (req, res, next) => {
+    const type = req.headers['content-type'] ?? '';
+    const isMultipart = /^multipart\/form-data/i.test(type);
+    if (!isMultipart && !/^(image\/|application\/octet-stream)/i.test(type)) {
+      sendError(res, 415, 'UNSUPPORTED_MEDIA_TYPE', `Send multipart/form-data with a "file" field, or an image/* body (got "${type || 'no Content-Type'}").`);
+      return;
+    }
+    // Refused on its declared size, before a byte of it is read.
+    const declared = Number(req.headers['content-length']);
+    if (declared > maxBytes + (isMultipart ? MULTIPART_OVERHEAD_BYTES : 0)) {
+      tooLarge(res);
+      return;
+    }
+    (isMultipart ? multipart : raw)(req, res, (error?: unknown) => {
+      if (!error) return next();
+      if (isTooLarge(error)) return tooLarge(res);
+      const message = error instanceof multer.MulterError ? `${error.message} (send one image in the field "file")` : 'The request body could not be read.';
+      sendError(res, 400, 'BAD_USER_INPUT', message);
+    });
+  };
+}
+
+function isTooLarge(error: unknown): boolean {
+  if (error instanceof multer.MulterError) return error.code === 'LIMIT_FILE_SIZE';
+  return (error as { type?: string }).type === 'entity.too.large';
+}
+
+/**
+ * Decodes every pixel, not just the header: a truncated or corrupt file is refused here, with a
+ * clear answer, rather than failing inside the GPU function later.
+ */
+async function inspectImage(bytes: Buffer): Promise<{ format: string; width: number; height: number } | { problem: string }> {
+  try {
+    const { format, width, height } = await sharp(bytes, { limitInputPixels: MAX_PIXELS }).metadata();
+    if (!ACCEPTED_FORMATS.includes(format)) {
+      return { problem: `A ${format} image cannot be a base image; send PNG, JPEG or WebP.` };
+    }
+    await sharp(bytes, { limitInputPixels: MAX_PIXELS, failOn: 'truncated' }).stats();
+    return { format, width, height };
+  } catch (error) {
+    return { problem: `These bytes are not a readable PNG, JPEG or WebP image (${(error as Error).message}).` };
+  }
+}

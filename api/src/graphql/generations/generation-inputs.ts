@@ -1,0 +1,85 @@
+import { IsDivisibleBy, IsInt, Length, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { Field, Float, ID, InputType, Int } from 'type-graphql';
+import { MAX_SEED } from '../../../../schema/src/job.js';
+import type { GenerateImageRequest } from '../../generations/settings.js';
+
+// Here the shapes and the ranges any model shares. What depends on the model (its sizes, that it
+// exists and is installed), the sampler name and the base image are checked by the generation
+// service, and the job contract has the last word there.
+
+@InputType({ description: 'What to generate. Settings left out come from the model\'s defaults (see `model { defaults }`).' })
+export class GenerateImageInput implements GenerateImageRequest {
+  @Field(() => ID, { description: 'Catalog id or slug.' })
+  @Length(1, 200)
+  modelId!: string;
+
+  @Field({ description: 'A1111 prompt syntax: (emphasis:1.2), [less], BREAK.' })
+  @MinLength(1, { message: 'prompt must not be empty' })
+  @MaxLength(10_000)
+  prompt!: string;
+
+  @Field(() => String, { nullable: true })
+  @MaxLength(10_000)
+  negativePrompt?: string;
+
+  @Field({ defaultValue: true, description: "Add the model family's quality and negative tags (see `familyPresets`)." })
+  enhancePrompt!: boolean;
+
+  @Field(() => ID, { nullable: true, description: 'img2img: an image you uploaded (POST /uploads).' })
+  baseImageId?: string;
+
+  @Field(() => Float, { nullable: true, description: 'img2img: 0 keeps the base image, 1 repaints it all. Default 0.75.' })
+  @Min(0)
+  @Max(1)
+  denoiseStrength?: number;
+
+  @Field(() => Int, { nullable: true, description: "One of the model's allowed sizes (`model { allowedSizes }`)." })
+  @Min(64)
+  @Max(2048)
+  @IsDivisibleBy(8, { message: 'width must be a multiple of 8' })
+  width?: number;
+
+  @Field(() => Int, { nullable: true })
+  @Min(64)
+  @Max(2048)
+  @IsDivisibleBy(8, { message: 'height must be a multiple of 8' })
+  height?: number;
+
+  @Field(() => Int, { nullable: true })
+  @Min(1)
+  @Max(150)
+  steps?: number;
+
+  @Field(() => Float, { nullable: true, description: 'Classifier-free guidance scale.' })
+  @Min(1)
+  @Max(30)
+  cfgScale?: number;
+
+  @Field({ nullable: true, description: 'An A1111 label, e.g. "DPM++ 2M SDE Karras" or "Euler a" (the `samplers` query lists them).' })
+  @MaxLength(100)
+  sampler?: string;
+
+  @Field({ nullable: true, description: 'A1111 "Schedule type" (Automatic, Normal, Karras, Exponential, SGM Uniform), overriding the one in the sampler label.' })
+  @MaxLength(100)
+  scheduleType?: string;
+
+  @Field(() => Int, { nullable: true, description: '1 uses the last CLIP layer, 2 the penultimate (A1111 "Clip skip").' })
+  @Min(1)
+  @Max(12)
+  clipSkip?: number;
+
+  @Field(() => Float, { nullable: true, description: `0 to ${MAX_SEED}; -1 or none: random (the seed used is stored).` })
+  @IsInt({ message: 'seed must be a whole number' })
+  @Min(-1)
+  @Max(MAX_SEED)
+  seed?: number;
+
+  @Field(() => Int, { nullable: true, description: 'Images to make, 1 to 4; each costs one token.' })
+  @Min(1)
+  @Max(4)
+  batchSize?: number;
+
+  @Field({ nullable: true, description: 'Your id for this request: sending it again returns the same generation and charges nothing more.' })
+  @Length(1, 200)
+  clientRequestId?: string;
+}

@@ -1,0 +1,128 @@
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { samplerLabel } from '../../../../schema/src/samplers.js';
+import type { GenerationStatus } from '../../generations/generation.js';
+import {
+  cancelGeneration,
+  findOwnGeneration,
+  generateImage,
+  listGenerations,
+  MAX_GENERATIONS_PAGE,
+} from '../../generations/generation-service.js';
+import { IMAGES_PATH } from '../../generations/image-routes.js';
+import type { PublishedGeneration } from '../../generations/publisher.js';
+import { queuePosition } from '../../generations/queue.js';
+import type { GraphQLContext } from '../context.js';
+import { GenerateImageInput } from './generation-inputs.js';
+import {
+  GeneratedImage,
+  Generation,
+  GenerationConnection,
+  GenerationModelRef,
+  GenerationSettingsInfo,
+  GenerationStatusEnum,
+} from './generation-types.js';
+
+@Resolver(() => Generation)
+export class GenerationResolver {
+  @Authorized()
+  @Mutation(() => Generation, {
+    description:
+      'Charges one token per image and queues the generation; it returns at once, QUEUED. Follow it with the ' +
+      '`generationUpdated` subscription. Errors: BAD_USER_INPUT (with `invalidFields`), NOT_FOUND (model or base ' +
+      'image), INSUFFICIENT_TOKENS (with `balance` and `needed`).',
+  })
+  generateImage(@Ctx() { user, services }: GraphQLContext, @Arg('input') input: GenerateImageInput): Promise<PublishedGeneration> {
+    return generateImage(services, user!, withoutNulls(input));
+  }
+
+  @Authorized()
+  @Query(() => Generation, { nullable: true, description: 'One of your generations (NOT_FOUND for anyone else\'s).' })
+  generation(@Ctx() { user }: GraphQLContext, @Arg('id', () => ID) id: string): Promise<PublishedGeneration> {
+    return findOwnGeneration(user!.id, id);
+  }
+
+  @Authorized()
+  @Query(() => GenerationConnection, { description: 'Your generations, newest first.' })
+  async generations(
+    @Ctx() { user }: GraphQLContext,
+    @Arg('first', () => Int, { defaultValue: 20, description: `Generations per page, 1 to ${MAX_GENERATIONS_PAGE}.` }) first: number,
+    @Arg('after', () => String, { nullable: true, description: 'The `endCursor` of the previous page.' }) after?: string | null,
+    @Arg('status', () => GenerationStatusEnum, { nullable: true, description: 'Only generations in this status.' }) status?: GenerationStatus | null,
+  ): Promise<{ edges: { cursor: string; node: PublishedGeneration }[]; pageInfo: GenerationConnection['pageInfo'] }> {
+    const page = await listGenerations(user!.id, { first, after: after ?? undefined, status: status ?? undefined });
+    const edges = page.edges.map(({ cursor, generation }) => ({ cursor, node: generation }));
+    return {
+      edges,
+      pageInfo: {
+        hasNextPage: page.hasNextPage,
+        hasPreviousPage: Boolean(after),
+        startCursor: edges[0]?.cursor ?? null,
+        endCursor: edges.at(-1)?.cursor ?? null,
+      },
+    };
+  }
+
+  @Authorized()
+  @Mutation(() => Generation, {
+    description:
+      'Cancels one of your generations. QUEUED: it ends CANCELLED at once and its tokens come back. RUNNING: it ' +
+      'stops at its next step and then ends CANCELLED, refunded (`cancelRequested` is true meanwhile). Finished: unchanged.',
+  })
+  cancelGeneration(@Ctx() { user, services }: GraphQLContext, @Arg('id', () => ID) id: string): Promise<PublishedGeneration> {
+    return cancelGeneration(services, user!.id, id);
+  }
+
+  @FieldResolver()
+  id(@Root() generation: PublishedGeneration): string {
+    return generation._id.toHexString();
+  }
+
+  @FieldResolver()
+  queuePosition(@Root() generation: PublishedGeneration): Promise<number | null> {
+    return queuePosition(generation);
+  }
+
+  @FieldResolver()
+  previewUrl(@Root() generation: PublishedGeneration): string | null {
+    return generation.preview?.length ? `data:image/webp;base64,${Buffer.from(generation.preview).toString('base64')}` : null;
+  }
+
+  @FieldResolver()
+  images(@Root() generation: PublishedGeneration, @Ctx() { services }: GraphQLContext): GeneratedImage[] {
+    return generation.images.map((image) => {
+      const id = image.fileId.toHexString();
+      return { id, url: `${services.publicUrl}${IMAGES_PATH}/${id}`, seed: image.seed, width: image.width, height: image.height };
+    });
+  }
+
+  @FieldResolver()
+  model(@Root() generation: PublishedGeneration): GenerationModelRef {
+    const { id, name, family } = generation.model;
+    return { id, name, family };
+  }
+
+  @FieldResolver()
+  settings(@Root() { settings }: PublishedGeneration): GenerationSettingsInfo {
+    return { ...settings, sampler: samplerLabel(settings), samplerId: settings.sampler };
+  }
+
+  @FieldResolver()
+  seed(@Root() generation: PublishedGeneration): number {
+    return generation.settings.seed;
+  }
+
+  @FieldResolver()
+  sampler(@Root() generation: PublishedGeneration): string {
+    return samplerLabel(generation.settings);
+  }
+
+  @FieldResolver()
+  baseImageId(@Root() generation: PublishedGeneration): string | null {
+    return generation.baseImageId?.toHexString() ?? null;
+  }
+}
+
+/** GraphQL lets a client send null for an optional field; here it means the same as leaving it out. */
+function withoutNulls<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], null> } {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null)) as never;
+}

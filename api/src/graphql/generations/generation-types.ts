@@ -1,0 +1,204 @@
+import { DateTimeResolver } from 'graphql-scalars';
+import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
+import type { ModelFamily } from '../../../../schema/src/families.js';
+import { GENERATION_STATUSES, type GenerationStatus } from '../../generations/generation.js';
+import { ModelFamilyEnum } from '../catalog/catalog-enums.js';
+import { graphqlEnum } from '../enum.js';
+import { PageInfo } from '../pagination.js';
+
+export const GenerationStatusEnum = graphqlEnum(
+  'GenerationStatus',
+  GENERATION_STATUSES,
+  'QUEUED: paid for, waiting for the GPU. RUNNING: on the GPU. SUCCEEDED: images ready. FAILED and CANCELLED: ended without images, tokens refunded.',
+);
+
+// The fields named in issue 4 (and their types, DateTime included) are what clients rely on.
+
+@ObjectType({ description: 'One image of a finished generation.' })
+export class GeneratedImage {
+  @Field(() => ID)
+  id!: string;
+
+  @Field({ description: 'Absolute URL of the PNG, served to its owner only (send the API key).' })
+  url!: string;
+
+  @Field(() => Float, { description: 'The seed of this image (the generation seed + its index in the batch).' })
+  seed!: number;
+
+  @Field(() => Int)
+  width!: number;
+
+  @Field(() => Int)
+  height!: number;
+}
+
+@ObjectType({ description: 'The catalog model a generation ran on, as it was when queued.' })
+export class GenerationModelRef {
+  @Field(() => ID)
+  id!: string;
+
+  @Field()
+  name!: string;
+
+  @Field(() => ModelFamilyEnum)
+  family!: ModelFamily;
+}
+
+@ObjectType('GenerationSettings', { description: 'The settings a generation runs with, after the model defaults filled the gaps.' })
+export class GenerationSettingsInfo {
+  @Field(() => Int)
+  width!: number;
+
+  @Field(() => Int)
+  height!: number;
+
+  @Field(() => Int)
+  steps!: number;
+
+  @Field(() => Float)
+  cfgScale!: number;
+
+  @Field({ description: 'The A1111 label of sampler and schedule together, e.g. "DPM++ 2M SDE Karras".' })
+  sampler!: string;
+
+  @Field({ description: 'Sampler id, e.g. "dpmpp_2m_sde".' })
+  samplerId!: string;
+
+  @Field({ description: 'Sigma schedule id: normal, karras, exponential or sgm_uniform.' })
+  schedule!: string;
+
+  @Field(() => Int)
+  clipSkip!: number;
+
+  @Field(() => Float, { description: 'The seed used (a random one when none was asked for).' })
+  seed!: number;
+
+  @Field(() => Int)
+  batchSize!: number;
+
+  @Field(() => Float, { description: 'img2img only: how much of the base image was repainted.' })
+  denoiseStrength!: number;
+}
+
+@ObjectType({ description: 'Milliseconds spent in each phase of a finished generation.' })
+export class GenerationTimings {
+  @Field(() => Float, { nullable: true, description: 'From queued to started on the GPU.' })
+  queueMs?: number;
+
+  @Field(() => Float, { nullable: true, description: 'Loading the model.' })
+  loadMs?: number;
+
+  @Field(() => Float, { nullable: true, description: 'Text encoding, denoising and decoding.' })
+  inferenceMs?: number;
+
+  @Field(() => Float, { nullable: true, description: 'The whole run on the GPU function.' })
+  totalMs?: number;
+}
+
+@ObjectType({ description: 'One generateImage call, from queued to its images.' })
+export class Generation {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => GenerationStatusEnum)
+  status!: GenerationStatus;
+
+  @Field(() => Int, { nullable: true, description: '1 when it is next to run; null when it is not QUEUED.' })
+  queuePosition!: number | null;
+
+  @Field(() => Int, { description: 'Denoising steps done so far.' })
+  step!: number;
+
+  @Field(() => Int)
+  totalSteps!: number;
+
+  @Field(() => Float, { nullable: true, description: 'Seconds until it completes, estimated while it runs.' })
+  etaSeconds?: number;
+
+  @Field(() => String, { nullable: true, description: 'The latest step preview, as a data: URL (WebP) to put in an <img>.' })
+  previewUrl!: string | null;
+
+  @Field(() => [GeneratedImage])
+  images!: GeneratedImage[];
+
+  @Field(() => String, { nullable: true, description: 'Why it failed or was cancelled, for people.' })
+  error?: string;
+
+  @Field(() => String, { nullable: true, description: 'Why it failed, for programs: CANCELLED, LEASE_EXPIRED, or the GPU function\'s code (MODEL_NOT_INSTALLED, OUT_OF_MEMORY, ...).' })
+  errorCode?: string;
+
+  @Field({ description: 'The prompt as the user wrote it.' })
+  prompt!: string;
+
+  @Field({ description: 'The prompt the model receives, after the prompt enhancer.' })
+  finalPrompt!: string;
+
+  @Field(() => String, { nullable: true })
+  negativePrompt?: string;
+
+  @Field(() => String, { nullable: true })
+  finalNegativePrompt?: string;
+
+  @Field()
+  enhancePrompt!: boolean;
+
+  @Field(() => GenerationModelRef)
+  model!: GenerationModelRef;
+
+  @Field(() => GenerationSettingsInfo)
+  settings!: GenerationSettingsInfo;
+
+  @Field(() => Float, { description: 'The seed used; image i of the batch has seed + i.' })
+  seed!: number;
+
+  @Field({ description: 'A1111 label of the sampler and schedule, e.g. "DPM++ 2M SDE Karras".' })
+  sampler!: string;
+
+  @Field(() => ID, { nullable: true, description: 'The uploaded image img2img started from.' })
+  baseImageId!: string | null;
+
+  @Field(() => Int, { description: 'Tokens paid: one per image.' })
+  tokensCharged!: number;
+
+  @Field({ description: 'Whether the tokens came back (FAILED and CANCELLED).' })
+  refunded!: boolean;
+
+  @Field({ description: 'A cancel was asked for while it ran; it stops at the next step.' })
+  cancelRequested!: boolean;
+
+  @Field(() => String, { nullable: true })
+  clientRequestId?: string;
+
+  @Field(() => GenerationTimings, { nullable: true })
+  timings?: GenerationTimings;
+
+  @Field(() => DateTimeResolver)
+  createdAt!: Date;
+
+  @Field(() => DateTimeResolver)
+  updatedAt!: Date;
+
+  @Field(() => DateTimeResolver, { nullable: true, description: 'When the GPU function began it.' })
+  startedAt?: Date;
+
+  @Field(() => DateTimeResolver, { nullable: true })
+  finishedAt?: Date;
+}
+
+@ObjectType()
+export class GenerationEdge {
+  @Field({ description: 'Pass as `after` to continue after this generation.' })
+  cursor!: string;
+
+  @Field(() => Generation)
+  node!: Generation;
+}
+
+@ObjectType({ description: 'A page of generations, newest first.' })
+export class GenerationConnection {
+  @Field(() => [GenerationEdge])
+  edges!: GenerationEdge[];
+
+  @Field(() => PageInfo)
+  pageInfo!: PageInfo;
+}
