@@ -20,9 +20,11 @@ export interface CfgDenoiserOptions {
   cfgScale: number;
   /** [batch, 4, height / 8, width / 8] of the latents the sampler passes in. */
   latentDims: readonly [number, number, number, number];
+  /** Work that can use the JS thread while onnxruntime computes on its own (e.g. the next step's noise). */
+  whileModelRuns?: () => void;
 }
 
-export function cfgDenoiser({ model, discretization, encoding, cfgScale, latentDims }: CfgDenoiserOptions): Denoiser {
+export function cfgDenoiser({ model, discretization, encoding, cfgScale, latentDims, whileModelRuns }: CfgDenoiserOptions): Denoiser {
   const guided = cfgScale !== 1;
   const [batch, ...perImage] = latentDims;
   const size = latentDims.reduce((a, b) => a * b, 1);
@@ -38,7 +40,9 @@ export function cfgDenoiser({ model, discretization, encoding, cfgScale, latentD
     for (let i = 0; i < size; i++) input[i] = cIn * x[i];
     if (guided) input.copyWithin(size, 0, size);
 
-    const out = await model.unet.run({ sample, timestep: discretization.sigmaToTimestep(sigma), conditioning });
+    const running = model.unet.run({ sample, timestep: discretization.sigmaToTimestep(sigma), conditioning });
+    whileModelRuns?.();
+    const out = await running;
 
     if (guided) {
       for (let i = 0; i < size; i++) {

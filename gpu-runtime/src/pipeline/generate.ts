@@ -11,11 +11,12 @@ import { z } from 'zod';
 import { FAMILY_ARCHITECTURE } from '../../../schema/src/families.js';
 import { GenerationSettings, ModelRef } from '../../../schema/src/job.js';
 import { loadModel, type LoadedModel } from '../models/index.js';
-import { Discretization, getSampler, getSigmas, initialNoise, parseSchedulerConfig, samplerNoise } from '../samplers/index.js';
+import { Discretization, getSampler, getSigmas, initialNoise, parseSchedulerConfig } from '../samplers/index.js';
 import { cfgDenoiser } from './cfg.js';
 import { encodePrompts } from './conditioning.js';
 import { GenerationCancelledError, InvalidRequestError } from './errors.js';
 import { encodeBaseImage, img2imgSigmas } from './img2img.js';
+import { NoisePrefetcher } from './noise-prefetch.js';
 import { formatParameters } from './parameters.js';
 import { encodePng, PARAMETERS_KEYWORD, vaePixelsToRgb } from './png.js';
 import { ProgressReporter, type OnProgress } from './preview.js';
@@ -75,7 +76,9 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
   const latents = noise.map((n, i) => (start ? start[i % latentSize] : 0) + n * sigmas[0]);
   throwIfCancelled(signal, 0, totalSteps);
 
-  // 5. Denoise with classifier-free guidance; progress and previews leave the loop without waiting.
+  // 5. Denoise with classifier-free guidance. While the UNet runs, the JS thread draws the next
+  // step's noise and the last step's preview; progress leaves the loop without waiting.
+  const stepNoise = new NoisePrefetcher(seeds, latentSize, totalSteps - 2); // the last step, to σ = 0, draws none
   const progress = new ProgressReporter({
     onProgress,
     totalSteps,
@@ -85,10 +88,14 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
     latentHeight: latentDims[2],
   });
   try {
-    const denoise = cfgDenoiser({ model, discretization, encoding, cfgScale: settings.cfgScale, latentDims });
+    const whileModelRuns = () => {
+      stepNoise.prefetch();
+      progress.drawPendingPreview();
+    };
+    const denoise = cfgDenoiser({ model, discretization, encoding, cfgScale: settings.cfgScale, latentDims, whileModelRuns });
     const final = await getSampler(settings.sampler)(denoise, latents, {
       sigmas,
-      noise: samplerNoise(seeds, latentSize),
+      noise: stepNoise.source,
       onStep: (i, _x, denoised) => {
         progress.report(i + 1, denoised);
         throwIfCancelled(signal, i + 1, totalSteps);
@@ -150,7 +157,7 @@ function throwIfCancelled(signal: AbortSignal | undefined, step: number, totalSt
 }
 
 /** One image at a time: a batch of full-size VAE decodes is what runs a GPU out of memory. */
-async function decodeImage(model: LoadedModel, latents: Float32Array, latentDims: readonly number[]): Promise<Uint8Array> {
+async function decodeImage(model: LoadedModel, latents: Float32Array, latentDims: readonly number[]): Promise<Uint8ClampedArray> {
   const [, channels, latentHeight, latentWidth] = latentDims;
   const scaled = latents.map((v) => v / model.vaeScalingFactor);
   const { data, dims } = await model.vaeDecoder.decode({ data: scaled, dims: [1, channels, latentHeight, latentWidth] });

@@ -15,22 +15,19 @@ export const PARAMETERS_KEYWORD = 'parameters';
  * One image of a VAE decoder output (NCHW floats, [-1, 1] for in-range pixels) as interleaved
  * RGB bytes: clamp, map to [0, 255], round.
  */
-export function vaePixelsToRgb(pixels: Float32Array, index: number, width: number, height: number): Uint8Array {
+export function vaePixelsToRgb(pixels: Float32Array, index: number, width: number, height: number): Uint8ClampedArray {
   const plane = width * height;
   const offset = index * 3 * plane;
-  const rgb = new Uint8Array(plane * 3);
+  const rgb = new Uint8ClampedArray(plane * 3); // clamps and rounds on store
   for (let c = 0; c < 3; c++) {
     const channel = offset + c * plane;
-    for (let i = 0; i < plane; i++) {
-      const v = (pixels[channel + i] + 1) * 127.5;
-      rgb[i * 3 + c] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
-    }
+    for (let i = 0; i < plane; i++) rgb[i * 3 + c] = (pixels[channel + i] + 1) * 127.5;
   }
   return rgb;
 }
 
 /** Encodes RGB bytes as a PNG carrying the given text chunks (e.g. `{ parameters: infotext }`). */
-export async function encodePng(rgb: Uint8Array, width: number, height: number, text: Record<string, string>): Promise<Buffer> {
+export async function encodePng(rgb: Uint8Array | Uint8ClampedArray, width: number, height: number, text: Record<string, string>): Promise<Buffer> {
   const png = await sharp(rgb, { raw: { width, height, channels: 3 } }).png().toBuffer();
   const chunks = extractChunks(png);
   // Right after IHDR, before the pixels, so readers that stop early still find the settings.

@@ -1,8 +1,9 @@
 /**
  * Step-by-step progress with cheap previews. A preview is the sampler's current estimate of the
  * clean latent (x0) put through a linear latent → RGB map instead of the VAE: a few multiply-adds
- * per latent pixel, an image at 1/8 of the final size, encoded as a small WebP. The encode runs on
- * sharp's thread pool while the loop goes on; a queue hands progress to the caller in step order.
+ * per latent pixel, an image at 1/8 of the final size, encoded as a small WebP. The map runs while
+ * the model computes the next step and the encode on sharp's thread pool, so the loop never waits
+ * for either; a queue hands progress to the caller in step order.
  */
 import sharp from 'sharp';
 import type { Architecture } from '../../../schema/src/families.js';
@@ -54,24 +55,25 @@ const PREVIEW_WEBP = { quality: 70, effort: 0 } as const;
  * The first image of a batch of 4-channel NCHW latents as interleaved RGB bytes, via the
  * architecture's linear map; values in [-1, 1] map to [0, 255].
  */
-export function latentToRgb(latents: Float32Array, width: number, height: number, architecture: Architecture): Uint8Array {
+export function latentToRgb(latents: Float32Array, width: number, height: number, architecture: Architecture): Uint8ClampedArray {
   const map = LATENT_RGB[architecture];
   if (!map) throw new Error(`no latent preview factors for the ${architecture} architecture`);
   const plane = width * height;
-  const rgb = new Uint8Array(plane * 3);
+  // A clamped array clamps and rounds on store, which is also the fastest way to get bytes.
+  const rgb = new Uint8ClampedArray(plane * 3);
   const [f0, f1, f2, f3] = map.factors;
   for (let k = 0; k < 3; k++) {
-    const a = f0[k], b = f1[k], c = f2[k], d = f3[k];
-    const offset = map.bias[k] + 1;
+    // (rgb + 1)·127.5, folded into the factors
+    const a = f0[k] * 127.5, b = f1[k] * 127.5, c = f2[k] * 127.5, d = f3[k] * 127.5;
+    const offset = (map.bias[k] + 1) * 127.5;
     for (let i = 0; i < plane; i++) {
-      const v = (latents[i] * a + latents[plane + i] * b + latents[2 * plane + i] * c + latents[3 * plane + i] * d + offset) * 127.5;
-      rgb[i * 3 + k] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
+      rgb[i * 3 + k] = latents[i] * a + latents[plane + i] * b + latents[2 * plane + i] * c + latents[3 * plane + i] * d + offset;
     }
   }
   return rgb;
 }
 
-export function encodePreview(rgb: Uint8Array, width: number, height: number): Promise<Buffer> {
+export function encodePreview(rgb: Uint8ClampedArray, width: number, height: number): Promise<Buffer> {
   return sharp(rgb, { raw: { width, height, channels: 3 } }).webp(PREVIEW_WEBP).toBuffer();
 }
 
@@ -86,23 +88,32 @@ export interface ProgressReporterOptions {
 }
 
 /**
- * Delivers one progress report per step, in order, without making the loop wait: `report` does
- * only the synchronous latent → RGB map and starts the encode. A callback that throws fails the
- * generation at the next step (`report` rethrows) or at `finish`.
+ * Delivers one progress report per step, in order, without making the loop wait. On a preview
+ * step `report` only copies the first image's x0; `drawPendingPreview` does the latent → RGB map
+ * and starts the WebP encode, and is meant to run while the model computes the next step (or
+ * it runs at the next preview or at the end). A callback that throws fails the generation at
+ * the next step (`report` rethrows) or at `finish`.
  */
 export class ProgressReporter {
   private delivered: Promise<void> = Promise.resolve();
   private failure: { error: unknown } | undefined;
+  /** x0 of the batch's first image for the preview not drawn yet; one buffer, reused. */
+  private readonly previewLatents: Float32Array;
+  private pendingPreview: ((webp: Promise<Buffer>) => void) | undefined;
 
-  constructor(private readonly options: ProgressReporterOptions) {}
+  constructor(private readonly options: ProgressReporterOptions) {
+    this.previewLatents = new Float32Array(4 * options.latentWidth * options.latentHeight);
+  }
 
   report(step: number, denoised: Float32Array): void {
     if (this.failure) throw this.failure.error;
-    const { onProgress, totalSteps, previewEvery, architecture, latentWidth, latentHeight } = this.options;
+    const { onProgress, totalSteps, previewEvery } = this.options;
     if (!onProgress) return;
     let preview: Promise<Buffer> | undefined;
     if (previewEvery > 0 && step % previewEvery === 0) {
-      preview = encodePreview(latentToRgb(denoised, latentWidth, latentHeight, architecture), latentWidth, latentHeight);
+      this.drawPendingPreview(); // frees the buffer, should the model not have run since the last preview
+      this.previewLatents.set(denoised.subarray(0, this.previewLatents.length)); // the sampler's buffer is only valid now
+      preview = new Promise((resolve) => (this.pendingPreview = resolve));
       preview.catch(() => undefined); // awaited below, in turn; this keeps an early failure from counting as unhandled
     }
     this.delivered = this.delivered
@@ -115,14 +126,29 @@ export class ProgressReporter {
       });
   }
 
+  /** Maps the waiting preview to RGB and starts its encode; does nothing when none waits. */
+  drawPendingPreview(): void {
+    const resolve = this.pendingPreview;
+    if (!resolve) return;
+    this.pendingPreview = undefined;
+    const { architecture, latentWidth, latentHeight } = this.options;
+    try {
+      resolve(encodePreview(latentToRgb(this.previewLatents, latentWidth, latentHeight, architecture), latentWidth, latentHeight));
+    } catch (error) {
+      resolve(Promise.reject(error));
+    }
+  }
+
   /** Waits until every report has been delivered; throws the first callback failure. */
   async finish(): Promise<void> {
+    this.drawPendingPreview();
     await this.delivered;
     if (this.failure) throw this.failure.error;
   }
 
   /** Waits for deliveries in flight, ignoring failures: used when the generation already failed. */
   async settle(): Promise<void> {
+    this.drawPendingPreview();
     await this.delivered;
   }
 }

@@ -42,6 +42,12 @@ describe('latent previews', () => {
     ]);
     const meta = await sharp(seen[1].previewWebp!).metadata();
     expect(meta).toMatchObject({ format: 'webp', width: W, height: H });
+    // each preview shows its own step's x0 (step 4's channel 0 is larger: redder), though drawn later
+    const red = async (webp: Buffer) => (await sharp(webp).raw().toBuffer())[0];
+    const expectedRed = (step: number) => latentToRgb(flatLatent([step / 5, 0, 0, 0]), W, H, 'sd1')[0];
+    expect(Math.abs((await red(seen[1].previewWebp!)) - expectedRed(2))).toBeLessThanOrEqual(3);
+    expect(Math.abs((await red(seen[3].previewWebp!)) - expectedRed(4))).toBeLessThanOrEqual(3);
+    expect(expectedRed(4) - expectedRed(2)).toBeGreaterThan(10);
   });
 
   it('fails at the next report once a callback has thrown, and stops calling it', async () => {
