@@ -9,7 +9,7 @@
  * say cancel; the pipeline then stops between two steps.
  */
 import type { Logger } from 'pino';
-import { z } from 'zod';
+import type { ZodError } from 'zod';
 import { GenerationJob, JOB_CONTRACT_VERSION } from '../../schema/src/job.js';
 import { CallbackClient } from './callback-client.js';
 import { loadFunctionConfig, type FunctionConfig } from './config.js';
@@ -136,12 +136,12 @@ function stopBeforeDeadline(context: InvocationContext, abort: AbortController):
   return timer;
 }
 
-function invalidJobReason(event: unknown, error: z.ZodError): string {
+function invalidJobReason(event: unknown, error: ZodError): string {
   const version = (event as { version?: unknown } | null)?.version;
   if (version !== undefined && version !== JOB_CONTRACT_VERSION) {
     return `the job uses contract version ${JSON.stringify(version)}, but this GPU function speaks version ${JOB_CONTRACT_VERSION}: deploy matching versions of the API and the function`;
   }
-  return `the job is invalid: ${z.prettifyError(error).replace(/\n\s*/g, '; ')}`;
+  return `the job is invalid: ${error.issues.map((issue) => `${issue.path.join('.') || 'job'}: ${issue.message}`).join('; ')}`;
 }
 
 let defaultHandler: ReturnType<typeof createHandler> | undefined;
