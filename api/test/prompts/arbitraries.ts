@@ -9,6 +9,13 @@ export const syntaxHeavyPrompt = (maxLength = 200) => fc.string({ unit: PROMPT_C
 /** Any text at all, up to the 10,000 characters a prompt may have. */
 export const anyPrompt = fc.oneof(fc.string({ maxLength: 10_000 }), fc.string({ unit: 'binary', maxLength: 2_000 }), syntaxHeavyPrompt(3_000));
 
+/** Prompts at the length limit, where a slow path would show as a hang. */
+export const longPrompt = fc.oneof(
+  fc.string({ unit: PROMPT_CHARACTERS, minLength: 9_000, maxLength: 10_000 }).map((text) => text.slice(0, 10_000)),
+  fc.string({ minLength: 9_000, maxLength: 10_000 }),
+  fc.constantFrom('('.repeat(5_000) + ')'.repeat(5_000), '(a '.repeat(3_333), 'a\\'.repeat(3_333), ' '.repeat(10_000), 'score_9, '.repeat(1_111), '(x:1.2.3)'.repeat(1_111)),
+);
+
 /** Tags as people write them: plain, weighted, emphasised, with underscores or capitals, score tags. */
 const WORDS = ['cat', 'long hair', 'blue_eyes', 'Smile', 'masterpiece', 'best quality', 'score_9', 'score_8_up', 'lowres', '1girl', 'outdoors'];
 export const tagList = fc
