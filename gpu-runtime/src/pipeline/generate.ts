@@ -63,7 +63,7 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
   const discretization = Discretization.fromConfig(parseSchedulerConfig(model.scheduler));
 
   // 2. Text conditioning for the prompt and the negative prompt.
-  const encoding = await encodePrompts(model, { ...settings, batchSize });
+  const encoding = await encodePrompts(model, settings);
 
   // 3. The noise levels to visit; img2img runs only the tail its strength leaves.
   const fullSchedule = getSigmas(settings.schedule, discretization, steps);
