@@ -6,7 +6,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { pino } from 'pino';
 import { readModelManifest } from '../../api/src/catalog/model-manifest.js';
+import { startJongodb } from '../../api/src/db/jongodb.js';
 import { loadModel, ModelLoadError, unloadModel } from '../../gpu-runtime/src/models/index.js';
 import { DOWNLOADS_DIR, fetchOnnxModel, type FetchModelOptions } from '../hub/fetch-onnx-model.js';
 import { ModelFetchError, parseRepoSpec, slugFromRepo } from '../hub/hub-api.js';
@@ -196,9 +198,9 @@ test('repository specs and slugs', () => {
 describe('npm run models:fetch', () => {
   const register = fileURLToPath(new URL('../../gpu-runtime/test/support/register-typescript.mjs', import.meta.url));
   const cli = fileURLToPath(new URL('../fetch-model.ts', import.meta.url));
-  const run = (args: string[]) =>
+  const run = (args: string[], env: Record<string, string> = {}) =>
     promisify(execFile)(process.execPath, ['--import', register, cli, ...args], {
-      env: { ...process.env, HF_ENDPOINT: hub.url, MODELS_DIR: modelsDir, DATA_DIR: path.join(modelsDir, 'no-data'), MONGODB_URI: '', HF_TOKEN: '' },
+      env: { ...process.env, HF_ENDPOINT: hub.url, MODELS_DIR: modelsDir, DATA_DIR: path.join(modelsDir, 'no-data'), MONGODB_URI: '', HF_TOKEN: '', ...env },
     }).then(
       ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
       (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
@@ -209,6 +211,19 @@ describe('npm run models:fetch', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`Installed easel/tiny-sdxl-onnx@main (ILLUSTRIOUS) in ${path.join(modelsDir, 'my-xl')}`);
     expect(result.stdout).toMatch(/registered in the catalog when Easel starts/);
+  });
+
+  test('registers the model in the catalog of the database at MONGODB_URI', async () => {
+    const database = await startJongodb(pino({ level: 'silent' }));
+    try {
+      const env = { MONGODB_URI: `${database.uri.replace(/\/$/, '')}/easel_fetch_test` };
+      const first = await run(['easel/tiny-sd15-onnx@main'], env);
+      expect(first.stdout).toContain('Added the catalog entry "tiny-sd15-onnx" (tiny-sd15-onnx).');
+      const again = await run(['easel/tiny-sd15-onnx'], env);
+      expect(again.stdout).toContain('Updated the catalog entry "tiny-sd15-onnx"');
+    } finally {
+      await database.stop();
+    }
   });
 
   test('explains a failure and exits with 1', async () => {
