@@ -53,7 +53,7 @@ export function analyzePrompts(
       warnings: lintPrompt(text, { ...model, isNegative, qualityTags: preset?.qualityTags }),
     };
   };
-  const enhanced = enhancePrompts(model, preset, { prompt, negativePrompt: negativePrompt ?? '' });
+  const enhanced = enhancePrompts(model, preset, { prompt, negativePrompt });
   return {
     prompt: analyze(prompt, false),
     negativePrompt: negativePrompt == null ? null : analyze(negativePrompt, true),

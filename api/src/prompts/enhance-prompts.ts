@@ -35,7 +35,7 @@ const DROPS_SCORE_TAGS: ReadonlySet<ModelFamily> = new Set(['ILLUSTRIOUS']);
 export function enhancePrompts(
   model: EnhancerModel,
   preset: EnhancerPreset | undefined,
-  { prompt, negativePrompt = '' }: { prompt: string; negativePrompt?: string },
+  { prompt, negativePrompt }: { prompt: string; negativePrompt?: string | null },
 ): EnhancedPrompts {
   // A preset is made for its family's usual style: vanilla SD 1.5 (sentences) is not an anime
   // SD 1.5 model (tags), so it gets none of the anime quality tags.
@@ -47,7 +47,7 @@ export function enhancePrompts(
     return { text: prependMissingTags(cleaned.text, added), warnings: cleaned.warnings };
   };
   const positive = enhance(prompt, tags.qualityTags);
-  const negative = enhance(negativePrompt, tags.negativeTags);
+  const negative = enhance(negativePrompt ?? '', tags.negativeTags);
   return {
     prompt: positive.text,
     negativePrompt: negative.text,

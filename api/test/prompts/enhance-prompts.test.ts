@@ -73,6 +73,11 @@ describe('enhancePrompts: golden examples', () => {
     expect(enhance('SD15', '   ', '').prompt).toBe('masterpiece, best quality');
   });
 
+  it('takes a missing or null negative prompt as empty', () => {
+    expect(enhancePrompts(model('PONY'), preset('PONY'), { prompt: 'cat', negativePrompt: null }).negativePrompt).toBe('score_6, score_5, score_4, lowres, bad anatomy, bad hands, text, watermark, blurry');
+    expect(enhancePrompts(model('PONY'), preset('PONY'), { prompt: 'cat' }).negativePrompt.startsWith('score_6')).toBe(true);
+  });
+
   it('works without a preset', () => {
     expect(enhancePrompts(model('PONY'), undefined, { prompt: 'score_9, cat' })).toMatchObject({ prompt: 'score_9, cat', negativePrompt: '' });
   });
