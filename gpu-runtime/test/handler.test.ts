@@ -33,7 +33,7 @@ function makeHandler(env: Record<string, string>) {
   return createHandler(loadFunctionConfig({ MODELS_DIR: modelsDir, ...env }), pino({ level: 'silent' }));
 }
 
-function job(overrides: Partial<GenerationJob> & { settings?: Partial<GenerationJob['settings']> } = {}): GenerationJob {
+function job(overrides: Omit<Partial<GenerationJob>, 'settings'> & { settings?: Partial<GenerationJob['settings']> } = {}): GenerationJob {
   const { settings, ...rest } = overrides;
   return {
     version: JOB_CONTRACT_VERSION,
