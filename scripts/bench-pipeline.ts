@@ -13,8 +13,9 @@
  * The pipeline draws the next step's noise and maps the last preview while the UNet runs (the JS
  * thread is idle then). That work is timed on its own ("idle-time work"): on a GPU it hides
  * behind the model; where it outlasts a run, as with the tiny models on a small CPU, the run
- * seems longer to JS by the difference. Also reported: the preview on its own, and cold versus
- * warm model load.
+ * seems longer to JS by the difference (and on a machine with few cores it competes with
+ * onnxruntime's CPU threads). Also reported: the preview on its own, and cold versus warm model
+ * load.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -156,7 +157,8 @@ async function main(): Promise<void> {
       start = performance.now();
       await loadModel(dir);
       const reload = performance.now() - start;
-      console.log(`  model load: cold ${ms(cold)} (first in process), reload ${ms(reload)} (sessions again, files cached), warm ${ms(warm)} (cached sessions)`);
+      const first = c === CASES[0] ? ', onnxruntime start-up included' : '';
+      console.log(`  model load: cold ${ms(cold)} (first load${first}), reload ${ms(reload)} (new sessions, files in the OS cache), warm ${ms(warm)} (cached sessions)`);
 
       await stepCosts(dir, c, 'euler', 0); // warm up the JIT and onnxruntime's first runs
       for (const [sampler, previewEvery] of [
