@@ -10,6 +10,7 @@ import type { LintRule } from '../lint-rule.js';
 const WEIGHT_TAIL_LENGTH = 32;
 const NUMBER = String.raw`[+-]?(?:\d+\.?\d*|\.\d+)`;
 const DECIMAL = String.raw`[+-]?(?:\d+\.\d*|\.\d+)`;
+const BARE_WEIGHT = new RegExp(String.raw`\s*:\s*(${DECIMAL})$`);
 
 interface MisreadWeight {
   /** Matches the end of a bracket's content; group 1 is the weight as meant. */
@@ -29,7 +30,11 @@ const MISREAD_IN_BRACKETS: MisreadWeight[] = [
 export const malformedWeights: LintRule = {
   code: PromptWarningCode.MALFORMED_WEIGHT,
   readsNegativePrompt: true,
-  check: ({ scan, tags }) => [...scan.pairs.flatMap((pair) => checkPair(scan, pair) ?? []), ...checkBadNumbers(scan), ...tags.flatMap((tag) => checkBareWeight(scan.source, tag) ?? [])],
+  check: ({ scan, tags }) => [
+    ...scan.pairs.flatMap((pair) => checkPair(scan, pair) ?? []),
+    ...checkBadNumbers(scan),
+    ...tags.flatMap((tag) => checkBareWeight(scan.source, tag) ?? []),
+  ],
 };
 
 function checkPair(scan: ScannedPrompt, pair: BracketPair): PromptWarning | undefined {
@@ -84,7 +89,7 @@ function checkBadNumbers(scan: ScannedPrompt): PromptWarning[] {
 function checkBareWeight(source: string, tag: PromptTag): PromptWarning | undefined {
   if (tag.text.includes('<')) return undefined; // extra-network syntax such as <lora:name:0.8>
   const tailStart = Math.max(0, tag.text.length - WEIGHT_TAIL_LENGTH);
-  const match = new RegExp(String.raw`\s*:\s*(${DECIMAL})$`).exec(tag.text.slice(tailStart));
+  const match = BARE_WEIGHT.exec(tag.text.slice(tailStart));
   if (!match || tailStart + match.index === 0) return undefined;
   const name = tag.text.slice(0, tailStart + match.index);
   const written = source.slice(tag.textStart, tag.textEnd);

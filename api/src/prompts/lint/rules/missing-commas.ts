@@ -98,13 +98,15 @@ function spaces(source: string, tag: PromptTag): Gap[] {
 }
 
 function explain(source: string, tag: PromptTag, gap: Gap): PromptWarning {
-  const left = /\S+$/.exec(source.slice(tag.textStart, gap.start))![0];
-  const right = /^\S+/.exec(source.slice(gap.end, tag.textEnd))![0];
-  const spaceKept = source.slice(gap.start, gap.end).includes('\n') ? source.slice(gap.start, gap.end) : ' ';
+  let start = gap.start;
+  while (start > tag.textStart && !/\s/.test(source[start - 1])) start--;
+  let end = gap.end;
+  while (end < tag.textEnd && !/\s/.test(source[end])) end++;
+  const [left, space, right] = [source.slice(start, gap.start), source.slice(gap.start, gap.end), source.slice(gap.end, end)];
   return warning(PromptWarningCode.MISSING_COMMA, `No comma between ${quote(left)} and ${quote(right)}, so they are read as one tag.`, {
-    start: gap.start - left.length,
-    end: gap.end + right.length,
+    start,
+    end,
     suggestion: 'Separate tags with commas.',
-    replacement: `${left},${spaceKept}${right}`,
+    replacement: `${left},${space.includes('\n') ? space : ' '}${right}`,
   });
 }

@@ -17,16 +17,15 @@ function checkTag(source: string, tag: PromptTag): PromptWarning | undefined {
   if (outside.length === 0) return undefined;
   const weight = outside.reduce((worst, w) => (distance(w) > distance(worst) ? w : worst));
   const limit = weight > MAX_WEIGHT ? MAX_WEIGHT : MIN_WEIGHT;
-  const nested = tag.ownWeight !== weight ? ' (nested brackets multiply)' : '';
   // When the brackets around the tag make all of its weight, one weight can replace them.
   const rewritable = tag.weights.length === 1 && tag.ownWeight === weight;
   const fixed = `(${source.slice(tag.textStart, tag.textEnd)}:${limit.toFixed(1)})`;
-  return warning(PromptWarningCode.WEIGHT_OUT_OF_RANGE, `${quote(tag.text)} weighs ${round(weight)}${nested}; keep weights between ${MIN_WEIGHT} and ${MAX_WEIGHT.toFixed(1)}.`, {
+  return warning(PromptWarningCode.WEIGHT_OUT_OF_RANGE, `${quote(tag.text)} weighs ${round(weight)}; keep weights between ${MIN_WEIGHT} and ${MAX_WEIGHT.toFixed(1)}.`, {
     start: tag.start,
     end: tag.end,
     suggestion: rewritable
       ? `Write ${quote(fixed)}.`
-      : `${weight > MAX_WEIGHT ? 'Lower' : 'Raise'} the weights around it so that they multiply to ${limit.toFixed(1)}.`,
+      : `${weight > MAX_WEIGHT ? 'Lower' : 'Raise'} the weights around it: multiplied together they should come to ${weight > MAX_WEIGHT ? 'at most' : 'at least'} ${limit.toFixed(1)}.`,
     ...(rewritable ? { replacement: fixed } : {}),
   });
 }
