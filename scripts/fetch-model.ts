@@ -59,7 +59,7 @@ async function fetchModel(spec: string, options: FetchOptions, config: Config): 
     console.log(`Installed ${repo}@${revision} (${fetched.manifest.family}) in ${fetched.dir}`);
 
     if (!database) {
-      console.log('No Easel database is reachable (MONGODB_URI unset and no Easel running here): the model is registered in the catalog when Easel starts.');
+      console.log('No Easel database was reachable: the model is registered in the catalog when Easel next starts.');
       return;
     }
     const { model, created } = await registerModel(database.catalog, fetched.manifest);
@@ -73,9 +73,15 @@ async function fetchModel(spec: string, options: FetchOptions, config: Config): 
 async function openCatalog(config: Config): Promise<{ catalog: Catalog; close(): Promise<void> } | undefined> {
   const address = config.mongodbUri ? { uri: config.mongodbUri, dbName: undefined } : await readDatabaseAddress(config.dataDir);
   if (!address) return undefined;
-  const database = await startDatabase({ uri: address.uri, dbName: address.dbName, dataDir: config.dataDir, logger: pino({ level: 'warn' }) });
-  await initIndexes();
-  return { catalog: new Catalog(config.modelsDir), close: () => database.stop() };
+  try {
+    const database = await startDatabase({ uri: address.uri, dbName: address.dbName, dataDir: config.dataDir, logger: pino({ level: 'silent' }) });
+    await initIndexes();
+    return { catalog: new Catalog(config.modelsDir), close: () => database.stop() };
+  } catch (error) {
+    // A stopped server's stale address, a database that is down: the download is still worth doing.
+    console.warn(`Cannot reach Easel's database (${(error as Error).message}); continuing without it.`);
+    return undefined;
+  }
 }
 
 /** A byte counter over every file of the model; on a terminal only, like Hugging Face's own CLI. */

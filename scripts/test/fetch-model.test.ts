@@ -210,7 +210,7 @@ describe('npm run models:fetch', () => {
     const result = await run(['easel/tiny-sdxl-onnx', '--family', 'illustrious', '--slug', 'my-xl']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`Installed easel/tiny-sdxl-onnx@main (ILLUSTRIOUS) in ${path.join(modelsDir, 'my-xl')}`);
-    expect(result.stdout).toMatch(/registered in the catalog when Easel starts/);
+    expect(result.stdout).toMatch(/registered in the catalog when Easel next starts/);
   });
 
   test('registers the model in the catalog of the database at MONGODB_URI', async () => {
@@ -224,6 +224,13 @@ describe('npm run models:fetch', () => {
     } finally {
       await database.stop();
     }
+  });
+
+  test('a database that cannot be reached does not stop the download', async () => {
+    const result = await run(['easel/tiny-sd15-onnx'], { MONGODB_URI: 'mongodb://127.0.0.1:1/easel?serverSelectionTimeoutMS=200' });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/Cannot reach Easel's database/);
+    expect(result.stdout).toMatch(/registered in the catalog when Easel next starts/);
   });
 
   test('explains a failure and exits with 1', async () => {
