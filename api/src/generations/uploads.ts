@@ -77,7 +77,10 @@ function readImageBody(maxBytes: number): RequestHandler {
     (isMultipart ? multipart : raw)(req, res, (error?: unknown) => {
       if (!error) return next();
       if (isTooLarge(error)) return tooLarge(res);
-      const message = error instanceof multer.MulterError ? `${error.message} (send one image in the field "file")` : 'The request body could not be read.';
+      const message =
+        error instanceof multer.MulterError
+          ? `${error.message} (send one image in the field "file")`
+          : `The request body could not be read (${(error as Error).message}).`;
       sendError(res, 400, 'BAD_USER_INPUT', message);
     });
   };
@@ -101,6 +104,8 @@ async function inspectImage(bytes: Buffer): Promise<{ format: string; width: num
     await sharp(bytes, { limitInputPixels: MAX_PIXELS, failOn: 'truncated' }).stats();
     return { format, width, height };
   } catch (error) {
-    return { problem: `These bytes are not a readable PNG, JPEG or WebP image (${(error as Error).message}).` };
+    const reason = (error as Error).message;
+    if (/pixel limit/i.test(reason)) return { problem: `The image has more than ${MAX_PIXELS} pixels; send a smaller one.` };
+    return { problem: `These bytes are not a readable PNG, JPEG or WebP image (${reason}).` };
   }
 }

@@ -1,3 +1,4 @@
+import mongoose from 'mongoose';
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { samplerLabel } from '../../../../schema/src/samplers.js';
 import type { GenerationStatus } from '../../generations/generation.js';
@@ -84,7 +85,8 @@ export class GenerationResolver {
 
   @FieldResolver()
   previewUrl(@Root() generation: PublishedGeneration): string | null {
-    return generation.preview?.length ? `data:image/webp;base64,${Buffer.from(generation.preview).toString('base64')}` : null;
+    const preview = generation.preview && bytesOf(generation.preview);
+    return preview?.length ? `data:image/webp;base64,${preview.toString('base64')}` : null;
   }
 
   @FieldResolver()
@@ -120,6 +122,11 @@ export class GenerationResolver {
   baseImageId(@Root() generation: PublishedGeneration): string | null {
     return generation.baseImageId?.toHexString() ?? null;
   }
+}
+
+/** A Buffer field reads back as a Buffer from mongoose documents, and as BSON Binary from lean reads. */
+function bytesOf(value: Buffer | mongoose.mongo.Binary): Buffer {
+  return value instanceof mongoose.mongo.Binary ? Buffer.from(value.buffer) : value;
 }
 
 /** GraphQL lets a client send null for an optional field; here it means the same as leaving it out. */
