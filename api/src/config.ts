@@ -88,6 +88,11 @@ export const ENVIRONMENT = z.object({
     .describe('Lambda Invoke API endpoint of a Lambda-compatible runtime. Unset: AWS in production; otherwise a local GPU function started in-process.'),
   GPU_FUNCTION_NAME: z.string().min(1).default('easel-gpu').describe('Name (or ARN) of the GPU function to invoke.'),
   AWS_REGION: z.string().min(1).optional().describe('AWS region of the GPU function (credentials come from the standard AWS variables or the role).'),
+  IMAGE_LINK_KEY: z
+    .string()
+    .min(32, 'must be at least 32 characters')
+    .optional()
+    .describe('Signs the short-lived image links (`images { signedUrl }`) for `<img>` tags. Unset: a random key per start; set one shared key when running several API instances.'),
 });
 
 export type Environment = z.infer<typeof ENVIRONMENT>;
@@ -117,6 +122,8 @@ export interface Config {
   };
   /** Where the GPU function posts events; unset: worked out from the listening address. */
   callbackUrl: string | undefined;
+  /** Signs image links; unset: a random key per process. */
+  imageLinkKey: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -158,5 +165,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       region: e.AWS_REGION,
     },
     callbackUrl: e.CALLBACK_URL?.replace(/\/+$/, ''),
+    imageLinkKey: e.IMAGE_LINK_KEY,
   };
 }

@@ -19,6 +19,7 @@ import type { Config } from './config.js';
 import { initIndexes, startDatabase, type Database } from './db/connection.js';
 import { callbackRouter } from './generations/callbacks.js';
 import { createDispatcher } from './generations/dispatcher.js';
+import { ImageLinks } from './generations/image-links.js';
 import { imageRoutes } from './generations/image-routes.js';
 import { createGpuFunction } from './generations/lambda.js';
 import { uploadRoutes } from './generations/uploads.js';
@@ -87,6 +88,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
       }),
       // Without PUBLIC_URL, the listening address, known once listening (see listen).
       publicUrl: config.publicUrl ?? '',
+      imageLinks: new ImageLinks(config.imageLinkKey),
     };
     const seeded = await services.catalog.seed(STARTER_CATALOG);
     if (seeded.models || seeded.presets) logger.info(seeded, 'added the starter catalog entries this database lacked');

@@ -4,6 +4,7 @@ import type { TokenService } from '../accounts/token-service.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Config } from '../config.js';
 import type { Dispatcher } from '../generations/dispatcher.js';
+import type { ImageLinks } from '../generations/image-links.js';
 import type { EaselPubSub } from './pubsub.js';
 
 /** The long-lived parts resolvers use; built once at start (see server.ts). */
@@ -18,6 +19,8 @@ export interface Services {
   dispatcher: Dispatcher;
   /** The URL clients reach this API at, for absolute links (image URLs): PUBLIC_URL, else the listening address. */
   publicUrl: string;
+  /** Signs and checks the image links that need no API key (for <img> tags). */
+  imageLinks: ImageLinks;
 }
 
 /** What every resolver receives, over HTTP and WebSocket alike. */

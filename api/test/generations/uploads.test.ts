@@ -128,12 +128,29 @@ describe('GET /images/:id', () => {
     const fileId = await storeGeneratedImage({ userId: owner.user.id, generationId: id, png, seed: 42, width: 128, height: 128 });
     await GenerationModel.updateOne({ _id: id }, { $set: { status: 'SUCCEEDED', images: [{ fileId, seed: 42, width: 128, height: 128 }] } });
 
-    const response = await server().graphql<{ generation: { images: { id: string; url: string; seed: number; width: number }[] } }>(
-      'query ($id: ID!) { generation(id: $id) { images { id url seed width } } }',
+    const response = await server().graphql<{ generation: { images: { id: string; url: string; signedUrl: string; seed: number; width: number }[] } }>(
+      'query ($id: ID!) { generation(id: $id) { images { id url signedUrl seed width } } }',
       { key: owner.key, variables: { id } },
     );
     const [stored] = response.data!.generation.images;
-    expect(stored).toEqual({ id: fileId.toHexString(), url: `${server().url}/images/${fileId.toHexString()}`, seed: 42, width: 128 });
+    expect(stored).toEqual({
+      id: fileId.toHexString(),
+      url: `${server().url}/images/${fileId.toHexString()}`,
+      signedUrl: expect.stringMatching(new RegExp(`^${server().url}/images/${fileId.toHexString()}\\?expires=\\d+&token=[\\w-]+$`)),
+      seed: 42,
+      width: 128,
+    });
+
+    // The signed link stands in for the key (an <img> tag sends none), for this image only.
+    const linked = await fetch(stored.signedUrl);
+    expect(linked.status).toBe(200);
+    expect(Buffer.from(await linked.arrayBuffer()).equals(png)).toBe(true);
+    const otherImage = await storeGeneratedImage({ userId: owner.user.id, generationId: id, png, seed: 43, width: 128, height: 128 });
+    for (const forged of [stored.signedUrl.replace(/token=./, 'token=A'), stored.signedUrl.replace(fileId.toHexString(), otherImage.toHexString())]) {
+      const refused = await fetch(forged);
+      expect(refused.status).toBe(403);
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('FORBIDDEN');
+    }
 
     const download = await fetch(stored.url, { headers: bearer(owner.key) });
     expect(download.status).toBe(200);

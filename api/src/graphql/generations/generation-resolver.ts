@@ -93,7 +93,8 @@ export class GenerationResolver {
   images(@Root() generation: PublishedGeneration, @Ctx() { services }: GraphQLContext): GeneratedImage[] {
     return generation.images.map((image) => {
       const id = image.fileId.toHexString();
-      return { id, url: `${services.publicUrl}${IMAGES_PATH}/${id}`, seed: image.seed, width: image.width, height: image.height };
+      const url = `${services.publicUrl}${IMAGES_PATH}/${id}`;
+      return { id, url, signedUrl: `${url}?${services.imageLinks.query(id)}`, seed: image.seed, width: image.width, height: image.height };
     });
   }
 

@@ -22,6 +22,9 @@ export class GeneratedImage {
   @Field({ description: 'Absolute URL of the PNG, served to its owner only (send the API key).' })
   url!: string;
 
+  @Field({ description: '`url` with a signature that stands in for the API key, for `<img src>`; it works for one to two hours.' })
+  signedUrl!: string;
+
   @Field(() => Float, { description: 'The seed of this image (the generation seed + its index in the batch).' })
   seed!: number;
 
