@@ -58,7 +58,7 @@ describe('publishGeneration', () => {
     const topics = [
       pubSub.subscribe(GENERATION_TOPIC, id.toHexString()),
       pubSub.subscribe(USER_GENERATIONS_TOPIC, 'user-1'),
-      (pubSub.subscribe as (topic: string) => AsyncIterable<unknown>)(ALL_GENERATIONS_TOPIC),
+      (pubSub.subscribe as (topic: string, id?: string) => AsyncIterable<unknown>).call(pubSub, ALL_GENERATIONS_TOPIC),
     ].map((iterable) => iterable[Symbol.asyncIterator]());
     const received = topics.map((iterator) => iterator.next());
 

@@ -18,6 +18,7 @@ export interface GenerationView {
   queuePosition: number | null;
   step: number;
   totalSteps: number;
+  etaSeconds: number | null;
   previewUrl: string | null;
   images: { id: string; url: string; seed: number; width: number; height: number }[];
   error: string | null;

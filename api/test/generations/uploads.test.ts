@@ -16,7 +16,7 @@ const image = (format: 'png' | 'jpeg' | 'webp' | 'gif', width = 96, height = 64)
     .toFormat(format)
     .toBuffer();
 
-const post = (body: BodyInit, headers: Record<string, string>) => fetch(`${server().url}/uploads`, { method: 'POST', body, headers });
+const post = (body: RequestInit['body'], headers: Record<string, string>) => fetch(`${server().url}/uploads`, { method: 'POST', body, headers });
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
@@ -89,7 +89,8 @@ describe('POST /uploads', () => {
 
   it('needs a valid API key', async () => {
     const png = await image('png');
-    for (const headers of [{}, { authorization: 'Bearer easel_' + 'x'.repeat(43) }, { authorization: 'Basic abc' }]) {
+    const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer easel_' + 'x'.repeat(43) }, { authorization: 'Basic abc' }];
+    for (const headers of attempts) {
       const response = await post(png, { ...headers, 'content-type': 'image/png' });
       expect(response.status).toBe(401);
       expect(await response.json()).toEqual({ error: { code: 'UNAUTHENTICATED', message: expect.any(String) } });
