@@ -1,7 +1,7 @@
 import type { ModelFamily } from '../../../schema/src/families.js';
+import { scanPrompt } from '../../../schema/src/prompt/index.js';
 import type { PromptStyle } from '../catalog/catalog-entry.js';
 import type { FamilyPreset } from '../catalog/family-preset.js';
-import { scanPrompt } from './syntax/scan-prompt.js';
 import { removalSpan, splitTags, type PromptTag } from './syntax/tags.js';
 import { FAMILY_NAMES, isScoreTag } from './vocabulary.js';
 import { PromptWarningCode, quote, warning, type PromptWarning } from './warnings.js';

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MODEL_FAMILIES, type ModelFamily } from '../../../schema/src/families.js';
+import { scanPrompt } from '../../../schema/src/prompt/index.js';
 import type { FamilyPreset } from '../../src/catalog/family-preset.js';
 import { STARTER_CATALOG } from '../../src/catalog/starter.js';
 import { enhancePrompts, prependMissingTags, type EnhancerModel } from '../../src/prompts/enhance-prompts.js';
-import { scanPrompt } from '../../src/prompts/syntax/scan-prompt.js';
 import { splitTags } from '../../src/prompts/syntax/tags.js';
 import { isScoreTag } from '../../src/prompts/vocabulary.js';
 import { syntaxHeavyPrompt, tagList } from './arbitraries.js';

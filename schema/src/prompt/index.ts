@@ -1,5 +1,15 @@
-/** The prompt language, shared by the API (analysis, token counts) and the GPU runtime (conditioning). */
-export { BREAK_TEXT, BREAK_WEIGHT, isBreak, parseAttention, serializeAttention, type PromptSegment } from './attention.js';
+/** The prompt language, shared by the API (analysis, linting, token counts) and the GPU runtime (conditioning). */
+export { isBreak, parseAttention, serializeAttention, type PromptSegment } from './attention.js';
+export {
+  BREAK_TEXT,
+  BREAK_WEIGHT,
+  isBreakWordAt,
+  scanPrompt,
+  type BracketPair,
+  type ScannedPrompt,
+  type SyntaxProblem,
+  type TextRun,
+} from './scan.js';
 export { ClipTokenizer, TokenizerFilesError, type ClipTokenizerFiles } from './clip-tokenizer.js';
 export {
   DEFAULT_COMMA_BACKTRACK,

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isBreak, parseAttention, serializeAttention, type PromptSegment } from '../../src/prompt/index.js';
+import { promptLike } from './arbitraries.js';
 
 const BREAK: PromptSegment = { text: 'BREAK', weight: -1 };
 const DOWN = 1 / 1.1;
@@ -132,6 +133,12 @@ describe('parseAttention: BREAK', () => {
     expect(parseAttention('a BREAK BREAK b')).toEqual([{ text: 'a', weight: 1 }, BREAK, BREAK, { text: 'b', weight: 1 }]);
   });
 
+  it('eats only the spaces written right beside it, as A1111 splits each piece of text on its own', () => {
+    expect(parseAttention('a (BREAK')).toEqual([{ text: 'a ', weight: 1 }, BREAK]);
+    expect(parseAttention('(a )BREAK b')).toEqual([{ text: 'a ', weight: 1.1 }, BREAK, { text: 'b', weight: 1 }]);
+    expect(parseAttention('\\( BREAK \\)')).toEqual([{ text: '(', weight: 1 }, BREAK, { text: ')', weight: 1 }]);
+  });
+
   it('only breaks on the whole upper-case word', () => {
     for (const prompt of ['BREAKfast', 'aBREAK', 'BREAK_2', 'éBREAK', 'break', 'Break']) {
       expect(parseAttention(prompt)).toEqual([{ text: prompt, weight: 1 }]);
@@ -142,6 +149,8 @@ describe('parseAttention: BREAK', () => {
     expect(parseAttention('(a BREAK b:1.2)')).toEqual([{ text: 'a', weight: 1.2 }, BREAK, { text: 'b', weight: 1.2 }]);
     expect(parseAttention('(a:-1) BREAK')).toEqual([{ text: 'a', weight: -1 }, BREAK]);
     expect(parseAttention('(a:-1) BREAK').map(isBreak)).toEqual([false, true]);
+    // A literal BREAK (written B\REAK) weighing -1 still merges with what follows, unlike a real one.
+    expect(parseAttention('(B\\REAK:-1)(c:-1)')).toEqual([{ text: 'BREAKc', weight: -1 }]);
   });
 });
 
@@ -178,12 +187,6 @@ describe('serializeAttention', () => {
     expect(serializeAttention([{ text: '', weight: 2 }, { text: 'a', weight: 1 }])).toBe('a');
     expect(() => serializeAttention([{ text: 'a', weight: Number.NaN }])).toThrow(RangeError);
   });
-});
-
-/** Strings made of the syntax's own pieces, where the interesting cases are. */
-const promptLike = fc.string({
-  unit: fc.constantFrom('(', ')', '[', ']', '\\', ':', '1', '.5', '-', ' ', 'a', 'é', ',', 'BREAK', '\n'),
-  maxLength: 60,
 });
 
 /** Segment lists as the parser returns them: non-empty text, no equal neighbours but BREAKs. */

@@ -1,6 +1,6 @@
 import type { ModelFamily } from '../../../../schema/src/families.js';
+import { scanPrompt } from '../../../../schema/src/prompt/index.js';
 import type { PromptStyle } from '../../catalog/catalog-entry.js';
-import { scanPrompt } from '../syntax/scan-prompt.js';
 import { splitTags, tagKey } from '../syntax/tags.js';
 import { isQualityTag } from '../vocabulary.js';
 import type { PromptWarning } from '../warnings.js';

@@ -1,6 +1,6 @@
 import type { ModelFamily } from '../../../../schema/src/families.js';
+import type { ScannedPrompt } from '../../../../schema/src/prompt/index.js';
 import type { PromptStyle } from '../../catalog/catalog-entry.js';
-import type { ScannedPrompt } from '../syntax/scan-prompt.js';
 import type { PromptTag } from '../syntax/tags.js';
 import type { PromptWarning, PromptWarningCode } from '../warnings.js';
 

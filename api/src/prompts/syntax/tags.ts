@@ -1,5 +1,5 @@
+import { BREAK_TEXT, isBreakWordAt, type BracketPair, type ScannedPrompt, type TextRun } from '../../../../schema/src/prompt/index.js';
 import { cleanText } from '../../../../schema/src/prompt/text-cleaning.js';
-import type { BracketPair, ScannedPrompt, TextRun } from './scan-prompt.js';
 
 /**
  * A prompt read as tags: the pieces between commas (and BREAKs), whatever brackets they sit in.
@@ -114,17 +114,14 @@ export function removalSpan(text: string, tag: Pick<PromptTag, 'start' | 'end'>)
 
   const previous = skipSpacesBackward(text, tag.start);
   if (text[previous - 1] === ',') return { start: skipSpacesBackward(text, previous - 1), end: tag.end };
-  if (previous >= 5 && separatorLength(text, previous - 5) === 5) return { start: skipSpacesBackward(text, previous - 5), end: tag.end };
+  const breakBefore = previous - BREAK_TEXT.length;
+  if (breakBefore >= 0 && isBreakWordAt(text, breakBefore)) return { start: skipSpacesBackward(text, breakBefore), end: tag.end };
   return { start: tag.start, end: tag.end };
 }
 
-const BREAK_AT = /BREAK(?![\p{L}\p{N}_])/uy;
-
 function separatorLength(text: string, at: number): number {
   if (text[at] === ',') return 1;
-  BREAK_AT.lastIndex = at;
-  const isWordStart = at === 0 || !/[\p{L}\p{N}_]/u.test(text[at - 1]);
-  return isWordStart && BREAK_AT.test(text) ? 5 : 0;
+  return isBreakWordAt(text, at) ? BREAK_TEXT.length : 0;
 }
 
 export function skipSpacesForward(text: string, at: number): number {
