@@ -8,7 +8,7 @@ import { Accounts } from '../../src/accounts/accounts.js';
 import { TokenService } from '../../src/accounts/token-service.js';
 import { startJongodb, type EmbeddedServer } from '../../src/db/jongodb.js';
 import { GenerationModel, type GenerationDocument } from '../../src/generations/generation.js';
-import { expectTokensAccountedFor } from '../support/generation-fixtures.js';
+import { expectTokensAccountedFor, SETTLED } from '../support/generation-fixtures.js';
 import { freePort, startApiProcess, startFunctionProcess, type RunningProcess } from '../support/processes.js';
 
 /*
@@ -67,7 +67,7 @@ async function generateImage(key: string, input: Record<string, unknown>): Promi
 describe('the API killed mid-job and started again', () => {
   it('resumes: every job ends, the finished ones with their images, and every token is accounted for', async () => {
     const { user, key } = await new Accounts().createUser({ name: 'rita', plan: 'PLUS' });
-    const ids = [];
+    const ids: string[] = [];
     for (const input of [LONG_JOB, LONG_JOB, LONG_JOB, { ...LONG_JOB, steps: 4 }]) ids.push(await generateImage(key, input));
     // Two run (GPU_CONCURRENCY), two wait; kill once the function is reporting steps.
     await expect.poll(() => GenerationModel.countDocuments({ _id: { $in: ids }, step: { $gt: 0 } }), { interval: 5, timeout: 10_000 }).toBeGreaterThan(0);
@@ -77,7 +77,7 @@ describe('the API killed mid-job and started again', () => {
     api = await startApiProcess(apiEnv);
 
     await expect
-      .poll(() => GenerationModel.countDocuments({ _id: { $in: ids }, status: { $in: ['SUCCEEDED', 'FAILED', 'CANCELLED'] } }), { timeout: 40_000 })
+      .poll(() => GenerationModel.countDocuments({ _id: { $in: ids }, ...SETTLED }), { timeout: 40_000 })
       .toBe(ids.length);
     const ended = await GenerationModel.find({ _id: { $in: ids } }).lean<GenerationDocument[]>();
     const files = mongoose.connection.db!.collection('images.files');

@@ -5,12 +5,12 @@ import { GenerationJob } from '../../../schema/src/job.js';
 import { TokenService } from '../../src/accounts/token-service.js';
 import { loadConfig } from '../../src/config.js';
 import { createDispatcher, type Dispatcher } from '../../src/generations/dispatcher.js';
-import { GenerationModel } from '../../src/generations/generation.js';
+import { GenerationModel, type GenerationDocument } from '../../src/generations/generation.js';
 import { createGpuFunction } from '../../src/generations/lambda.js';
 import { finishGeneration } from '../../src/generations/lifecycle.js';
 import { createEaselPubSub } from '../../src/graphql/pubsub.js';
 import { clearDatabase, useTestDatabase } from '../support/database.js';
-import { chargedGeneration, expectTokensAccountedFor, ledgerOf, reload, type Holder } from '../support/generation-fixtures.js';
+import { chargedGeneration, expectTokensAccountedFor, ledgerOf, reload, settledStatus, type Holder } from '../support/generation-fixtures.js';
 
 useTestDatabase();
 
@@ -57,7 +57,7 @@ const statusesOf = async (ids: unknown[]) => Promise.all(ids.map(async (id) => (
 
 describe('the dispatcher', () => {
   it('sends the oldest jobs first, within the global limit, each claimed with its own secret and lease', async () => {
-    const jobs = [];
+    const jobs: GenerationDocument[] = [];
     for (const name of ['ada', 'bob', 'cleo', 'dan']) jobs.push(await chargedGeneration(tokens, user(name)));
     const ids = jobs.map((job) => String(job._id));
     const dispatcher = startDispatcher({ concurrency: 2 });
@@ -109,7 +109,7 @@ describe('the dispatcher', () => {
   });
 
   it('shares the limits with a second API instance and never lets both claim one job', async () => {
-    const jobs = [];
+    const jobs: GenerationDocument[] = [];
     for (let i = 0; i < 9; i++) jobs.push(await chargedGeneration(tokens, user(`u${i}`)));
     const first = startDispatcher({ concurrency: 3 });
     const second = startDispatcher({ concurrency: 3 });
@@ -130,7 +130,7 @@ describe('the dispatcher', () => {
     const job = await chargedGeneration(tokens, ada);
     startDispatcher({ concurrency: 1, leaseMs: 150 });
 
-    await expect.poll(async () => (await reload(job._id)).status, { timeout: 5_000 }).toBe('FAILED');
+    await expect.poll(() => settledStatus(job._id), { timeout: 5_000 }).toBe('FAILED');
     expect(invoked.map((sent) => sent.attempt)).toEqual([1, 2]);
     expect(invoked[0].callback.secret).not.toBe(invoked[1].callback.secret);
     const ended = await reload(job._id);
@@ -147,7 +147,7 @@ describe('the dispatcher', () => {
     await expect.poll(() => invoked.length).toBe(1);
     await GenerationModel.updateOne({ _id: job._id }, { $set: { cancelRequested: true } });
 
-    await expect.poll(async () => (await reload(job._id)).status, { timeout: 5_000 }).toBe('CANCELLED');
+    await expect.poll(() => settledStatus(job._id), { timeout: 5_000 }).toBe('CANCELLED');
     expect(invoked).toHaveLength(1);
     expect(await reload(job._id)).toMatchObject({ refunded: true, errorCode: 'CANCELLED' });
     await expectTokensAccountedFor(tokens, ada);
@@ -158,7 +158,7 @@ describe('the dispatcher', () => {
     const job = await chargedGeneration(tokens, ada);
     startDispatcher({ concurrency: 1, functionName: 'no-such-function' });
 
-    await expect.poll(async () => (await reload(job._id)).status, { timeout: 10_000 }).toBe('FAILED');
+    await expect.poll(() => settledStatus(job._id), { timeout: 10_000 }).toBe('FAILED');
     expect(await reload(job._id)).toMatchObject({ errorCode: 'DISPATCH_FAILED', attempt: 2, refunded: true });
     await expectTokensAccountedFor(tokens, ada);
   });

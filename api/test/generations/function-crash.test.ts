@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTinyModels } from '../../../scripts/make-tiny-models.js';
 import { GenerationModel } from '../../src/generations/generation.js';
-import { expectTokensAccountedFor, reload } from '../support/generation-fixtures.js';
+import { expectTokensAccountedFor, reload, SETTLED } from '../support/generation-fixtures.js';
 import { freePort, startFunctionProcess, startTcpProxy, type RunningProcess, type TcpProxy } from '../support/processes.js';
 import { useTestServer } from '../support/server.js';
 import { balanceOf, generate, type GenerationView } from './support.js';
@@ -49,9 +49,7 @@ const midJob = (ids: string[]) =>
 
 const allEnded = (ids: string[]) =>
   expect
-    .poll(async () => (await GenerationModel.find({ _id: { $in: ids }, status: { $in: ['SUCCEEDED', 'FAILED', 'CANCELLED'] } }).lean()).length, {
-      timeout: 20_000,
-    })
+    .poll(async () => (await GenerationModel.find({ _id: { $in: ids }, ...SETTLED }).lean()).length, { timeout: 20_000 })
     .toBe(ids.length);
 
 describe('the GPU function killed mid-job', () => {

@@ -1,3 +1,4 @@
+import type { QueryFilter } from 'mongoose';
 import { Types } from 'mongoose';
 import { expect } from 'vitest';
 import type { Plan } from '../../src/accounts/accounts.js';
@@ -53,6 +54,17 @@ export async function chargedGeneration(
     settings,
   });
   return created.toObject();
+}
+
+/**
+ * A job whose ending is complete: SUCCEEDED, or FAILED/CANCELLED with its refund recorded (the
+ * refund is written just after the final status).
+ */
+export const SETTLED: QueryFilter<GenerationDocument> = { $or: [{ status: 'SUCCEEDED' }, { status: { $in: ['FAILED', 'CANCELLED'] }, refunded: true }] };
+
+/** The status of a job once settled, else undefined: for expect.poll. */
+export async function settledStatus(id: Types.ObjectId | string): Promise<string | undefined> {
+  return (await GenerationModel.findOne({ _id: id, ...SETTLED }).lean<GenerationDocument>())?.status;
 }
 
 export async function reload(id: Types.ObjectId | string): Promise<GenerationDocument> {
