@@ -7,7 +7,7 @@ import type { Dispatcher } from './dispatcher.js';
 import { FINAL_STATUSES, GenerationModel, type GenerationDocument, type StoredImage } from './generation.js';
 import { findImage, openImage, storeGeneratedImage } from './image-store.js';
 import { CALLBACK_ROUTE } from './job-request.js';
-import { finishGeneration, withPreviewBuffer, type LifecycleServices } from './lifecycle.js';
+import { finishGeneration, type LifecycleServices } from './lifecycle.js';
 import { publishGeneration } from './publisher.js';
 
 /*
@@ -170,8 +170,8 @@ async function applyEvent(options: CallbackOptions, job: GenerationDocument, eve
   }
 }
 
-async function update(filter: Record<string, unknown>, changes: Record<string, unknown>): Promise<GenerationDocument | null> {
-  return withPreviewBuffer(await GenerationModel.findOneAndUpdate(filter, { $set: changes }, { returnDocument: 'after' }).lean<GenerationDocument>());
+function update(filter: Record<string, unknown>, changes: Record<string, unknown>): Promise<GenerationDocument | null> {
+  return GenerationModel.findOneAndUpdate(filter, { $set: changes }, { returnDocument: 'after' }).lean<GenerationDocument>();
 }
 
 function publishIf(services: LifecycleServices, job: GenerationDocument | null): GenerationDocument | null {

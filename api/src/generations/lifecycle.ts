@@ -62,9 +62,11 @@ export async function finishGeneration(
   if (outcome.errorCode !== undefined) set.errorCode = outcome.errorCode;
   if (outcome.timings) set.timings = outcome.timings;
   // A finished job has no lease, and its secret has nothing left to protect.
-  const ended = withPreviewBuffer(
-    await GenerationModel.findOneAndUpdate(filter, { $set: set, $unset: { leaseExpiresAt: 1, jobSecret: 1 } }, { returnDocument: 'after' }).lean<GenerationDocument>(),
-  );
+  const ended = await GenerationModel.findOneAndUpdate(
+    filter,
+    { $set: set, $unset: { leaseExpiresAt: 1, jobSecret: 1 } },
+    { returnDocument: 'after' },
+  ).lean<GenerationDocument>();
   if (!ended) return null;
 
   services.logger.info(
@@ -88,20 +90,7 @@ export async function refundGeneration(services: LifecycleServices, generation: 
     { generationId, reason: `Refund: generation ${generationId} ${generation.status === 'CANCELLED' ? 'was cancelled' : 'failed'}` },
   );
   const marked = await GenerationModel.findOneAndUpdate({ _id: generation._id }, { $set: { refunded: true } }, { returnDocument: 'after' }).lean<GenerationDocument>();
-  return withPreviewBuffer(marked) ?? { ...generation, refunded: true };
-}
-
-/**
- * lean() hands Buffer fields back as BSON Binary, which Buffer.from() reads as empty; the
- * GenerationDocument that subscribers receive promises a Buffer.
- */
-export function withPreviewBuffer(generation: GenerationDocument | null): GenerationDocument | null {
-  const preview = generation?.preview as unknown;
-  if (generation && preview && !Buffer.isBuffer(preview)) {
-    const { buffer } = preview as { buffer: Uint8Array };
-    generation.preview = Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-  }
-  return generation;
+  return marked ?? { ...generation, refunded: true };
 }
 
 /**
