@@ -66,7 +66,7 @@ export function callbackRouter(options: CallbackOptions): express.Router {
   router.get(`${CALLBACK_ROUTE}/:id/base-image`, async (request, response) => {
     const job = await currentJob(String(request.params.id));
     if (job instanceof Refusal) return refuse(response, job);
-    if (!verifySignature(job.jobSecret!, '', request.get(SIGNATURE_HEADER)).ok) return refuse(response, refusals.badSignature);
+    if (!verifySignature(job.jobSecret, '', request.get(SIGNATURE_HEADER)).ok) return refuse(response, refusals.badSignature);
     const file = job.baseImageId && (await findImage('uploads', String(job.baseImageId), job.userId));
     if (!file) return refuse(response, new Refusal(404, 'NOT_FOUND', 'This generation has no base image.'));
     response.type(file.metadata.contentType).setHeader('content-length', file.length);

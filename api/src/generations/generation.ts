@@ -165,5 +165,7 @@ generationSchema.index({ userId: 1, _id: -1 });
 generationSchema.index({ requestKey: 1 }, { unique: true, sparse: true });
 // The lease sweep.
 generationSchema.index({ status: 1, leaseExpiresAt: 1 });
+// Ended jobs still owed their refund (see settleRefunds in lifecycle.ts): few, looked for often.
+generationSchema.index({ refunded: 1, status: 1 });
 
 export const GenerationModel = model<GenerationDocument>('Generation', generationSchema);
