@@ -10,6 +10,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Discretization, parseSchedulerConfig } from '../gpu-runtime/src/samplers/index.js';
 import { WeightRandom } from './tiny-models/random.js';
 import { buildTextEncoder, type TextEncoderSpec } from './tiny-models/text-encoder.js';
 import { buildUNet } from './tiny-models/unet.js';
@@ -26,7 +27,7 @@ import {
 } from './tiny-models/pipeline-files.js';
 
 /** Bump when the generated files change, so existing folders are rewritten. */
-export const TINY_MODELS_VERSION = 1;
+export const TINY_MODELS_VERSION = 2;
 /** Marks a folder as a tiny model, so `npm start` can tell demo models from real ones. */
 export const TINY_MODEL_MARKER = 'easel-tiny-model.json';
 
@@ -59,6 +60,9 @@ function vaeFiles(floatType: 'float32' | 'float16', seed: number, config: Return
   };
 }
 
+/** The UNet denoises consistently with its own scheduler, so it needs the σ of each training timestep. */
+const trainingSigmas = (scheduler: unknown) => Discretization.fromConfig(parseSchedulerConfig(scheduler)).sigmas;
+
 function tokenizerFolder(folder: string, padToken: string): ModelFiles {
   const files = tokenizerFiles(buildVocabulary(), padToken);
   return Object.fromEntries(Object.entries(files).map(([name, text]) => [`${folder}/${name}`, text]));
@@ -77,7 +81,12 @@ function tinySd15(): ModelFiles {
       1501,
     ),
     'unet/model.onnx': buildUNet(
-      { crossAttentionDim: hiddenSize, floatType: 'float32', timestep: { type: 'int64', dims: ['steps'] } },
+      {
+        crossAttentionDim: hiddenSize,
+        floatType: 'float32',
+        timestep: { type: 'int64', dims: ['steps'] },
+        trainingSigmas: trainingSigmas(SD15_SCHEDULER),
+      },
       new WeightRandom(1502),
     ),
     'unet/config.json': json(unetConfig({ crossAttentionDim: hiddenSize, sampleSize: 64 })),
@@ -104,7 +113,13 @@ function tinySdxl(): ModelFiles {
       2002,
     ),
     'unet/model.onnx': buildUNet(
-      { crossAttentionDim: hidden1 + hidden2, pooledDim: hidden2, floatType: 'float16', timestep: { type: 'float16', dims: [] } },
+      {
+        crossAttentionDim: hidden1 + hidden2,
+        pooledDim: hidden2,
+        floatType: 'float16',
+        timestep: { type: 'float16', dims: [] },
+        trainingSigmas: trainingSigmas(SDXL_SCHEDULER),
+      },
       new WeightRandom(2003),
     ),
     'unet/config.json': json(unetConfig({ crossAttentionDim: hidden1 + hidden2, sampleSize: 128, pooledDim: hidden2 })),

@@ -4,6 +4,9 @@
  *   load the model → encode the prompts → choose the sigmas → initial latents (seeded noise, plus
  *   the encoded base image for img2img) → sample with the guided denoiser → VAE decode → PNG
  *
+ * The UNet's output is checked at every step and each decoded image once: NaN or infinity (fp16
+ * overflow) fails the generation with a NonFiniteOutputError instead of giving a black image.
+ *
  * Image i of a batch uses seed + i for all of its noise, so it comes out the same whatever the
  * batch size; the same request on the same machine gives the same bytes.
  */
@@ -11,10 +14,10 @@ import { z } from 'zod';
 import { FAMILY_ARCHITECTURE } from '../../../schema/src/families.js';
 import { GenerationSettings, ModelRef } from '../../../schema/src/job.js';
 import { loadModel, type LoadedModel } from '../models/index.js';
-import { Discretization, getSampler, getSigmas, initialNoise, parseSchedulerConfig } from '../samplers/index.js';
+import { Discretization, getSampler, getSigmas, initialNoise } from '../samplers/index.js';
 import { cfgDenoiser } from './cfg.js';
 import { encodePrompts } from './conditioning.js';
-import { GenerationCancelledError, InvalidRequestError } from './errors.js';
+import { allFinite, GenerationCancelledError, InvalidRequestError, NonFiniteOutputError } from './errors.js';
 import { encodeBaseImage, img2imgSigmas } from './img2img.js';
 import { NoisePrefetcher } from './noise-prefetch.js';
 import { formatParameters } from './parameters.js';
@@ -60,7 +63,7 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
   // 1. The model: sessions are cached, so a warm function does not load it again.
   const model = await loadModel(request.modelDir);
   checkArchitecture(model, modelRef);
-  const discretization = Discretization.fromConfig(parseSchedulerConfig(model.scheduler));
+  const discretization = Discretization.fromConfig(model.scheduler);
 
   // 2. Text conditioning for the prompt and the negative prompt.
   const encoding = await encodePrompts(model, settings);
@@ -112,7 +115,7 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
       });
     const images: Promise<GeneratedImage>[] = [];
     for (let i = 0; i < batchSize; i++) {
-      const rgb = await decodeImage(model, final.subarray(i * latentSize, (i + 1) * latentSize), latentDims);
+      const rgb = await decodeImage(model, final.subarray(i * latentSize, (i + 1) * latentSize), latentDims, seeds[i]);
       // PNG compression overlaps the next image's decode.
       images.push(encodePng(rgb, width, height, { [PARAMETERS_KEYWORD]: infotext(seeds[i]) }).then((png) => ({ png, seed: seeds[i], width, height })));
     }
@@ -157,7 +160,7 @@ function throwIfCancelled(signal: AbortSignal | undefined, step: number, totalSt
 }
 
 /** One image at a time: a batch of full-size VAE decodes is what runs a GPU out of memory. */
-async function decodeImage(model: LoadedModel, latents: Float32Array, latentDims: readonly number[]): Promise<Uint8ClampedArray> {
+async function decodeImage(model: LoadedModel, latents: Float32Array, latentDims: readonly number[], seed: number): Promise<Uint8ClampedArray> {
   const [, channels, latentHeight, latentWidth] = latentDims;
   const scaled = latents.map((v) => v / model.vaeScalingFactor);
   const { data, dims } = await model.vaeDecoder.decode({ data: scaled, dims: [1, channels, latentHeight, latentWidth] });
@@ -165,5 +168,7 @@ async function decodeImage(model: LoadedModel, latents: Float32Array, latentDims
   if (height !== latentHeight * VAE_SCALE || width !== latentWidth * VAE_SCALE) {
     throw new Error(`${model.vaeDecoder.file} decoded ${latentWidth}x${latentHeight} latents to ${width}x${height}; expected ${VAE_SCALE}x the size`);
   }
+  // NaN pixels would quietly become black ones.
+  if (!allFinite(data)) throw new NonFiniteOutputError('vae_decoder', `for the image of seed ${seed}`);
   return vaePixelsToRgb(data, 0, width, height);
 }

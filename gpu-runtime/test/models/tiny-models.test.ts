@@ -4,6 +4,8 @@ import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTinyModels, TINY_MODELS_VERSION } from '../../../scripts/make-tiny-models.js';
+import { float16ToFloat32, float32ToFloat16 } from '../../src/models/index.js';
+import { Discretization, parseSchedulerConfig } from '../../src/samplers/index.js';
 
 const fixtures = path.resolve(import.meta.dirname, '../../../../shared/fixtures');
 
@@ -206,6 +208,43 @@ describe('tiny networks respond to their inputs', () => {
     const base = (await run(file, feeds)).out_sample.data;
     expect((await run(file, { ...feeds, text_embeds: half([1, 40], 0x3e00) })).out_sample.data).not.toEqual(base);
     expect((await run(file, { ...feeds, time_ids: half([1, 6], 0x6000) })).out_sample.data).not.toEqual(base);
+  });
+
+  // What keeps every sampler stable: the noise predicted for latents around a mean μ with |μ| ≤ 1,
+  // ε̂ = σ/√(1+σ²)·sample − σ/(1+σ²)·μ, so D = x − σ·ε̂ = (x + σ²μ)/(1+σ²) never runs away.
+  it.each([
+    ['tiny-sd15', 'float32', 1e-6],
+    ['tiny-sdxl', 'float16', 1e-3], // fp16 rounds the output to about 5e-4 of its size
+  ] as const)('the %s UNet predicts the noise of latents around a bounded mean, at its own noise levels', async (name, dtype, tolerance) => {
+    const dir = models[name];
+    const discretization = Discretization.fromConfig(parseSchedulerConfig(await readJson(path.join(dir, 'scheduler/scheduler_config.json'))));
+    const session = await ort.InferenceSession.create(path.join(dir, 'unet/model.onnx'));
+    const width = name === 'tiny-sd15' ? 32 : 72;
+    const tensor = (values: Float32Array, dims: number[]): ort.Tensor =>
+      dtype === 'float16' ? new ort.Tensor('float16', float32ToFloat16(values), dims) : new ort.Tensor('float32', values, dims);
+    const asFloats = (t: ort.Tensor) => (dtype === 'float16' ? float16ToFloat32(t.data as Uint16Array) : (t.data as Float32Array));
+    const extras: Record<string, ort.Tensor> =
+      name === 'tiny-sdxl'
+        ? {
+            text_embeds: tensor(Float32Array.from({ length: 40 }, (_, i) => Math.cos(i)), [1, 40]),
+            time_ids: tensor(Float32Array.of(1024, 1024, 0, 0, 1024, 1024), [1, 6]),
+          }
+        : {};
+    const sample = tensor(Float32Array.from({ length: 4 * 8 * 8 }, (_, i) => 30 * Math.sin(i * 1.7)), [1, 4, 8, 8]);
+    const x = asFloats(sample);
+
+    for (const t of [0, 250, 999]) {
+      const timestep = name === 'tiny-sd15' ? new ort.Tensor('int64', BigInt64Array.of(BigInt(t)), [1]) : tensor(Float32Array.of(t), []);
+      const feeds = { sample, timestep, encoder_hidden_states: tensor(Float32Array.from({ length: 77 * width }, (_, i) => Math.sin(i)), [1, 77, width]), ...extras };
+      const out = asFloats((await session.run(feeds)).out_sample);
+      const sigma = discretization.timestepToSigma(t);
+      const [sampleGain, meanGain] = [sigma / Math.sqrt(1 + sigma ** 2), sigma / (1 + sigma ** 2)];
+      const mean = out.map((v, i) => (sampleGain * x[i] - v) / meanGain);
+      const slack = x.map((v) => (tolerance * (1 + Math.abs(sampleGain * v))) / meanGain);
+      expect(mean.every((m, i) => Math.abs(m) <= 1 + slack[i])).toBe(true);
+      expect(Math.max(...mean.map(Math.abs))).toBeGreaterThan(0.2); // μ is there, not 0
+    }
+    await session.release();
   });
 
   it('the VAE decoder maps a latent to an image 8 times larger with values in [-1, 1]', async () => {

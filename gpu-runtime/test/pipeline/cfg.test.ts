@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type LoadedModel, type UNetConditioningInput } from '../../src/models/index.js';
-import { Discretization, denoiserScalings, fillNormal, parseSchedulerConfig } from '../../src/samplers/index.js';
+import { Discretization, denoiserScalings, fillNormal } from '../../src/samplers/index.js';
 import { cfgDenoiser } from '../../src/pipeline/cfg.js';
 import { encodePrompts, unetConditioningInput, type PromptEncoding } from '../../src/pipeline/conditioning.js';
 import { tinyModels, type TinyKind, type TinyModels } from './fixtures.js';
@@ -17,7 +17,7 @@ const SIZE = DIMS.reduce((a, b) => a * b, 1);
 
 async function setup(kind: TinyKind) {
   const model = await loadModel(models.dirs[kind]);
-  const discretization = Discretization.fromConfig(parseSchedulerConfig(model.scheduler));
+  const discretization = Discretization.fromConfig(model.scheduler);
   const encoding = await encodePrompts(model, { prompt: 'a red fox', negativePrompt: 'blurry', clipSkip: 1, batchSize: BATCH, width: 64, height: 64 });
   return { model, discretization, encoding };
 }
