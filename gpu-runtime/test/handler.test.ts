@@ -11,6 +11,7 @@ import { JOB_CONTRACT_VERSION, type GenerationJob } from '../../schema/src/job.j
 import { loadFunctionConfig } from '../src/config.js';
 import { createHandler } from '../src/handler.js';
 import { readParameters } from '../src/pipeline/png.js';
+import { overflowingSdxl } from './pipeline/fixtures.js';
 import { startCallbackReceiver, type CallbackReceiver } from './support/callback-receiver.js';
 
 const secret = randomBytes(32).toString('hex');
@@ -206,6 +207,14 @@ describe('failures are reported, never left silent', () => {
     expect(events[0].type).toBe('started');
     expect(failed.code).toBe('INVALID_REQUEST');
     expect(failed.reason).toMatch(/SDXL/);
+  });
+
+  test('a model that overflows half precision: NON_FINITE_OUTPUT saying which part and what to try', async () => {
+    await overflowingSdxl(path.join(modelsDir, 'tiny-sdxl'), path.join(modelsDir, 'tiny-sdxl-overflowing'), 'unet');
+    const { events, failed } = await failureOf(job({ model: { id: 'o', name: 'Overflowing', family: 'SDXL', path: 'tiny-sdxl-overflowing' } }));
+    expect(events.map((event) => event.type)).toEqual(['started', 'failed']);
+    expect(failed.code).toBe('NON_FINITE_OUTPUT');
+    expect(failed.reason).toMatch(/UNet produced NaN or infinite values.*fp16/);
   });
 
   test('a base image that is not an image: BASE_IMAGE_INVALID', async () => {

@@ -66,6 +66,8 @@ export const FAILURE_CODES = [
   'TIMEOUT',
   /** The GPU (or the host) ran out of memory. */
   'OUT_OF_MEMORY',
+  /** The model computed NaN or infinity (typically fp16 overflow); the reason says which part. */
+  'NON_FINITE_OUTPUT',
   /** Anything else: a bug or a broken runtime; the reason says what happened. */
   'INTERNAL_ERROR',
 ] as const;

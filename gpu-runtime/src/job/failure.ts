@@ -1,6 +1,6 @@
 import type { FailureCode } from '../../../schema/src/events.js';
 import { ModelLoadError } from '../models/errors.js';
-import { GenerationCancelledError, InvalidRequestError } from '../pipeline/errors.js';
+import { GenerationCancelledError, InvalidRequestError, NonFiniteOutputError } from '../pipeline/errors.js';
 
 /** A job failure whose code and reason the handler reports as they are. */
 export class JobFailure extends Error {
@@ -31,6 +31,7 @@ export function describeFailure(error: unknown): FailureReport {
   }
   if (error instanceof InvalidRequestError) return { code: 'INVALID_REQUEST', reason: error.message };
   if (error instanceof GenerationCancelledError) return { code: 'CANCELLED', reason: error.message };
+  if (error instanceof NonFiniteOutputError) return { code: error.code, reason: error.message };
   const message = error instanceof Error ? error.message : String(error);
   if (OUT_OF_MEMORY.test(message)) {
     return { code: 'OUT_OF_MEMORY', reason: `the GPU function ran out of memory (${message}); try a smaller size or batch` };

@@ -7,11 +7,13 @@
  * Guidance is linear in the UNet output, so mixing the outputs and then scaling gives the same x0
  * as mixing two denoised estimates. Both passes run as one UNet call on a batch of 2B rows (the
  * B unconditional rows first, as diffusers orders them); at scale 1 the unconditional half
- * cannot change the result and is not run at all.
+ * cannot change the result and is not run at all. An output with NaN or infinity (fp16 overflow)
+ * stops the generation with a NonFiniteOutputError.
  */
 import type { LoadedModel } from '../models/index.js';
 import { denoiserScalings, type Denoiser, type Discretization } from '../samplers/index.js';
 import { unetConditioningInput, type PromptEncoding } from './conditioning.js';
+import { allFinite, NonFiniteOutputError } from './errors.js';
 
 export interface CfgDenoiserOptions {
   model: LoadedModel;
@@ -43,6 +45,8 @@ export function cfgDenoiser({ model, discretization, encoding, cfgScale, latentD
     const running = model.unet.run({ sample, timestep: discretization.sigmaToTimestep(sigma), conditioning });
     whileModelRuns?.();
     const out = await running;
+    // A NaN never goes away again: stop at the step that made it, not after decoding a black image.
+    if (!allFinite(out)) throw new NonFiniteOutputError('unet', `at noise level σ = ${sigma.toPrecision(3)}`);
 
     if (guided) {
       for (let i = 0; i < size; i++) {

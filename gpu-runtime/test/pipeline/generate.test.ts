@@ -1,4 +1,4 @@
-import { cp, rm } from 'node:fs/promises';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -8,7 +8,7 @@ import { GenerationCancelledError, InvalidRequestError } from '../../src/pipelin
 import { generate, type GenerationRequest } from '../../src/pipeline/generate.js';
 import { readParameters } from '../../src/pipeline/png.js';
 import type { Progress } from '../../src/pipeline/preview.js';
-import { gradientImage, pixelsOf, tinyModels, tinyRequest, type TinyKind, type TinyModels } from './fixtures.js';
+import { gradientImage, pixelsOf, pixelStats, tinyModels, tinyRequest, type TinyKind, type TinyModels } from './fixtures.js';
 
 let models: TinyModels;
 let baseImage: Buffer;
@@ -28,25 +28,62 @@ async function watchUNet(kind: TinyKind) {
   return vi.spyOn(model.unet, 'run');
 }
 
+/** The largest latent magnitude the VAE decoder was given, in the sampler's units (before the VAE's scaling). */
+async function watchLatents(kind: TinyKind) {
+  const model = await loadModel(models.dirs[kind]);
+  const decode = vi.spyOn(model.vaeDecoder, 'decode');
+  return () => Math.max(...decode.mock.calls.flatMap(([input]) => Array.from(input.data, (v) => Math.abs(v * model.vaeScalingFactor))));
+}
+
 /** Model calls per run: Heun and DPM++ SDE evaluate twice per step, except on the last step to σ = 0. */
 const unetCalls = (sampler: string, steps: number) => (sampler === 'heun' || sampler === 'dpmpp_sde' ? 2 * steps - 1 : steps);
+
+/**
+ * Final latents of the tiny models stay within a few units at CFG 7 (real SD latents: about ±4);
+ * a model that feeds its output back with a gain drives them to 10⁴ and past fp16's range.
+ */
+const LATENT_LIMIT = 40;
+
+/** A picture, not a flat (all-black) image nor one clipped to black and white almost everywhere. */
+function expectPicture(data: Uint8Array) {
+  const { std, clipped, levels } = pixelStats(data);
+  expect(levels).toBeGreaterThan(64);
+  expect(std).toBeGreaterThan(20);
+  expect(clipped).toBeLessThan(0.8);
+}
 
 describe.each(KINDS)('every sampler and schedule on the tiny %s model', (kind) => {
   describe.each(['txt2img', 'img2img'] as const)('%s', (mode) => {
     it.each(SAMPLERS.flatMap((sampler) => SCHEDULES.map((schedule) => [sampler, schedule] as const)))('%s / %s', async (sampler, schedule) => {
       const img2img = mode === 'img2img';
+      const request = tinyRequest(models, kind, { sampler, schedule, steps: 3, ...(img2img ? { baseImage, denoiseStrength: 0.6 } : {}) });
       const run = await watchUNet(kind);
-      const [image] = await generate(tinyRequest(models, kind, { sampler, schedule, steps: 3, ...(img2img ? { baseImage, denoiseStrength: 0.6 } : {}) }));
+      const largestLatent = await watchLatents(kind);
+      const images = await generate({ ...request, batchSize: 2 });
 
       // img2img at strength 0.6 of 3 steps runs ⌊0.6·3⌋ + 1 = 2 of them, from a lower noise level
       expect(run).toHaveBeenCalledTimes(unetCalls(sampler, img2img ? 2 : 3));
       const firstTimestep = run.mock.calls[0][0].timestep;
       if (img2img) expect(firstTimestep).toBeLessThan(990);
       else expect(firstTimestep).toBeCloseTo(999, 6);
-      expect(image).toMatchObject({ seed: 1234, width: 64, height: 64 });
-      const { width, height, channels } = await pixelsOf(image.png);
-      expect([width, height, channels]).toEqual([64, 64, 3]);
-      expect(readParameters(image.png)).toMatchObject({ sampler, schedule, steps: 3, denoiseStrength: img2img ? 0.6 : undefined });
+      expect(largestLatent()).toBeLessThan(LATENT_LIMIT);
+      expect(images.map(({ seed, width, height }) => ({ seed, width, height }))).toEqual([
+        { seed: 1234, width: 64, height: 64 },
+        { seed: 1235, width: 64, height: 64 },
+      ]);
+      expect(readParameters(images[0].png)).toMatchObject({ sampler, schedule, steps: 3, denoiseStrength: img2img ? 0.6 : undefined });
+
+      const [first, second] = await Promise.all(images.map((image) => pixelsOf(image.png)));
+      expect([first.width, first.height, first.channels]).toEqual([64, 64, 3]);
+      expectPicture(first.data);
+      expectPicture(second.data);
+      expect(second.data).not.toEqual(first.data);
+
+      // The same seed alone gives the same image, noise and all; another prompt, another image.
+      const [again] = await generate({ ...request, seed: 1235 });
+      expect((await pixelsOf(again.png)).data).toEqual(second.data);
+      const [otherPrompt] = await generate({ ...request, prompt: 'a lighthouse in a storm' });
+      expect((await pixelsOf(otherPrompt.png)).data).not.toEqual(first.data);
     });
   });
 });
@@ -78,6 +115,27 @@ describe('determinism and seeds', () => {
     const [a] = await generate(tinyRequest(models, 'sdxl', { seed: 1 }));
     const [b] = await generate(tinyRequest(models, 'sdxl', { seed: 2 }));
     expect((await pixelsOf(a.png)).data).not.toEqual((await pixelsOf(b.png)).data);
+  });
+});
+
+describe("the model's own scheduler config", () => {
+  it('decides the noise levels and the prediction type', async () => {
+    const variants = {
+      'linear-betas': { beta_schedule: 'linear', beta_start: 0.0001, beta_end: 0.02 },
+      'v-prediction': { prediction_type: 'v_prediction' },
+    };
+    const dirs = [models.dirs.sd15];
+    for (const [name, changes] of Object.entries(variants)) {
+      const dir = path.join(models.root, `sd15-${name}`);
+      await cp(models.dirs.sd15, dir, { recursive: true });
+      const file = path.join(dir, 'scheduler/scheduler_config.json');
+      await writeFile(file, JSON.stringify({ ...JSON.parse(await readFile(file, 'utf8')), ...changes }));
+      dirs.push(dir);
+    }
+    const images = await Promise.all(dirs.map((modelDir) => generate(tinyRequest(models, 'sd15', { modelDir }))));
+    const [scaledLinear, linear, vPrediction] = await Promise.all(images.map(([image]) => pixelsOf(image.png)));
+    expect(linear.data).not.toEqual(scaledLinear.data);
+    expect(vPrediction.data).not.toEqual(scaledLinear.data);
   });
 });
 
