@@ -16,7 +16,9 @@ import { nextUtcMidnight, utcDay } from './utc-day.js';
  * - the balance never goes below zero (every entry is checked against the state it extends);
  * - a crash cannot split a change in two, because each change is a single write;
  * - a unique `operationKey` ('DEBIT:<generation>', 'REFUND:<generation>') makes a generation's
- *   charge and refund happen at most once, whatever races or retries.
+ *   charge and refund happen at most once, whatever races or retries;
+ * - a generation's charge can be voided (a DEBIT of 0 tokens under its key), and then no debit of
+ *   it can land later, however long the process that meant to charge it stalled (see voidCharge).
  *
  * Why not a wallet document updated with $inc, plus transactions to keep the ledger in step? The
  * embedded fallback is a standalone mongod, which has no transactions, and jongodb accepts
@@ -75,6 +77,15 @@ export class InsufficientTokensError extends Error {
   }
 }
 
+/** The generation's charge was voided (see TokenService.voidCharge): it will never be charged. */
+export class ChargeVoidedError extends Error {
+  override name = 'ChargeVoidedError';
+
+  constructor(readonly generationId: string) {
+    super(`Generation ${generationId} can no longer be charged: it was given up while it waited for its charge, and nothing was charged.`);
+  }
+}
+
 export const MAX_LEDGER_PAGE = 100;
 
 /** Each lost race means another writer made progress, so this only trips on a bug. */
@@ -103,6 +114,9 @@ interface Change {
 const debitKey = (generationId: string) => `DEBIT:${generationId}`;
 const refundKey = (generationId: string) => `REFUND:${generationId}`;
 
+/** A real charge is 1 token or more (see debit), so a DEBIT of 0 can only be a void. */
+const isVoid = (debit: LedgerEntryDocument) => debit.amount === 0;
+
 export class TokenService {
   private readonly allowances: Record<Plan, number>;
   private readonly clock: () => Date;
@@ -130,7 +144,8 @@ export class TokenService {
 
   /**
    * Charges a generation, spending daily tokens first. Charging a generation again charges nothing
-   * and returns the balance. Throws InsufficientTokensError when the holder cannot pay.
+   * and returns the balance. Throws InsufficientTokensError when the holder cannot pay, and
+   * ChargeVoidedError when the generation's charge was voided.
    */
   async debit(holder: TokenHolder, charge: { generationId: string; amount: number; reason: string }): Promise<TokenBalance> {
     requireTokens(charge.amount, 'A charge');
@@ -138,7 +153,9 @@ export class TokenService {
     const reason = requireText(charge.reason, 'A charge needs a reason.');
     return this.perUser.run(holder.userId, () =>
       this.retryRaces(async () => {
-        if (await this.findOperation(holder, debitKey(generationId))) return this.view(holder, await this.today(holder));
+        const charged = await this.findOperation(holder, debitKey(generationId));
+        if (charged && isVoid(charged)) throw new ChargeVoidedError(generationId);
+        if (charged) return this.view(holder, await this.today(holder));
         const state = await this.today(holder);
         if (state.daily + state.bonus < charge.amount) {
           throw new InsufficientTokensError(this.view(holder, state), charge.amount);
@@ -159,8 +176,35 @@ export class TokenService {
   }
 
   /**
+   * Settles a charge whose debit may still be on its way (its process crashed or stalled): returns
+   * 'charged' when the generation was charged; otherwise records a DEBIT of 0 tokens under the
+   * generation's key, after which no debit of it can land (the key is unique), and returns
+   * 'voided'. Either answer is final.
+   */
+  async voidCharge(holder: TokenHolder, charge: { generationId: string; reason: string }): Promise<'charged' | 'voided'> {
+    const generationId = requireText(charge.generationId, 'A void needs the generation it is for.');
+    const reason = requireText(charge.reason, 'A void needs a reason.');
+    return this.perUser.run(holder.userId, () =>
+      this.retryRaces(async () => {
+        const charged = await this.findOperation(holder, debitKey(generationId));
+        if (charged) return isVoid(charged) ? 'voided' : 'charged';
+        const state = await this.today(holder);
+        const after = await this.append(holder, state, {
+          kind: 'DEBIT',
+          dailyChange: 0,
+          bonusChange: 0,
+          reason,
+          generationId,
+          operationKey: debitKey(generationId),
+        });
+        return after && 'voided';
+      }),
+    );
+  }
+
+  /**
    * Gives back exactly what a generation was charged, at most once. Returns false when that
-   * generation was never charged or has been refunded already.
+   * generation was never charged (or its charge was voided) or has been refunded already.
    *
    * Daily tokens charged on an earlier UTC day come back as bonus tokens: the daily pool has been
    * topped up since, so returning them there would be lost at the next top-up (or exceed the
@@ -171,7 +215,7 @@ export class TokenService {
     const reason = requireText(refund.reason, 'A refund needs a reason.');
     return this.perUser.run(holder.userId, async () => {
       const debit = await this.findOperation(holder, debitKey(generationId));
-      if (!debit) return false;
+      if (!debit || isVoid(debit)) return false;
       return this.retryRaces(async () => {
         if (await this.findOperation(holder, refundKey(generationId))) return false;
         const state = await this.today(holder);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Plan } from '../accounts/accounts.js';
+import { settleStaleCharges } from './charging.js';
 import { DatabaseLock } from './dispatch-lock.js';
 import { GenerationModel, type GenerationDocument } from './generation.js';
 import { jobRequest } from './job-request.js';
@@ -26,7 +27,9 @@ import { publishGeneration } from './publisher.js';
  * - Nothing waits on a timer in the common case: generateImage calls notify(), so do ending
  *   jobs; the sweep's periodic pass is the net for wake-ups sent to another instance.
  * - After a restart, QUEUED jobs are dispatched and RUNNING jobs keep their leases (their function
- *   may still be calling back); ended jobs still owed a refund get it (see lifecycle.ts).
+ *   may still be calling back); ended jobs still owed a refund get it (see lifecycle.ts), and
+ *   generations left CHARGING by a crashed request are queued or dropped by their ledger
+ *   (see charging.ts).
  */
 
 /** A job is delivered at most this many times: the first attempt and one retry. */
@@ -55,7 +58,10 @@ export interface Dispatcher {
   start(callbackBase: string): void;
   /** Something changed (a job queued or ended): look at the queue now. */
   notify(): void;
-  /** Ends the lease of silent RUNNING jobs: retry once, then fail and refund. Runs on a timer too. */
+  /**
+   * Ends the lease of silent RUNNING jobs (retry once, then fail and refund), and settles what a
+   * crash left half done: refunds, charges. Runs on a timer too.
+   */
   sweep(): Promise<void>;
   /** Stops taking jobs, waits for the pass in progress and closes the function's client; jobs in flight keep their leases. */
   stop(): Promise<void>;
@@ -254,6 +260,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       );
     }
     await settleRefunds(services);
+    if (await settleStaleCharges(services)) notify();
   }
 
   function scheduleSweep(): void {

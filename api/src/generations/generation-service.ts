@@ -1,11 +1,12 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Types } from 'mongoose';
 import type { User } from '../accounts/accounts.js';
 import { KeyedSerializer } from '../accounts/keyed-serializer.js';
-import { InsufficientTokensError, type TokenHolder } from '../accounts/token-service.js';
 import type { CatalogModel } from '../catalog/catalog.js';
 import { InvalidInputError, isDuplicateKeyError, NotFoundError } from '../errors.js';
 import type { Services } from '../graphql/context.js';
 import { enhancePrompts } from '../prompts/enhance-prompts.js';
+import { chargeGeneration, isStaleCharge, settleCharge } from './charging.js';
 import { FINAL_STATUSES, GENERATION_STATUSES, GenerationModel, type GenerationDocument, type GenerationStatus } from './generation.js';
 import { findImage, OBJECT_ID } from './image-store.js';
 import { finishGeneration } from './lifecycle.js';
@@ -15,15 +16,16 @@ import { resolveSettings, type GenerateImageRequest } from './settings.js';
 /*
  * generateImage, and what a user does with their generations afterwards (read, list, cancel).
  *
- * Charging: every generation is paid for before it exists. Its id is made first, the tokens are
- * debited under that id (once only, per the ledger), then the generation is stored. If storing
- * fails, the debit is refunded, so every token charged ends in a stored generation or back with
- * the user. From there the lifecycle (lifecycle.ts) refunds what does not become images.
+ * Charging: the generation is stored first, CHARGING and hidden, then its tokens are debited,
+ * then it is QUEUED (charging.ts says why every token charged then ends in an image or a refund,
+ * wherever a crash falls). From there the lifecycle (lifecycle.ts) refunds what does not become
+ * images.
  *
  * Idempotency: a clientRequestId makes the key `<user>:<clientRequestId>`, unique in the
- * database. Requests with one key run one after another in this process, so the second finds the
- * first's generation and charges nothing. Across API instances the unique index decides: the
- * loser's insert fails, its debit is refunded, and it returns the winner's generation.
+ * database and taken by step 1, before anything is charged. Requests with one key run one after
+ * another in this process, so the second finds the first's generation and charges nothing. Across
+ * API instances the unique index decides: the loser's insert fails, and it returns the winner's
+ * generation once the winner has charged it (or settles it, if the winner is gone).
  */
 
 export const MAX_GENERATIONS_PAGE = 100;
@@ -31,14 +33,40 @@ export const MAX_GENERATIONS_PAGE = 100;
 /** Requests with the same idempotency key, one at a time (per process; the unique index covers the rest). */
 const sameRequest = new KeyedSerializer();
 
-/** Charges, stores and queues a generation; or returns the one this clientRequestId made before. */
+/** How often a request looks again at the same request's generation while another instance charges it. */
+const CHARGE_POLL_MS = 25;
+
+/** Each round lost means another request or the charge sweep made progress; this only trips on a bug. */
+const CREATE_ATTEMPTS = 10;
+
+/** What generateImage stores, before it has an id and a status. */
+type GenerationDraft = Pick<
+  GenerationDocument,
+  | 'userId' | 'plan' | 'requestKey' | 'clientRequestId' | 'model' | 'prompt' | 'negativePrompt' | 'finalPrompt'
+  | 'finalNegativePrompt' | 'enhancePrompt' | 'settings' | 'baseImageId' | 'tokensCharged' | 'totalSteps'
+>;
+
+/** Stores, charges and queues a generation; or returns the one this clientRequestId made before. */
 export async function generateImage(services: Services, user: User, request: GenerateImageRequest): Promise<GenerationDocument> {
   if (request.clientRequestId === undefined) return createGeneration(services, user, request);
   const requestKey = `${user.id}:${request.clientRequestId}`;
-  return sameRequest.run(requestKey, async () => (await findByRequestKey(requestKey)) ?? createGeneration(services, user, request, requestKey));
+  return sameRequest.run(requestKey, () => createGeneration(services, user, request, requestKey));
 }
 
 async function createGeneration(services: Services, user: User, request: GenerateImageRequest, requestKey?: string): Promise<GenerationDocument> {
+  let draft: GenerationDraft | undefined;
+  for (let attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
+    const made = requestKey === undefined ? undefined : await madeBefore(services, requestKey);
+    if (made) return made;
+    draft ??= await draftGeneration(services, user, request, requestKey);
+    const queued = await storeAndCharge(services, draft);
+    if (queued) return queued;
+  }
+  throw new Error('generateImage could not store its generation: every attempt lost a race. Try again.');
+}
+
+/** Validates the request and makes what will be stored; throws before anything is stored or charged. */
+async function draftGeneration(services: Services, user: User, request: GenerateImageRequest, requestKey?: string): Promise<GenerationDraft> {
   const model = await usableModel(services, request.modelId);
   if (request.baseImageId !== undefined && !(await findImage('uploads', request.baseImageId, user.id))) {
     throw new NotFoundError(`No uploaded image "${request.baseImageId}" among yours; upload one with POST /uploads and pass its id.`);
@@ -48,55 +76,61 @@ async function createGeneration(services: Services, user: User, request: Generat
     ? enhancePrompts(model, await services.catalog.preset(model.family), request)
     : { prompt: request.prompt, negativePrompt: request.negativePrompt ?? '' };
   const settings = resolveSettings(model, request, prompts);
+  return {
+    userId: user.id,
+    plan: user.plan,
+    ...(requestKey ? { requestKey, clientRequestId: request.clientRequestId } : {}),
+    model: { id: model.id, name: model.name, family: model.family, path: model.path },
+    prompt: request.prompt,
+    negativePrompt: request.negativePrompt ?? '',
+    finalPrompt: prompts.prompt,
+    finalNegativePrompt: prompts.negativePrompt,
+    enhancePrompt,
+    settings,
+    ...(request.baseImageId !== undefined ? { baseImageId: new Types.ObjectId(request.baseImageId) } : {}),
+    tokensCharged: settings.batchSize,
+    totalSteps: settings.steps,
+  };
+}
 
-  const id = new Types.ObjectId();
-  const generationId = id.toHexString();
-  const holder: TokenHolder = { userId: user.id, plan: user.plan };
-  try {
-    await services.tokens.debit(holder, {
-      generationId,
-      amount: settings.batchSize,
-      reason: `Generation ${generationId}: ${settings.batchSize} image${settings.batchSize === 1 ? '' : 's'} with ${model.name}`,
-    });
-  } catch (error) {
-    // Another instance may have just made this request's generation, spending the tokens we lack.
-    const made = requestKey && error instanceof InsufficientTokensError ? await findByRequestKey(requestKey) : undefined;
-    if (made) return made;
-    throw error;
-  }
-
+/**
+ * Stores the draft CHARGING, charges it and queues it (charging.ts). Undefined when it lost a race
+ * and nothing was charged: another request took its clientRequestId first, or its charge was
+ * voided while this request stalled.
+ */
+async function storeAndCharge(services: Services, draft: GenerationDraft): Promise<GenerationDocument | undefined> {
   let generation: GenerationDocument;
   try {
-    const created = await GenerationModel.create({
-      _id: id,
-      userId: user.id,
-      plan: user.plan,
-      ...(requestKey ? { requestKey, clientRequestId: request.clientRequestId } : {}),
-      model: { id: model.id, name: model.name, family: model.family, path: model.path },
-      prompt: request.prompt,
-      negativePrompt: request.negativePrompt ?? '',
-      finalPrompt: prompts.prompt,
-      finalNegativePrompt: prompts.negativePrompt,
-      enhancePrompt,
-      settings,
-      ...(request.baseImageId !== undefined ? { baseImageId: new Types.ObjectId(request.baseImageId) } : {}),
-      tokensCharged: settings.batchSize,
-      totalSteps: settings.steps,
-    });
-    generation = created.toObject();
+    generation = (await GenerationModel.create({ ...draft, status: 'CHARGING' })).toObject();
   } catch (error) {
-    await services.tokens.refund(holder, { generationId, reason: `Refund: generation ${generationId} could not be queued` }).catch((refundError: unknown) => {
-      services.logger.error({ err: refundError, generationId, userId: user.id }, 'a generation that was not stored could not be refunded');
-    });
-    const made = requestKey && isDuplicateKeyError(error) ? await findByRequestKey(requestKey) : undefined;
-    if (made) return made;
+    if (draft.requestKey !== undefined && isDuplicateKeyError(error)) return undefined;
     throw error;
   }
-
-  services.logger.info({ generationId, userId: user.id, model: model.slug, batchSize: settings.batchSize }, 'generation queued');
-  publishGeneration(services.pubSub, generation);
+  const generationId = String(generation._id);
+  const { batchSize } = draft.settings;
+  const queued = await chargeGeneration(services, generation, `Generation ${generationId}: ${batchSize} image${batchSize === 1 ? '' : 's'} with ${draft.model.name}`);
+  if (!queued) return undefined;
+  services.logger.info({ generationId, userId: draft.userId, modelId: draft.model.id, batchSize }, 'generation queued');
   services.dispatcher.notify();
-  return generation;
+  return queued;
+}
+
+/**
+ * The generation this request key made, once it is charged: while its creator (another API
+ * instance) charges it, waits; when its creator has had its time, settles it. Undefined when there
+ * is none, or it came to nothing.
+ */
+async function madeBefore(services: Services, requestKey: string): Promise<GenerationDocument | undefined> {
+  for (;;) {
+    const made = await findByRequestKey(requestKey);
+    if (made?.status !== 'CHARGING') return made;
+    if (isStaleCharge(made)) {
+      const settled = await settleCharge(services, made);
+      if (settled?.status === 'QUEUED') services.dispatcher.notify();
+      return settled;
+    }
+    await sleep(CHARGE_POLL_MS);
+  }
 }
 
 /** The model by id or slug, if people may generate with it now. */
@@ -115,9 +149,12 @@ async function findByRequestKey(requestKey: string): Promise<GenerationDocument 
   return (await GenerationModel.findOne({ requestKey }).lean<GenerationDocument>()) ?? undefined;
 }
 
+/** Generations a user may see: all but those still being charged. */
+const SHOWN = { status: { $ne: 'CHARGING' } } as const;
+
 /** The caller's generation; NOT_FOUND for a malformed id, a missing one and someone else's alike. */
 export async function findOwnGeneration(userId: string, id: string): Promise<GenerationDocument> {
-  const generation = OBJECT_ID.test(id) ? await GenerationModel.findOne({ _id: id, userId }).lean<GenerationDocument>() : null;
+  const generation = OBJECT_ID.test(id) ? await GenerationModel.findOne({ _id: id, userId, ...SHOWN }).lean<GenerationDocument>() : null;
   if (!generation) throw new NotFoundError(`No generation "${id}" among yours.`);
   return generation;
 }
@@ -138,7 +175,7 @@ export async function listGenerations(
   if (page.status !== undefined && !GENERATION_STATUSES.includes(page.status)) {
     throw new InvalidInputError(`Unknown status "${page.status}".`);
   }
-  const filter: Record<string, unknown> = { userId };
+  const filter: Record<string, unknown> = { userId, ...SHOWN };
   if (page.after !== undefined) filter._id = { $lt: decodeCursor(page.after) };
   if (page.status !== undefined) filter.status = page.status;
   const docs = await GenerationModel.find(filter)

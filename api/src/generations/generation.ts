@@ -7,8 +7,16 @@ import type { Plan } from '../accounts/accounts.js';
 export const GENERATION_STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
 export type GenerationStatus = (typeof GENERATION_STATUSES)[number];
 
+/**
+ * What the database holds: the statuses users see, and CHARGING before them (stored, its tokens
+ * not yet known to be charged; see charging.ts). A CHARGING generation is nobody's business but
+ * its creator's and the charge sweep's: users do not see it and the dispatcher does not take it.
+ */
+export type StoredStatus = 'CHARGING' | GenerationStatus;
+const STORED_STATUSES: readonly StoredStatus[] = ['CHARGING', ...GENERATION_STATUSES];
+
 /** A job ends in one of these and never leaves it. */
-export const FINAL_STATUSES: readonly GenerationStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
+export const FINAL_STATUSES: readonly StoredStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
 
 export interface StoredImage {
   /** GridFS file id. */
@@ -34,7 +42,7 @@ export interface StoredSettings {
 
 /**
  * One generateImage call, from charge to images. The status moves
- *   QUEUED → RUNNING → SUCCEEDED | FAILED | CANCELLED   (and QUEUED → CANCELLED)
+ *   CHARGING → QUEUED → RUNNING → SUCCEEDED | FAILED | CANCELLED   (and QUEUED → CANCELLED)
  * and RUNNING → QUEUED once, when a silent job's lease expires and it is retried. Every move is
  * one conditional update on the status (and attempt), so two API instances, or an event racing
  * a cancel, can never both win.
@@ -58,7 +66,7 @@ export interface GenerationDocument {
   baseImageId?: Types.ObjectId;
   tokensCharged: number;
 
-  status: GenerationStatus;
+  status: StoredStatus;
   /** Delivery attempts so far (0 while first queued); events name the attempt they belong to. */
   attempt: number;
   /** HMAC key of the current attempt's callbacks. Internal: never exposed through GraphQL or logs. */
@@ -129,7 +137,7 @@ const generationSchema = new Schema<GenerationDocument>(
     baseImageId: { type: Schema.Types.ObjectId },
     tokensCharged: { type: Number, required: true },
 
-    status: { type: String, enum: GENERATION_STATUSES, required: true, default: 'QUEUED' },
+    status: { type: String, enum: STORED_STATUSES, required: true, default: 'QUEUED' },
     attempt: { type: Number, required: true, default: 0 },
     jobSecret: { type: String },
     leaseExpiresAt: { type: Date },
@@ -157,7 +165,7 @@ const generationSchema = new Schema<GenerationDocument>(
   { timestamps: true, collection: 'generations' },
 );
 
-// The dispatcher's queue: oldest QUEUED first.
+// The dispatcher's queue: oldest QUEUED first; and the charge sweep's stale CHARGING ones.
 generationSchema.index({ status: 1, createdAt: 1, _id: 1 });
 // A user's own list, newest first (cursor = _id).
 generationSchema.index({ userId: 1, _id: -1 });

@@ -1,6 +1,6 @@
 import type { Types } from 'mongoose';
 import type { Services } from '../graphql/context.js';
-import { GenerationModel, type GenerationDocument, type GenerationStatus, type StoredImage } from './generation.js';
+import { GenerationModel, type GenerationDocument, type GenerationStatus, type StoredImage, type StoredStatus } from './generation.js';
 import { publishGeneration } from './publisher.js';
 
 /*
@@ -31,7 +31,7 @@ export interface GenerationOutcome {
 }
 
 export interface ExpectedState {
-  statuses: GenerationStatus[];
+  statuses: StoredStatus[];
   /** Only the attempt that is still current may end the job. */
   attempt?: number;
   /** The lease sweep ends a job only if no event has extended its lease since the sweep looked. */

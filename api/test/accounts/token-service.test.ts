@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../src/errors.js';
 import { LedgerEntryModel } from '../../src/accounts/token-ledger.js';
 import {
+  ChargeVoidedError,
   InsufficientTokensError,
   type TokenBalance,
   type TokenHolder,
@@ -201,6 +202,64 @@ describe('spending', () => {
     await expect(tokens.debit(ada, { generationId: ' ', amount: 1, reason: 'image' })).rejects.toThrow(/generation/);
     await expect(tokens.grant(ada, { amount: 1, reason: '' })).rejects.toThrow(/reason/);
     expect(await LedgerEntryModel.countDocuments()).toBe(0);
+  });
+});
+
+describe('voiding a charge', () => {
+  it('voids a charge that never came: nothing is charged, no later debit lands, nothing is refunded', async () => {
+    const tokens = new TokenService({ allowances });
+    expect(await tokens.voidCharge(ada, { generationId: 'g1', reason: 'dropped' })).toBe('voided');
+    expect(await tokens.voidCharge(ada, { generationId: 'g1', reason: 'dropped again' })).toBe('voided');
+    await expect(tokens.debit(ada, { generationId: 'g1', amount: 2, reason: 'late' })).rejects.toThrow(ChargeVoidedError);
+    expect(await tokens.refund(ada, { generationId: 'g1', reason: 'failed' })).toBe(false);
+
+    const balance = await tokens.balance(ada);
+    expect(balance.balance).toBe(20);
+    const { entries } = await tokens.ledger(ada.userId, { first: 10 });
+    expect(entries.map((entry) => [entry.kind, entry.amount, entry.generationId])).toEqual([
+      ['DEBIT', 0, 'g1'],
+      ['DAILY_TOPUP', 20, undefined],
+    ]);
+    await expectLedgerAddsUp(ada.userId, balance);
+  });
+
+  it('leaves a charge that came alone, and says so', async () => {
+    const tokens = new TokenService({ allowances });
+    await tokens.debit(ada, { generationId: 'g1', amount: 2, reason: 'image' });
+    expect(await tokens.voidCharge(ada, { generationId: 'g1', reason: 'dropped' })).toBe('charged');
+    expect((await tokens.balance(ada)).balance).toBe(18);
+    expect(await tokens.refund(ada, { generationId: 'g1', reason: 'failed' })).toBe(true);
+    expect((await tokens.balance(ada)).balance).toBe(20);
+  });
+
+  it('lets exactly one of a debit and a void racing for the same generation land, across instances', async () => {
+    const clock = testClock('2025-03-01T10:00:00Z');
+    const instances = [new TokenService({ allowances, clock: clock.now }), new TokenService({ allowances, clock: clock.now })];
+    await instances[0].grant(ada, { amount: 100, reason: 'room for every debit' });
+    const races = await Promise.all(
+      Array.from({ length: 30 }, async (_, i) => {
+        const generationId = `g${i}`;
+        const [debit, voided] = await Promise.all([
+          outcome(instances[i % 2].debit(ada, { generationId, amount: 1, reason: 'image' })),
+          instances[(i + 1) % 2].voidCharge(ada, { generationId, reason: 'dropped' }),
+        ]);
+        return { debit, voided };
+      }),
+    );
+    let charged = 0;
+    for (const { debit, voided } of races) {
+      if (debit.ok) {
+        expect(voided).toBe('charged');
+        charged++;
+      } else {
+        expect(debit.error).toBeInstanceOf(ChargeVoidedError);
+        expect(voided).toBe('voided');
+      }
+    }
+    expect(await LedgerEntryModel.countDocuments({ userId: ada.userId, kind: 'DEBIT' })).toBe(30);
+    const balance = await instances[0].balance(ada);
+    expect(balance.balance).toBe(120 - charged);
+    await expectLedgerAddsUp(ada.userId, balance);
   });
 });
 

@@ -4,13 +4,14 @@ import { startLocalInvoke, type LocalInvokeServer } from '../../../gpu-runtime/s
 import { GenerationJob } from '../../../schema/src/job.js';
 import { TokenService } from '../../src/accounts/token-service.js';
 import { loadConfig } from '../../src/config.js';
+import { CHARGE_TIMEOUT_MS } from '../../src/generations/charging.js';
 import { createDispatcher, type Dispatcher } from '../../src/generations/dispatcher.js';
 import { GenerationModel, type GenerationDocument } from '../../src/generations/generation.js';
 import { createGpuFunction } from '../../src/generations/lambda.js';
 import { finishGeneration } from '../../src/generations/lifecycle.js';
 import { createEaselPubSub } from '../../src/graphql/pubsub.js';
 import { clearDatabase, useTestDatabase } from '../support/database.js';
-import { chargedGeneration, expectTokensAccountedFor, ledgerOf, reload, settledStatus, type Holder } from '../support/generation-fixtures.js';
+import { chargedGeneration, chargingGeneration, expectTokensAccountedFor, ledgerOf, reload, settledStatus, type Holder } from '../support/generation-fixtures.js';
 
 useTestDatabase();
 
@@ -175,5 +176,21 @@ describe('the dispatcher', () => {
 
     await expect.poll(invokedIds).toEqual([String(queued._id)]);
     expect(await reload(running._id)).toMatchObject({ status: 'RUNNING', attempt: 1, jobSecret: 's'.repeat(43) });
+  });
+
+  it('never sends a generation still being charged; its sweep sends the ones a crashed request had charged and drops the rest', async () => {
+    const ada = user('ada');
+    const stale = CHARGE_TIMEOUT_MS + 1_000;
+    const charging = await chargingGeneration(ada);
+    const charged = await chargingGeneration(ada, { ageMs: stale });
+    await tokens.debit(ada, { generationId: String(charged._id), amount: 1, reason: 'before the crash' });
+    const uncharged = await chargingGeneration(ada, { ageMs: stale });
+    const dispatcher = startDispatcher({ concurrency: 3 });
+
+    await dispatcher.sweep();
+    await expect.poll(invokedIds).toEqual([String(charged._id)]);
+    expect(await GenerationModel.exists({ _id: uncharged._id })).toBeNull();
+    expect((await reload(charging._id)).status).toBe('CHARGING');
+    expect((await tokens.balance(ada)).balance).toBe(19);
   });
 });

@@ -1,6 +1,9 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MAX_SEED } from '../../../schema/src/job.js';
+import { CHARGE_TIMEOUT_MS, chargeGeneration } from '../../src/generations/charging.js';
 import { GenerationModel } from '../../src/generations/generation.js';
+import { chargingGeneration } from '../support/generation-fixtures.js';
 import { codes, useTestServer } from '../support/server.js';
 import { balanceOf, generate, GENERATION_FIELDS, installModel, type GenerationView } from './support.js';
 
@@ -146,7 +149,7 @@ describe('generateImage', () => {
   });
 
   it('answers INSUFFICIENT_TOKENS with the balance and what was needed, and stores nothing', async () => {
-    const { key } = await server().createUser('barbara');
+    const { user, key } = await server().createUser('barbara');
     for (const batchSize of [4, 4, 4, 4, 2]) {
       expect((await generate(server(), key, { modelId: MODEL, prompt: 'x', batchSize })).errors).toBeUndefined();
     }
@@ -156,10 +159,11 @@ describe('generateImage', () => {
     expect(response.errors![0].message).toMatch(/needs 3 tokens and you have 2/);
     expect(await balanceOf(server(), key)).toBe(2);
     expect((await myGenerations(key)).data!.generations.edges).toHaveLength(5);
+    expect(await GenerationModel.countDocuments({ userId: user.id })).toBe(5);
   });
 
   it('charges exactly the balance when 200 requests race for 20 tokens', async () => {
-    const { key } = await server().createUser('racer');
+    const { user, key } = await server().createUser('racer');
     const responses = await Promise.all(Array.from({ length: 200 }, (_, i) => generate(server(), key, { modelId: MODEL, prompt: `race ${i}` })));
     const accepted = responses.filter((response) => response.data?.generateImage);
     expect(accepted).toHaveLength(20);
@@ -172,6 +176,8 @@ describe('generateImage', () => {
     const queued = (await myGenerations(key)).data!.generations.edges.map((edge) => edge.node.id);
     expect(new Set(debited)).toEqual(new Set(accepted.map((response) => response.data!.generateImage.id)));
     expect(new Set(queued)).toEqual(new Set(debited));
+    // Nothing hidden is left behind by the 180 refused.
+    expect(await GenerationModel.countDocuments({ userId: user.id })).toBe(20);
   });
 
   it('returns the same generation for the same clientRequestId, charging once, also when the requests race', async () => {
@@ -195,41 +201,49 @@ describe('generateImage', () => {
     expect(theirs.data!.generateImage.id).not.toBe(first.data!.generateImage.id);
   });
 
-  it('refunds and returns the winner when another API instance stores the same clientRequestId first', async () => {
+  it("waits while another API instance charges the same clientRequestId, and returns that instance's generation, charged once", async () => {
     const { user, key } = await server().createUser('two-instances');
-    const { tokens } = server().server.services;
-    const debit = tokens.debit.bind(tokens);
-    let winnerId: string | undefined;
-    // The other instance's insert lands while this one is charging: it passed the lookup already.
-    tokens.debit = async (holder, charge) => {
-      const balance = await debit(holder, charge);
-      const winner = await GenerationModel.create({
-        userId: user.id,
-        plan: user.plan,
-        requestKey: `${user.id}:cross`,
-        clientRequestId: 'cross',
-        model: { id: 'm', name: 'Tiny SD 1.5 (demo)', family: 'SD15', path: MODEL },
-        enhancePrompt: false,
-        settings: { width: 128, height: 128, steps: 8, cfgScale: 7, sampler: 'euler_a', schedule: 'normal', clipSkip: 1, seed: 1, batchSize: 3, denoiseStrength: 0.75 },
-        tokensCharged: 3,
-        totalSteps: 8,
-      });
-      winnerId = String(winner._id);
-      return balance;
-    };
-    try {
-      const response = await generate(server(), key, { modelId: MODEL, prompt: 'x', batchSize: 3, clientRequestId: 'cross' });
-      expect(response.data!.generateImage.id).toBe(winnerId);
-    } finally {
-      tokens.debit = debit;
-    }
-    // This instance's charge came back; the winner's own charge is the winner's business.
-    expect(await balanceOf(server(), key)).toBe(20);
-    const entries = await ledger(key);
-    expect(entries.map((entry) => [entry.kind, entry.amount])).toEqual([
-      ['REFUND', 3],
+    const holder = { userId: user.id, plan: user.plan };
+    // The other instance has stored its generation (step 1) and not yet charged it.
+    const theirs = await chargingGeneration(holder, { fields: { requestKey: `${user.id}:cross`, clientRequestId: 'cross', tokensCharged: 3 } });
+    const response = generate(server(), key, { modelId: MODEL, prompt: 'x', batchSize: 3, clientRequestId: 'cross' });
+    await sleep(100);
+    await chargeGeneration(server().server.services, theirs, 'the other instance charging');
+
+    expect((await response).data!.generateImage).toMatchObject({ id: String(theirs._id), status: 'QUEUED' });
+    expect(await balanceOf(server(), key)).toBe(17);
+    expect((await ledger(key)).map((entry) => [entry.kind, entry.amount])).toEqual([
       ['DEBIT', -3],
       ['DAILY_TOPUP', 20],
+    ]);
+  });
+
+  it('settles what a request that crashed while charging left, when its clientRequestId comes again', async () => {
+    const { user, key } = await server().createUser('crash-retry');
+    const holder = { userId: user.id, plan: user.plan };
+    const stale = CHARGE_TIMEOUT_MS + 1_000;
+    const left = (clientRequestId: string) =>
+      chargingGeneration(holder, { ageMs: stale, fields: { requestKey: `${user.id}:${clientRequestId}`, clientRequestId, tokensCharged: 2 } });
+
+    // Crashed after its debit: the retry gets that generation, queued, charged once.
+    const charged = await left('charged');
+    await server().server.services.tokens.debit(holder, { generationId: String(charged._id), amount: 2, reason: 'before the crash' });
+    const again = await generate(server(), key, { modelId: MODEL, prompt: 'x', batchSize: 2, clientRequestId: 'charged' });
+    expect(again.data!.generateImage).toMatchObject({ id: String(charged._id), status: 'QUEUED' });
+    expect(await balanceOf(server(), key)).toBe(18);
+
+    // Crashed before its debit: that one is dropped, charging nothing, and the retry makes its own.
+    const uncharged = await left('uncharged');
+    const retried = await generate(server(), key, { modelId: MODEL, prompt: 'x', batchSize: 2, clientRequestId: 'uncharged' });
+    expect(retried.data!.generateImage).toMatchObject({ status: 'QUEUED', clientRequestId: 'uncharged' });
+    expect(retried.data!.generateImage.id).not.toBe(String(uncharged._id));
+    expect(await GenerationModel.exists({ _id: uncharged._id })).toBeNull();
+    expect(await balanceOf(server(), key)).toBe(16);
+    expect((await ledger(key)).map((entry) => [entry.kind, entry.amount, entry.generationId])).toEqual([
+      ['DEBIT', -2, retried.data!.generateImage.id],
+      ['DEBIT', 0, String(uncharged._id)],
+      ['DEBIT', -2, String(charged._id)],
+      ['DAILY_TOPUP', 20, null],
     ]);
   });
 

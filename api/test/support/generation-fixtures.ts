@@ -38,8 +38,20 @@ export async function chargedGeneration(
   const _id = new Types.ObjectId();
   const settings = { ...TINY_SETTINGS, ...fields.settings };
   await tokens.debit(holder, { generationId: String(_id), amount: settings.batchSize, reason: 'test generation' });
+  return storeGeneration(holder, { _id, ...fields, settings });
+}
+
+/**
+ * A generation as the first step of generateImage leaves it: stored CHARGING, nothing debited yet.
+ * `ageMs` back-dates it: a request that crashed (or stalled) that long ago.
+ */
+export async function chargingGeneration(holder: Holder, options: { ageMs?: number; fields?: Partial<GenerationDocument> } = {}): Promise<GenerationDocument> {
+  return storeGeneration(holder, { status: 'CHARGING', createdAt: new Date(Date.now() - (options.ageMs ?? 0)), ...options.fields });
+}
+
+async function storeGeneration(holder: Holder, fields: Partial<GenerationDocument>): Promise<GenerationDocument> {
+  const settings = { ...TINY_SETTINGS, ...fields.settings };
   const created = await GenerationModel.create({
-    _id,
     userId: holder.userId,
     plan: holder.plan,
     model: TINY_SD15,
@@ -78,12 +90,19 @@ export async function ledgerOf(generationId: Types.ObjectId | string) {
   return LedgerEntryModel.find({ generationId: String(generationId) }).sort({ seq: 1 }).lean();
 }
 
-/** Every token charged is spent or refunded once: entries per generation, and the ledger adds up to the balance. */
+/**
+ * Every token charged is spent or refunded once: entries per generation, no charge without its
+ * generation (a void, a DEBIT of 0, charges nothing), and the ledger adds up to the balance.
+ */
 export async function expectTokensAccountedFor(tokens: TokenService, holder: Holder): Promise<void> {
   const entries = await LedgerEntryModel.find({ userId: holder.userId }).sort({ seq: 1 }).lean();
   const sum = entries.reduce((total, entry) => total + entry.amount, 0);
   expect(sum).toBe((await tokens.balance(holder)).balance);
   const generations = await GenerationModel.find({ userId: holder.userId }).lean<GenerationDocument[]>();
+  const stored = new Set(generations.map((generation) => String(generation._id)));
+  for (const charge of entries.filter((entry) => entry.kind === 'DEBIT' && entry.amount !== 0)) {
+    expect(stored.has(charge.generationId!), `the generation charged by ${charge.operationKey}`).toBe(true);
+  }
   for (const generation of generations) {
     const own = entries.filter((entry) => entry.generationId === String(generation._id));
     const debits = own.filter((entry) => entry.kind === 'DEBIT');
