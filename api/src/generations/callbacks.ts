@@ -1,11 +1,11 @@
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
-import mongoose, { isValidObjectId } from 'mongoose';
+import { isValidObjectId } from 'mongoose';
 import { z } from 'zod';
 import { GenerationEvent, type CallbackReply } from '../../../schema/src/events.js';
 import { SIGNATURE_HEADER, verifySignature } from '../../../schema/src/signing.js';
 import type { Dispatcher } from './dispatcher.js';
 import { FINAL_STATUSES, GenerationModel, type GenerationDocument, type StoredImage } from './generation.js';
-import { findImage, openImage, storeGeneratedImage } from './image-store.js';
+import { deleteImages, findImage, openImage, storeGeneratedImage } from './image-store.js';
 import { CALLBACK_ROUTE } from './job-request.js';
 import { finishGeneration, type LifecycleServices } from './lifecycle.js';
 import { publishGeneration } from './publisher.js';
@@ -149,8 +149,14 @@ async function applyEvent(options: CallbackOptions, job: GenerationDocument, eve
         },
         { statuses: ['RUNNING'], attempt: event.attempt },
       );
-      if (!ended) await deleteImages(images, services);
-      else options.dispatcher.notify();
+      if (ended) {
+        options.dispatcher.notify();
+      } else {
+        // Lost to a duplicate of this event, or to whatever ended the job first: nothing refers to these files.
+        await deleteImages('images', images.map((image) => image.fileId)).catch((error: unknown) => {
+          services.logger.warn({ err: error, generationId }, 'could not delete the images of a completion that lost its race');
+        });
+      }
       return ended;
     }
 
@@ -187,14 +193,6 @@ export function etaSeconds(since: Date | undefined, now: number, step: number, t
 }
 
 const pick = ({ seed, width, height }: StoredImage | { seed: number; width: number; height: number }) => ({ seed, width, height });
-
-/** Files stored for a completion that lost its race: nothing refers to them. */
-async function deleteImages(images: StoredImage[], services: LifecycleServices): Promise<void> {
-  const bucket = new mongoose.mongo.GridFSBucket(mongoose.connection.db!, { bucketName: 'images' });
-  for (const { fileId } of images) {
-    await bucket.delete(fileId).catch((error: unknown) => services.logger.warn({ err: error, fileId: String(fileId) }, 'could not delete an orphan image'));
-  }
-}
 
 function rawBody(request: Request): Buffer {
   return Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);

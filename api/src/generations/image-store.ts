@@ -86,6 +86,17 @@ export function storeGeneratedImage(image: {
 }
 
 /**
+ * Deletes files from a bucket (the images of a completion that lost its race, which nothing refers
+ * to). Tries every one; then fails if any could not be deleted, a file already gone included.
+ */
+export async function deleteImages(name: ImageBucket, ids: Types.ObjectId[]): Promise<void> {
+  const images = bucket(name);
+  const results = await Promise.allSettled(ids.map((id) => images.delete(id)));
+  const failures = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []));
+  if (failures.length) throw new AggregateError(failures, `${failures.length} of ${ids.length} files could not be deleted from ${name}.`);
+}
+
+/**
  * A file's description, when it exists and (given an owner) belongs to them. Anything else,
  * malformed ids included, is undefined: a caller cannot tell "not yours" from "not there".
  */
