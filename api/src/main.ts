@@ -12,8 +12,13 @@ const SHUTDOWN_LIMIT_MS = 30_000;
 async function main(): Promise<void> {
   const config = readConfig();
   const logger = createLogger(config);
-  const server = await startServer(config, { logger });
-  await prepareModels({ catalog: server.services.catalog, modelsDir: config.modelsDir, logger, demoModels: !config.isProduction });
+  // The models before the dispatcher: a job queued before a restart must find its model's files.
+  const server = await startServer(config, {
+    logger,
+    prepare: async ({ catalog }) => {
+      await prepareModels({ catalog, modelsDir: config.modelsDir, logger, demoModels: !config.isProduction });
+    },
+  });
 
   const embedded = server.database.kind !== 'external';
   if (embedded) await publishDatabaseAddress(config.dataDir, { uri: server.database.uri, dbName: mongoose.connection.name });

@@ -35,7 +35,7 @@ import { createLogger } from './logger.js';
 
 export const GRAPHQL_PATH = '/graphql';
 
-/** Seams for tests and tools; production uses none of them. */
+/** Seams for tests and tools; production uses none of them but `prepare`. */
 export interface ServerOverrides {
   logger?: Logger;
   /** Which embedded database to run when MONGODB_URI is unset: 'auto' tries a real mongod first. */
@@ -46,6 +46,12 @@ export interface ServerOverrides {
   clock?: () => Date;
   /** How long shutdown waits for requests in flight before cutting them off. */
   shutdownGraceMs?: number;
+  /**
+   * Runs once the database and the starter catalog are ready, before the server listens and the
+   * dispatcher takes jobs: main installs and registers models here, so that no job goes out for a
+   * model whose files are not there yet.
+   */
+  prepare?: (services: Services) => Promise<void>;
 }
 
 export interface RunningServer {
@@ -92,6 +98,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
     };
     const seeded = await services.catalog.seed(STARTER_CATALOG);
     if (seeded.models || seeded.presets) logger.info(seeded, 'added the starter catalog entries this database lacked');
+    await overrides.prepare?.(services);
     return await listen(config, services, database, overrides);
   } catch (error) {
     await database.stop();
