@@ -4,42 +4,13 @@ import type { ModelFamily } from '../../../../schema/src/families.js';
 import type { ModelTier, PromptStyle } from '../../catalog/catalog-entry.js';
 import { SLUG_PATTERN, SLUG_RULE } from '../../catalog/catalog-rules.js';
 import { ModelFamilyEnum, ModelTierEnum, PromptStyleEnum } from './catalog-enums.js';
+import { ImageSize, ModelDefaults } from './model-types.js';
 
 // Here only lengths and shapes. Ranges (sizes, steps, CFG, clip skip), the sampler name and the
 // folder name are checked by the catalog itself against the job contract, so that admins and the
 // seed file meet the same rules.
 
 const SLUG_MESSAGE = `slug ${SLUG_RULE}`;
-
-@InputType()
-export class ImageSizeInput {
-  @Field(() => Int)
-  width!: number;
-
-  @Field(() => Int)
-  height!: number;
-}
-
-@InputType()
-export class ModelDefaultsInput {
-  @Field(() => Int)
-  width!: number;
-
-  @Field(() => Int)
-  height!: number;
-
-  @Field(() => Int)
-  steps!: number;
-
-  @Field(() => Float)
-  cfgScale!: number;
-
-  @Field({ description: 'A1111 label, e.g. "DPM++ 2M SDE Karras".' })
-  sampler!: string;
-
-  @Field(() => Int, { defaultValue: 1 })
-  clipSkip!: number;
-}
 
 @InputType({ description: 'Only the fields given change.' })
 export class ModelDefaultsChangesInput {
@@ -90,13 +61,13 @@ export class AddModelInput {
   @MaxLength(500)
   source?: string | null;
 
-  @Field(() => ModelDefaultsInput)
-  defaults!: ModelDefaultsInput;
+  @Field(() => ModelDefaults)
+  defaults!: ModelDefaults;
 
-  @Field(() => [ImageSizeInput])
+  @Field(() => [ImageSize])
   @ArrayNotEmpty()
   @ArrayMaxSize(32)
-  allowedSizes!: ImageSizeInput[];
+  allowedSizes!: ImageSize[];
 
   @Field()
   @MaxLength(200)
@@ -138,11 +109,11 @@ export class UpdateModelInput {
   @Field(() => ModelDefaultsChangesInput, { nullable: true })
   defaults?: ModelDefaultsChangesInput;
 
-  @Field(() => [ImageSizeInput], { nullable: true })
+  @Field(() => [ImageSize], { nullable: true })
   @IsOptional()
   @ArrayNotEmpty()
   @ArrayMaxSize(32)
-  allowedSizes?: ImageSizeInput[];
+  allowedSizes?: ImageSize[];
 
   @Field({ nullable: true })
   @IsOptional()

@@ -1,9 +1,13 @@
-import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
+import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
 import type { ModelFamily } from '../../../../schema/src/families.js';
 import type { ModelTier, PromptStyle } from '../../catalog/catalog-entry.js';
 import { ModelFamilyEnum, ModelTierEnum, PromptStyleEnum } from './catalog-enums.js';
 
+// Each class here is also the input of the same shape (addModel takes them back), so that the
+// two cannot drift apart.
+
 @ObjectType()
+@InputType('ImageSizeInput')
 export class ImageSize {
   @Field(() => Int)
   width!: number;
@@ -12,7 +16,10 @@ export class ImageSize {
   height!: number;
 }
 
-@ObjectType({ description: 'Settings a generation starts from when it does not give its own.' })
+const DEFAULTS_DESCRIPTION = 'Settings a generation starts from when it does not give its own.';
+
+@ObjectType({ description: DEFAULTS_DESCRIPTION })
+@InputType('ModelDefaultsInput', { description: DEFAULTS_DESCRIPTION })
 export class ModelDefaults extends ImageSize {
   @Field(() => Int)
   steps!: number;
@@ -20,10 +27,11 @@ export class ModelDefaults extends ImageSize {
   @Field(() => Float)
   cfgScale!: number;
 
-  @Field({ description: 'A1111 label, e.g. "Euler a"; see `samplers`.' })
+  @Field({ description: 'A1111 label of sampler and schedule together, e.g. "DPM++ 2M SDE Karras" or "Euler a"; see `samplers`.' })
   sampler!: string;
 
-  @Field(() => Int, { description: '1 uses the last CLIP layer, 2 the penultimate (A1111 "Clip skip").' })
+  // The default only applies to the input; an output field always has a value.
+  @Field(() => Int, { defaultValue: 1, description: '1 uses the last CLIP layer, 2 the penultimate (A1111 "Clip skip").' })
   clipSkip!: number;
 }
 

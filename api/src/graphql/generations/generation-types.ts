@@ -3,6 +3,7 @@ import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
 import type { ModelFamily } from '../../../../schema/src/families.js';
 import { GENERATION_STATUSES, type GenerationStatus } from '../../generations/generation.js';
 import { ModelFamilyEnum } from '../catalog/catalog-enums.js';
+import { ModelDefaults } from '../catalog/model-types.js';
 import { graphqlEnum } from '../enum.js';
 import { PageInfo } from '../pagination.js';
 
@@ -48,30 +49,12 @@ export class GenerationModelRef {
 }
 
 @ObjectType('GenerationSettings', { description: 'The settings a generation runs with, after the model defaults filled the gaps.' })
-export class GenerationSettingsInfo {
-  @Field(() => Int)
-  width!: number;
-
-  @Field(() => Int)
-  height!: number;
-
-  @Field(() => Int)
-  steps!: number;
-
-  @Field(() => Float)
-  cfgScale!: number;
-
-  @Field({ description: 'The A1111 label of sampler and schedule together, e.g. "DPM++ 2M SDE Karras".' })
-  sampler!: string;
-
+export class GenerationSettingsInfo extends ModelDefaults {
   @Field({ description: 'Sampler id, e.g. "dpmpp_2m_sde".' })
   samplerId!: string;
 
   @Field({ description: 'Sigma schedule id: normal, karras, exponential or sgm_uniform.' })
   schedule!: string;
-
-  @Field(() => Int)
-  clipSkip!: number;
 
   @Field(() => Float, { description: 'The seed used (a random one when none was asked for).' })
   seed!: number;
