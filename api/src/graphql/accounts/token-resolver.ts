@@ -3,8 +3,9 @@ import type { User as Account } from '../../accounts/accounts.js';
 import { MAX_LEDGER_PAGE, type TokenBalance as Balance } from '../../accounts/token-service.js';
 import type { GraphQLContext } from '../context.js';
 import { ErrorCode, forbidden, graphqlError } from '../errors.js';
+import { connection, type Connection } from '../pagination.js';
 import { User } from './account-types.js';
-import { TokenBalance, TokenLedgerConnection } from './token-types.js';
+import { TokenBalance, TokenLedgerConnection, type TokenLedgerEntry } from './token-types.js';
 
 @Resolver(() => User)
 export class TokenResolver {
@@ -20,7 +21,7 @@ export class TokenResolver {
     @Ctx() { user, services }: GraphQLContext,
     @Arg('first', () => Int, { defaultValue: 20, description: `Entries per page, 1 to ${MAX_LEDGER_PAGE}.` }) first: number,
     @Arg('after', () => String, { nullable: true, description: 'The `endCursor` of the previous page.' }) after?: string | null,
-  ): Promise<TokenLedgerConnection> {
+  ): Promise<Connection<TokenLedgerEntry>> {
     if (first < 1 || first > MAX_LEDGER_PAGE) {
       throw graphqlError(ErrorCode.BAD_USER_INPUT, `first must be between 1 and ${MAX_LEDGER_PAGE}.`);
     }
@@ -29,15 +30,7 @@ export class TokenResolver {
       cursor: entry.cursor,
       node: { ...entry, generationId: entry.generationId ?? null },
     }));
-    return {
-      edges,
-      pageInfo: {
-        hasNextPage: page.hasNextPage,
-        hasPreviousPage: Boolean(after),
-        startCursor: edges[0]?.cursor ?? null,
-        endCursor: edges.at(-1)?.cursor ?? null,
-      },
-    };
+    return connection(edges, { after, hasNextPage: page.hasNextPage });
   }
 
   @Authorized('ADMIN')

@@ -1,7 +1,7 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { LEDGER_KINDS, type LedgerKind } from '../../accounts/token-ledger.js';
 import { graphqlEnum } from '../enum.js';
-import { PageInfo } from '../pagination.js';
+import { ConnectionType } from '../pagination.js';
 
 const TokenLedgerKindEnum = graphqlEnum(
   'TokenLedgerKind',
@@ -51,20 +51,5 @@ export class TokenLedgerEntry {
   createdAt!: Date;
 }
 
-@ObjectType()
-export class TokenLedgerEdge {
-  @Field({ description: 'Pass as `after` to continue after this entry.' })
-  cursor!: string;
-
-  @Field(() => TokenLedgerEntry)
-  node!: TokenLedgerEntry;
-}
-
 @ObjectType({ description: 'A page of ledger entries, newest first.' })
-export class TokenLedgerConnection {
-  @Field(() => [TokenLedgerEdge])
-  edges!: TokenLedgerEdge[];
-
-  @Field(() => PageInfo)
-  pageInfo!: PageInfo;
-}
+export class TokenLedgerConnection extends ConnectionType(TokenLedgerEntry, { name: 'TokenLedger', item: 'entry' }) {}

@@ -13,6 +13,7 @@ import { IMAGES_PATH } from '../../generations/image-routes.js';
 import type { PublishedGeneration } from '../../generations/publisher.js';
 import { queuePosition } from '../../generations/queue.js';
 import type { GraphQLContext } from '../context.js';
+import { connection, type Connection } from '../pagination.js';
 import { GenerateImageInput } from './generation-inputs.js';
 import {
   GeneratedImage,
@@ -49,18 +50,10 @@ export class GenerationResolver {
     @Arg('first', () => Int, { defaultValue: 20, description: `Generations per page, 1 to ${MAX_GENERATIONS_PAGE}.` }) first: number,
     @Arg('after', () => String, { nullable: true, description: 'The `endCursor` of the previous page.' }) after?: string | null,
     @Arg('status', () => GenerationStatusEnum, { nullable: true, description: 'Only generations in this status.' }) status?: GenerationStatus | null,
-  ): Promise<{ edges: { cursor: string; node: PublishedGeneration }[]; pageInfo: GenerationConnection['pageInfo'] }> {
+  ): Promise<Connection<PublishedGeneration>> {
     const page = await listGenerations(user!.id, { first, after: after ?? undefined, status: status ?? undefined });
     const edges = page.edges.map(({ cursor, generation }) => ({ cursor, node: generation }));
-    return {
-      edges,
-      pageInfo: {
-        hasNextPage: page.hasNextPage,
-        hasPreviousPage: Boolean(after),
-        startCursor: edges[0]?.cursor ?? null,
-        endCursor: edges.at(-1)?.cursor ?? null,
-      },
-    };
+    return connection(edges, { after, hasNextPage: page.hasNextPage });
   }
 
   @Authorized()

@@ -5,7 +5,7 @@ import { GENERATION_STATUSES, type GenerationStatus } from '../../generations/ge
 import { ModelFamilyEnum } from '../catalog/catalog-enums.js';
 import { ModelDefaults } from '../catalog/model-types.js';
 import { graphqlEnum } from '../enum.js';
-import { PageInfo } from '../pagination.js';
+import { ConnectionType } from '../pagination.js';
 
 export const GenerationStatusEnum = graphqlEnum(
   'GenerationStatus',
@@ -171,20 +171,5 @@ export class Generation {
   finishedAt?: Date;
 }
 
-@ObjectType()
-export class GenerationEdge {
-  @Field({ description: 'Pass as `after` to continue after this generation.' })
-  cursor!: string;
-
-  @Field(() => Generation)
-  node!: Generation;
-}
-
 @ObjectType({ description: 'A page of generations, newest first.' })
-export class GenerationConnection {
-  @Field(() => [GenerationEdge])
-  edges!: GenerationEdge[];
-
-  @Field(() => PageInfo)
-  pageInfo!: PageInfo;
-}
+export class GenerationConnection extends ConnectionType(Generation, { name: 'Generation', item: 'generation' }) {}
