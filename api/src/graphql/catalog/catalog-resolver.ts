@@ -3,6 +3,7 @@ import type { ModelFamily } from '../../../../schema/src/families.js';
 import type { CatalogModel } from '../../catalog/catalog.js';
 import type { ModelTier } from '../../catalog/catalog-entry.js';
 import type { GraphQLContext } from '../context.js';
+import { withoutNulls } from '../without-nulls.js';
 import { ModelFamilyEnum, ModelTierEnum } from './catalog-enums.js';
 import { AddModelInput, FamilyPresetInput, UpdateModelInput } from './model-inputs.js';
 import { FamilyPreset, Model } from './model-types.js';
@@ -75,8 +76,4 @@ export class CatalogResolver {
   ): Promise<FamilyPreset> {
     return services.catalog.updatePreset(family, withoutNulls(input));
   }
-}
-
-function withoutNulls<T extends object>(value: T): { [K in keyof T]?: Exclude<T[K], null> } {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null && v !== undefined)) as never;
 }

@@ -14,6 +14,7 @@ import type { PublishedGeneration } from '../../generations/publisher.js';
 import { queuePosition } from '../../generations/queue.js';
 import type { GraphQLContext } from '../context.js';
 import { connection, type Connection } from '../pagination.js';
+import { withoutNulls } from '../without-nulls.js';
 import { GenerateImageInput } from './generation-inputs.js';
 import {
   GeneratedImage,
@@ -121,9 +122,4 @@ export class GenerationResolver {
 /** A Buffer field reads back as a Buffer from mongoose documents, and as BSON Binary from lean reads. */
 function bytesOf(value: Buffer | mongoose.mongo.Binary): Buffer {
   return value instanceof mongoose.mongo.Binary ? Buffer.from(value.buffer) : value;
-}
-
-/** GraphQL lets a client send null for an optional field; here it means the same as leaving it out. */
-function withoutNulls<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], null> } {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null)) as never;
 }
