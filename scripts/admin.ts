@@ -2,9 +2,8 @@ import { CommanderError } from 'commander';
 import { pino } from 'pino';
 import { Accounts } from '../api/src/accounts/accounts.js';
 import { TokenService } from '../api/src/accounts/token-service.js';
-import { readDatabaseAddress } from '../api/src/admin-address.js';
 import { ConfigError, loadConfig } from '../api/src/config.js';
-import { initIndexes, startDatabase } from '../api/src/db/connection.js';
+import { connectCliDatabase } from '../api/src/db/cli-database.js';
 import { adminProgram } from './admin-program.js';
 
 /**
@@ -28,20 +27,13 @@ const config = (() => {
 })();
 
 async function connect(): Promise<() => Promise<void>> {
-  const address = config.mongodbUri ? { uri: config.mongodbUri, dbName: undefined } : await readDatabaseAddress(config.dataDir);
-  if (!address) {
+  const database = await connectCliDatabase(config, pino({ level: 'warn' }));
+  if (!database) {
     fail(
       'No database to work on. Set MONGODB_URI to the database Easel uses, or start Easel (npm start)\n' +
         `from this folder first: its embedded database leaves its address in ${config.dataDir}.`,
     );
   }
-  const database = await startDatabase({
-    uri: address.uri,
-    dbName: address.dbName,
-    dataDir: config.dataDir,
-    logger: pino({ level: 'warn' }),
-  });
-  await initIndexes();
   return () => database.stop();
 }
 

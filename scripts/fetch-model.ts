@@ -12,12 +12,11 @@
 import { Command, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import { pino } from 'pino';
-import { readDatabaseAddress } from '../api/src/admin-address.js';
 import { Catalog } from '../api/src/catalog/catalog.js';
 import { SLUG_PATTERN, SLUG_RULE } from '../api/src/catalog/catalog-rules.js';
 import { registerModel, starterEntryForSource } from '../api/src/catalog/installed-models.js';
 import { ConfigError, loadConfig, type Config } from '../api/src/config.js';
-import { initIndexes, startDatabase } from '../api/src/db/connection.js';
+import { connectCliDatabase } from '../api/src/db/cli-database.js';
 import { ModelLoadError } from '../gpu-runtime/src/models/index.js';
 import { MODEL_FAMILIES, type ModelFamily } from '../schema/src/families.js';
 import { fetchOnnxModel, type FetchPlan } from './hub/fetch-onnx-model.js';
@@ -69,14 +68,11 @@ async function fetchModel(spec: string, options: FetchOptions, config: Config): 
   }
 }
 
-/** The database an Easel server uses: MONGODB_URI, or the embedded one a server running here advertises. */
+/** The catalog of the database Easel uses (see connectCliDatabase), when there is one to reach. */
 async function openCatalog(config: Config): Promise<{ catalog: Catalog; close(): Promise<void> } | undefined> {
-  const address = config.mongodbUri ? { uri: config.mongodbUri, dbName: undefined } : await readDatabaseAddress(config.dataDir);
-  if (!address) return undefined;
   try {
-    const database = await startDatabase({ uri: address.uri, dbName: address.dbName, dataDir: config.dataDir, logger: pino({ level: 'silent' }) });
-    await initIndexes();
-    return { catalog: new Catalog(config.modelsDir), close: () => database.stop() };
+    const database = await connectCliDatabase(config, pino({ level: 'silent' }));
+    return database && { catalog: new Catalog(config.modelsDir), close: () => database.stop() };
   } catch (error) {
     // A stopped server's stale address, a database that is down: the download is still worth doing.
     console.warn(`Cannot reach Easel's database (${(error as Error).message}); continuing without it.`);
