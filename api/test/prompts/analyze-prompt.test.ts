@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MODEL_FAMILIES, type ModelFamily } from '../../../schema/src/families.js';
 import { serializeAttention } from '../../../schema/src/prompt/index.js';
+import { A1111_ATTENTION_EXAMPLES } from '../../../schema/test/prompt/a1111-examples.js';
 import { STARTER_CATALOG } from '../../src/catalog/starter.js';
 import { InvalidInputError } from '../../src/errors.js';
 import { analyzePrompts } from '../../src/prompts/analyze-prompt.js';
@@ -13,17 +14,8 @@ const analyze = (family: ModelFamily, prompt: string, negativePrompt?: string | 
   analyzePrompts({ family, promptStyle: preset(family).promptStyle }, preset(family), ESTIMATED_COUNTER, { prompt, negativePrompt });
 
 describe('analyzePrompts: segments, with A1111 parity', () => {
-  // parse_prompt_attention's docstring examples, exact floats included.
   it.each<[string, Array<[string, number]>]>([
-    ['normal text', [['normal text', 1.0]]],
-    ['an (important) word', [['an ', 1.0], ['important', 1.1], [' word', 1.0]]],
-    ['(unbalanced', [['unbalanced', 1.1]]],
-    ['\\(literal\\]', [['(literal]', 1.0]]],
-    ['(unnecessary)(parens)', [['unnecessaryparens', 1.1]]],
-    [
-      'a (((house:1.3)) [on] a (hill:0.5), sun, (((sky))).',
-      [['a ', 1.0], ['house', 1.5730000000000004], [' ', 1.1], ['on', 1.0], [' a ', 1.1], ['hill', 0.55], [', sun, ', 1.1], ['sky', 1.4641000000000006], ['.', 1.1]],
-    ],
+    ...A1111_ATTENTION_EXAMPLES,
     ['1girl BREAK (red:1.2) (hair:1.2)', [['1girl', 1], ['BREAK', -1], ['red', 1.2], [' ', 1], ['hair', 1.2]]],
   ])('%s', (prompt, expected) => {
     expect(analyze('SD15', prompt).prompt.segments).toEqual(expected.map(([text, weight]) => ({ text, weight })));

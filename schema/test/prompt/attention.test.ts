@@ -1,34 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isBreak, parseAttention, serializeAttention, type PromptSegment } from '../../src/prompt/index.js';
+import { A1111_ATTENTION_EXAMPLES } from './a1111-examples.js';
 import { promptLike } from './arbitraries.js';
 
 const BREAK: PromptSegment = { text: 'BREAK', weight: -1 };
 const DOWN = 1 / 1.1;
 
 describe('parseAttention: A1111 doctests', () => {
-  // The examples from the docstring of A1111's parse_prompt_attention, with its exact floats.
-  it.each<[string, Array<[string, number]>]>([
-    ['normal text', [['normal text', 1.0]]],
-    ['an (important) word', [['an ', 1.0], ['important', 1.1], [' word', 1.0]]],
-    ['(unbalanced', [['unbalanced', 1.1]]],
-    ['\\(literal\\]', [['(literal]', 1.0]]],
-    ['(unnecessary)(parens)', [['unnecessaryparens', 1.1]]],
-    [
-      'a (((house:1.3)) [on] a (hill:0.5), sun, (((sky))).',
-      [
-        ['a ', 1.0],
-        ['house', 1.5730000000000004],
-        [' ', 1.1],
-        ['on', 1.0],
-        [' a ', 1.1],
-        ['hill', 0.55],
-        [', sun, ', 1.1],
-        ['sky', 1.4641000000000006],
-        ['.', 1.1],
-      ],
-    ],
-  ])('%s', (prompt, expected) => {
+  it.each(A1111_ATTENTION_EXAMPLES)('%s', (prompt, expected) => {
     expect(parseAttention(prompt)).toEqual(expected.map(([text, weight]) => ({ text, weight })));
   });
 
