@@ -3,7 +3,7 @@ import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
 import type { ModelFamily } from '../../../../schema/src/families.js';
 import { GENERATION_STATUSES, type GenerationStatus } from '../../generations/generation.js';
 import { ModelFamilyEnum } from '../catalog/catalog-enums.js';
-import { ModelDefaults } from '../catalog/model-types.js';
+import { ImageSize, ModelDefaults } from '../catalog/model-types.js';
 import { graphqlEnum } from '../enum.js';
 import { ConnectionType } from '../pagination.js';
 
@@ -16,7 +16,7 @@ export const GenerationStatusEnum = graphqlEnum(
 // The fields named in issue 4 (and their types, DateTime included) are what clients rely on.
 
 @ObjectType({ description: 'One image of a finished generation.' })
-export class GeneratedImage {
+export class GeneratedImage extends ImageSize {
   @Field(() => ID)
   id!: string;
 
@@ -28,12 +28,6 @@ export class GeneratedImage {
 
   @Field(() => Float, { description: 'The seed of this image (the generation seed + its index in the batch).' })
   seed!: number;
-
-  @Field(() => Int)
-  width!: number;
-
-  @Field(() => Int)
-  height!: number;
 }
 
 @ObjectType({ description: 'The catalog model a generation ran on, as it was when queued.' })
