@@ -23,11 +23,12 @@ import { ImageLinks } from './generations/image-links.js';
 import { imageRoutes } from './generations/image-routes.js';
 import { createGpuFunction } from './generations/lambda.js';
 import { uploadRoutes } from './generations/uploads.js';
-import type { GraphQLContext, Services } from './graphql/context.js';
+import { callerKey, type GraphQLContext, type Services } from './graphql/context.js';
 import { ErrorCode } from './graphql/errors.js';
 import { errorFormatter } from './graphql/format-error.js';
 import { createEaselPubSub } from './graphql/pubsub.js';
 import { buildEaselSchema } from './graphql/schema.js';
+import { sharedSubscribe } from './graphql/shared-subscriptions.js';
 import { graphiqlAssets, graphiqlPage } from './http/graphiql.js';
 import { healthz } from './http/healthz.js';
 import { requestLog } from './http/request-log.js';
@@ -130,6 +131,8 @@ async function listen(config: Config, services: Services, database: Database, ov
         }
       },
       context: (ctx): GraphQLContext => ({ user: ctx.extra.user, services }),
+      // A crowd watching one generation: each update is executed once per query and caller, not per subscriber.
+      subscribe: sharedSubscribe((context) => callerKey(context as GraphQLContext)),
       onNext: (_ctx, _id, _payload, _args, result) =>
         result.errors ? { ...result, errors: result.errors.map((error) => formatError(error.toJSON(), error)) } : undefined,
     },

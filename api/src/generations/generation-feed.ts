@@ -20,6 +20,9 @@ import { isAhead, queuePosition } from './queue.js';
  * - Queue positions change without their own job changing: when another job ahead leaves the
  *   queue (or re-enters it for a retry). While a stream follows QUEUED jobs it also watches all
  *   jobs' updates for that, and gives a followed job again when its position moved.
+ * - Each object a stream gives is one state at one moment: the published object itself, shared by
+ *   every stream it reaches, so that their subscriptions execute it once; a state given again (a
+ *   queue move) is a new object.
  */
 
 const isFinal = (generation: PublishedGeneration) => FINAL_STATUSES.includes(generation.status);
@@ -113,7 +116,8 @@ class QueueWatch {
 
   /** Takes a followed generation's latest state: its position is watched while it is QUEUED. */
   async follow(generation: PublishedGeneration): Promise<void> {
-    const position = await queuePosition(generation);
+    // Only a QUEUED job has a position: the test spares every other update (progress) a wait.
+    const position = generation.status === 'QUEUED' ? await queuePosition(generation) : null;
     if (position === null) this.followed.delete(idOf(generation));
     else this.followed.set(idOf(generation), { generation, position });
     // All jobs' updates are only needed while a followed job waits in the queue.
@@ -139,20 +143,18 @@ class QueueWatch {
       const position = await queuePosition(entry.generation);
       if (position === null || position === entry.position) continue;
       entry.position = position;
-      moved.push(entry.generation);
+      // A new object: the one given before was executed with the old position (see the top).
+      moved.push({ ...entry.generation });
     }
     return moved;
   }
 }
 
-/**
- * Updates from pubSub topics, merged in arrival order, read one at a time. Listening starts when
- * `listen` is called (a pubSub iterator only starts listening at its first read, so each is read
- * at once and its events are queued here).
- */
+/** Updates from pubSub topics, merged in the order they were published, read one at a time. */
 class TopicInbox {
   private readonly events: { topic: string; generation: PublishedGeneration }[] = [];
-  private readonly sources = new Map<string, AsyncIterator<unknown>>();
+  /** Stops listening, by topic (with its id, if any). */
+  private readonly sources = new Map<string, () => void>();
   private wake: (() => void) | undefined;
   private closed = false;
 
@@ -161,23 +163,15 @@ class TopicInbox {
   listen(topic: string, id?: string): void {
     const key = id === undefined ? topic : `${topic}:${id}`;
     if (this.closed || this.sources.has(key)) return;
-    // EaselPubSub's types want an id for every topic; the all-generations topic has none.
-    const subscribe = this.pubSub.subscribe as (topic: string, id?: string) => AsyncIterable<unknown>;
-    const source = subscribe.call(this.pubSub, topic, id)[Symbol.asyncIterator]();
-    this.sources.set(key, source);
-    const read = (): void => {
-      void source.next().then((result) => {
-        if (result.done) return;
-        this.events.push({ topic, generation: result.value as PublishedGeneration });
-        this.wake?.();
-        read();
-      });
-    };
-    read();
+    const stop = this.pubSub.listen(topic, id, (generation) => {
+      this.events.push({ topic, generation: generation as PublishedGeneration });
+      this.wake?.();
+    });
+    this.sources.set(key, stop);
   }
 
   stop(topic: string): void {
-    void this.sources.get(topic)?.return?.();
+    this.sources.get(topic)?.();
     this.sources.delete(topic);
   }
 
@@ -192,7 +186,7 @@ class TopicInbox {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const source of this.sources.values()) void source.return?.();
+    for (const stop of this.sources.values()) stop();
     this.sources.clear();
     this.events.length = 0;
     this.wake?.();

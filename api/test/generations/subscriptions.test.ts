@@ -5,8 +5,9 @@ import WebSocket from 'ws';
 import { GenerationModel, type GenerationDocument } from '../../src/generations/generation.js';
 import { followGeneration } from '../../src/generations/generation-feed.js';
 import { finishGeneration } from '../../src/generations/lifecycle.js';
-import { publishGeneration } from '../../src/generations/publisher.js';
+import { ALL_GENERATIONS_TOPIC, GENERATION_TOPIC, publishGeneration, USER_GENERATIONS_TOPIC } from '../../src/generations/publisher.js';
 import { useTestServer } from '../support/server.js';
+import { follow } from './subscriptions-client.js';
 import { generate, installModel, type GenerationView } from './support.js';
 
 const server = useTestServer({ GPU_CONCURRENCY: '0' });
@@ -201,6 +202,89 @@ describe('myGenerations', () => {
       [second.id, 'CANCELLED', false],
     ]);
     expect(seen[3].queuePosition).toBe(seen[1].queuePosition! - 1);
+  });
+});
+
+/** Waits until `test` holds, checking every few milliseconds. */
+async function eventually(test: () => boolean, what: string): Promise<void> {
+  for (const started = Date.now(); !test(); await new Promise((resolve) => setTimeout(resolve, 5))) {
+    if (Date.now() - started > 5_000) throw new Error(`still not so after 5 s: ${what}`);
+  }
+}
+
+describe('subscriptions sharing one execution per update', () => {
+  it("gives a user's subscriptions with the same query the same, correct updates, and another user only theirs", async () => {
+    const alice = await server().createUser('alice');
+    const bob = await server().createUser('bob');
+    const query = `subscription { myGenerations { ${FIELDS} } }`;
+    const aliceClient = connect(alice.key);
+    const alices = [follow<GenerationView>(aliceClient, query, {}, 'myGenerations'), follow<GenerationView>(aliceClient, query, {}, 'myGenerations')];
+    alices.push(follow<GenerationView>(connect(alice.key), query, {}, 'myGenerations'));
+    const bobs = follow<GenerationView>(connect(bob.key), query, {}, 'myGenerations');
+    const { pubSub } = server().server.services;
+    await eventually(() => pubSub.listenerCount(USER_GENERATIONS_TOPIC, alice.user.id) === 3 && pubSub.listenerCount(USER_GENERATIONS_TOPIC, bob.user.id) === 1, 'all subscribed');
+
+    const mine = (await generate(server(), alice.key, { modelId: 'tiny-sd15', prompt: 'x' })).data!.generateImage;
+    const theirs = (await generate(server(), bob.key, { modelId: 'tiny-sd15', prompt: 'y' })).data!.generateImage;
+    await claim(mine.id);
+    const preview = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#f80' } }).webp().toBuffer();
+    await progress(mine.id, 0, 1, preview);
+    await finishGeneration(server().server.services, mine.id, { status: 'SUCCEEDED', images: [] }, { statuses: ['RUNNING'] });
+    await server().graphql(`mutation { cancelGeneration(id: "${theirs.id}") { id } }`, { key: bob.key });
+
+    const ended = (update: GenerationView) => update.status === 'SUCCEEDED' || update.status === 'CANCELLED';
+    await Promise.all([...alices, bobs].map((subscription) => subscription.until(ended)));
+    const [seen, ...alsoSeen] = alices.map((subscription) => subscription.updates);
+    expect(seen.map((update) => [update.id, update.status, update.step, update.previewUrl !== null])).toEqual([
+      [mine.id, 'QUEUED', 0, false],
+      [mine.id, 'RUNNING', 0, false],
+      [mine.id, 'RUNNING', 1, true],
+      [mine.id, 'SUCCEEDED', 1, true],
+    ]);
+    expect(alsoSeen).toEqual([seen, seen]);
+    // Bob's job was behind Alice's in the queue: his stream also gave it when it moved up.
+    expect(new Set(bobs.updates.map((update) => update.id))).toEqual(new Set([theirs.id]));
+
+    // What they got is what a query of their own gives.
+    const now = async (key: string, id: string) =>
+      (await server().graphql<{ generation: GenerationView }>(`{ generation(id: "${id}") { ${FIELDS} } }`, { key })).data!.generation;
+    expect(seen.at(-1)).toEqual(await now(alice.key, mine.id));
+    expect(bobs.updates.at(-1)).toEqual(await now(bob.key, theirs.id));
+  });
+});
+
+describe('pubSub listeners', () => {
+  it('are all taken off however subscriptions end, and a crowd watching one generation raises no leak warning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+    process.on('warning', onWarning);
+    try {
+      const { key } = await server().createUser('crowd');
+      const { id } = (await generate(server(), key, { modelId: 'tiny-sd15', prompt: 'x' })).data!.generateImage;
+      const { pubSub } = server().server.services;
+      const listening = () => [pubSub.listenerCount(GENERATION_TOPIC, id), pubSub.listenerCount(ALL_GENERATIONS_TOPIC)];
+      const [, othersOnAll] = listening();
+
+      // More than Node's default limit of 10; each follows a QUEUED job, so it also listens to all jobs.
+      const watchers = Array.from({ length: 12 }, () => {
+        const client = connect(key);
+        return { client, subscription: follow<GenerationView>(client, updated(id), {}, 'generationUpdated') };
+      });
+      await Promise.all(watchers.map(({ subscription }) => subscription.until(() => true)));
+      expect(listening()).toEqual([12, othersOnAll + 12]);
+
+      // Four unsubscribe, four disconnect, and four stay until the generation ends.
+      for (const { subscription } of watchers.slice(0, 4)) subscription.stop();
+      await Promise.all(watchers.slice(4, 8).map(({ client }) => client.dispose()));
+      await eventually(() => listening()[0] === 4, 'only the last four listen');
+      await claim(id);
+      await finishGeneration(server().server.services, id, { status: 'SUCCEEDED', images: [] }, { statuses: ['RUNNING'] });
+      await Promise.all(watchers.slice(8).map(({ subscription }) => subscription.done));
+      await eventually(() => listening()[0] === 0 && listening()[1] === othersOnAll, 'nobody listens');
+      expect(warnings).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });
 
