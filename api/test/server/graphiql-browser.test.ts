@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,6 +24,9 @@ let profile: string;
 let browser: BrowserContext;
 
 beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`This test drives Debian's chromium at ${CHROMIUM}: install it with \`apt-get install chromium\` (.ci/run does).`);
+  }
   profile = await mkdtemp(path.join(os.tmpdir(), 'easel-chromium-'));
   browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: FLAGS, headless: true });
 });
