@@ -49,6 +49,9 @@ const CASES: Case[] = [
   { code: 'TAG_STYLE_PROMPT', options: FLUX, triggers: 'red car, city street, night, neon, rain', flagged: 'red car, city street, night, neon, rain', passes: 'A red car on a city street at night. Neon signs glow through the rain.' },
   { code: 'MULTIPLE_CHARACTERS', options: ILLUSTRIOUS, triggers: 'masterpiece, 2girls, park', flagged: '2girls', passes: 'masterpiece, 1girl, 1girl, park' },
   { code: 'MULTIPLE_CHARACTERS', options: ILLUSTRIOUS, triggers: '1girl, smile, 1boy', flagged: '1boy', passes: '1girl, multiple views' },
+  { code: 'MULTIPLE_CHARACTERS', options: ILLUSTRIOUS, triggers: '1girl, (smile:1.2) 2girls', flagged: '2girls', passes: '1girl, (smile:1.2) 1girl, long hair multiple views' },
+  { code: 'MULTIPLE_CHARACTERS', options: ILLUSTRIOUS, triggers: '1girl, (1boy:1.2) smile', flagged: '1boy', passes: '1girl, (girl:1.2) smile, 2 cats' },
+  { code: 'MULTIPLE_CHARACTERS', options: ILLUSTRIOUS, triggers: '1girl, long hair multiple girls', flagged: 'multiple girls', passes: 'solo, long hair multiple girlfriends' },
   {
     code: 'TOO_MANY_QUALITY_TAGS',
     options: ILLUSTRIOUS,

@@ -1,4 +1,5 @@
-import { tagKey, type PromptTag } from '../../syntax/tags.js';
+import { findPhrases, plainGap, tagWords, type Span as Gap } from '../../syntax/tag-words.js';
+import type { PromptTag } from '../../syntax/tags.js';
 import { isStandaloneTag } from '../../vocabulary.js';
 import { PromptWarningCode, quote, warning, type PromptWarning } from '../../warnings.js';
 import type { LintRule } from '../lint-rule.js';
@@ -28,11 +29,6 @@ interface Brackets {
   closes: ReadonlySet<number>;
 }
 
-interface Gap {
-  start: number;
-  end: number;
-}
-
 const LONGEST_STANDALONE_TAG = 3; // words
 
 function checkTag(source: string, brackets: Brackets, tag: PromptTag): PromptWarning[] {
@@ -56,38 +52,12 @@ function bracketEdges(source: string, { opens, closes }: Brackets, tag: PromptTa
 
 /** Finds the standalone tags among a tag's words, longest first, and the gaps on either side of each. */
 function standaloneTagEdges(source: string, tag: PromptTag): Gap[] {
-  const words = [...source.slice(tag.textStart, tag.textEnd).matchAll(/[^\s()[\]]+/g)].map((match) => ({
-    start: tag.textStart + match.index,
-    end: tag.textStart + match.index + match[0].length,
-  }));
-  const gaps: Gap[] = [];
-  for (let i = 0; i < words.length; ) {
-    const length = standaloneLengthAt(source, words, i);
-    if (length === 0) {
-      i++;
-      continue;
-    }
-    const before = i > 0 ? plainGap(source, words[i - 1], words[i]) : undefined;
-    const after = i + length < words.length ? plainGap(source, words[i + length - 1], words[i + length]) : undefined;
-    if (before) gaps.push(before);
-    if (after) gaps.push(after);
-    i += length;
-  }
-  return gaps;
-}
-
-function standaloneLengthAt(source: string, words: Gap[], i: number): number {
-  for (let length = Math.min(LONGEST_STANDALONE_TAG, words.length - i); length > 0; length--) {
-    const phrase = words.slice(i, i + length);
-    const joined = phrase.every((word, k) => k === 0 || plainGap(source, phrase[k - 1], word));
-    if (joined && isStandaloneTag(tagKey(source.slice(phrase[0].start, phrase.at(-1)!.end)))) return length;
-  }
-  return 0;
-}
-
-/** The spaces between two words, when nothing but spaces is there. */
-function plainGap(source: string, left: Gap, right: Gap): Gap | undefined {
-  return /^\s+$/.test(source.slice(left.end, right.start)) ? { start: left.end, end: right.start } : undefined;
+  const words = tagWords(source, tag);
+  return findPhrases(source, words, LONGEST_STANDALONE_TAG, isStandaloneTag).flatMap(({ first, count }) => {
+    const before = first > 0 ? plainGap(source, words[first - 1], words[first]) : undefined;
+    const after = first + count < words.length ? plainGap(source, words[first + count - 1], words[first + count]) : undefined;
+    return [before, after].filter((gap) => gap !== undefined);
+  });
 }
 
 function spaces(source: string, tag: PromptTag): Gap[] {
