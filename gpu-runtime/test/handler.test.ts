@@ -1,10 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { makeTinyModels } from '../../scripts/make-tiny-models.js';
 import type { GenerationEvent } from '../../schema/src/events.js';
 import { JOB_CONTRACT_VERSION, type GenerationJob } from '../../schema/src/job.js';
@@ -200,6 +200,21 @@ describe('failures are reported, never left silent', () => {
     expect(failed.code).toBe('MODEL_NOT_INSTALLED');
     expect(failed.reason).toContain('Missing Model');
     expect(failed.reason).toContain('npm run models:fetch');
+  });
+
+  test('CUDA required where it cannot be used (no CUDA build of onnxruntime here): GPU_UNAVAILABLE, not MODEL_INVALID', async () => {
+    // A folder of its own, so that no earlier test's CPU sessions are already cached for it.
+    await cp(path.join(modelsDir, 'tiny-sd15'), path.join(modelsDir, 'tiny-sd15-cuda'), { recursive: true });
+    vi.stubEnv('EASEL_EXECUTION_PROVIDER', 'cuda');
+    try {
+      const { events, failed } = await failureOf(job({ model: { id: 'c', name: 'Tiny SD 1.5', family: 'SD15', path: 'tiny-sd15-cuda' } }));
+      expect(events.map((event) => event.type)).toEqual(['started', 'failed']);
+      expect(failed.code).toBe('GPU_UNAVAILABLE');
+      expect(failed.reason).toMatch(/CUDA/);
+      expect(failed.reason).toMatch(/EASEL_EXECUTION_PROVIDER=auto .* or cpu/);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 
   test('a catalog entry of the wrong family: INVALID_REQUEST after started', async () => {

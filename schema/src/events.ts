@@ -53,6 +53,8 @@ export const FAILURE_CODES = [
   'MODEL_UNKNOWN_KIND',
   /** A model file is unreadable or not what its name promises. */
   'MODEL_INVALID',
+  /** EASEL_EXECUTION_PROVIDER=cuda and CUDA cannot be used (library not installed, no GPU or driver). */
+  'GPU_UNAVAILABLE',
   /** The img2img base image could not be downloaded. */
   'BASE_IMAGE_UNAVAILABLE',
   'BASE_IMAGE_TOO_LARGE',

@@ -1,5 +1,5 @@
 import type { FailureCode } from '../../../schema/src/events.js';
-import { ModelLoadError } from '../models/errors.js';
+import { GpuUnavailableError, ModelLoadError } from '../models/errors.js';
 import { GenerationCancelledError, InvalidRequestError, NonFiniteOutputError } from '../pipeline/errors.js';
 
 /** A job failure whose code and reason the handler reports as they are. */
@@ -29,6 +29,7 @@ export function describeFailure(error: unknown): FailureReport {
   if (error instanceof ModelLoadError) {
     return { code: error.code === 'MODEL_NOT_FOUND' ? 'MODEL_NOT_INSTALLED' : error.code, reason: error.message };
   }
+  if (error instanceof GpuUnavailableError) return { code: error.code, reason: error.message };
   if (error instanceof InvalidRequestError) return { code: 'INVALID_REQUEST', reason: error.message };
   if (error instanceof GenerationCancelledError) return { code: 'CANCELLED', reason: error.message };
   if (error instanceof NonFiniteOutputError) return { code: error.code, reason: error.message };

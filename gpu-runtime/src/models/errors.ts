@@ -24,3 +24,13 @@ export class ModelLoadError extends Error {
     super(message, options);
   }
 }
+
+/**
+ * EASEL_EXECUTION_PROVIDER=cuda and CUDA cannot be used (its onnxruntime library is not installed,
+ * or it fails to start where the CPU opens the same file). Not a model problem, so not
+ * MODEL_INVALID: the fix is on the machine or in its configuration.
+ */
+export class GpuUnavailableError extends Error {
+  override readonly name = 'GpuUnavailableError';
+  readonly code = 'GPU_UNAVAILABLE';
+}

@@ -1,5 +1,5 @@
 /** Finding, loading and caching ONNX model folders; typed wrappers that hide each export's dtypes. */
-export { ModelLoadError, type ModelLoadErrorCode } from './errors.js';
+export { GpuUnavailableError, ModelLoadError, type ModelLoadErrorCode } from './errors.js';
 export { openSession, type ExecutionProvider } from './execution-provider.js';
 export { float16ToFloat32, float32ToFloat16 } from './float16.js';
 export { checkFolder as checkModelFolder, LoadedModel, loadModel, REQUIRED_FILES, unloadModel, type TextEncoderStage } from './load-model.js';

@@ -2,7 +2,7 @@ import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { ClipTokenizer } from '../../../schema/src/prompt/index.js';
-import { ModelLoadError } from './errors.js';
+import { GpuUnavailableError, ModelLoadError } from './errors.js';
 import { openSession, type ExecutionProvider, type OpenedSession } from './execution-provider.js';
 import type { SchedulerConfig } from '../samplers/scheduler-config.js';
 import { readPipelineConfig, readPipelineKind, readTextEncoderConfig, type PipelineArchitecture, type PipelineConfig } from './pipeline-config.js';
@@ -88,6 +88,7 @@ async function open(dir: string, relative: string, logger: Logger | undefined): 
   try {
     return { ...(await openSession(file, logger)), file };
   } catch (error) {
+    if (error instanceof GpuUnavailableError) throw error;
     throw new ModelLoadError('MODEL_INVALID', `cannot load ${file}: ${(error as Error).message}`, { cause: error });
   }
 }

@@ -2,9 +2,9 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { makeTinyModels } from '../../../scripts/make-tiny-models.js';
-import { loadModel, ModelLoadError, unloadModel, openSession, type LoadedModel } from '../../src/models/index.js';
+import { GpuUnavailableError, loadModel, ModelLoadError, unloadModel, openSession, type LoadedModel } from '../../src/models/index.js';
 
 let root: string;
 let sd15Dir: string;
@@ -252,5 +252,28 @@ describe('execution providers', () => {
     expect(provider).toBe('cpu');
     await session.release();
     await expect(openSession(file, undefined, { EASEL_EXECUTION_PROVIDER: 'tpu' })).rejects.toThrow(/EASEL_EXECUTION_PROVIDER/);
+  });
+
+  // The npm package ships no CUDA provider (the committed .npmrc skips its download), so here CUDA is unavailable.
+  it('fails a load that insists on CUDA with GPU_UNAVAILABLE saying how to fix it, not MODEL_INVALID', async () => {
+    const dir = await copyOf(sd15Dir, 'cuda-required');
+    vi.stubEnv('EASEL_EXECUTION_PROVIDER', 'cuda');
+    try {
+      const error = await loadModel(dir).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(GpuUnavailableError);
+      expect(error).not.toBeInstanceOf(ModelLoadError);
+      expect((error as GpuUnavailableError).code).toBe('GPU_UNAVAILABLE');
+      expect((error as Error).message).toMatch(/EASEL_EXECUTION_PROVIDER=cuda.*CUDA provider .* is not installed/);
+      expect((error as Error).message).toContain('ONNXRUNTIME_NODE_INSTALL=cuda12');
+      expect((error as Error).message).toMatch(/EASEL_EXECUTION_PROVIDER=auto .* or cpu/);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+    // The failure is not cached: the same folder loads once the setting allows the CPU.
+    expect((await loadModel(dir)).executionProvider).toBe('cpu');
+    await unloadModel(dir);
   });
 });
