@@ -1,8 +1,10 @@
 import { MODEL_FAMILIES } from '../../../schema/src/families.js';
 import { GenerationSettings, ModelRef } from '../../../schema/src/job.js';
+import { scanPrompt, type SyntaxProblem } from '../../../schema/src/prompt/index.js';
 import { parseSampler, SAMPLER_OPTIONS } from '../../../schema/src/samplers.js';
 import { InvalidInputError } from '../errors.js';
 import { MODEL_TIERS, PROMPT_STYLES, type CatalogEntryFields, type ImageSize } from './catalog-entry.js';
+import type { FamilyPreset } from './family-preset.js';
 
 export const SLUG_PATTERN = /^[a-z0-9]+(?:[-_.][a-z0-9]+)*$/;
 export const SLUG_RULE = 'must be lowercase letters and digits joined by - _ or . (e.g. "sdxl-base-1.0")';
@@ -55,4 +57,30 @@ export function checkCatalogEntry(entry: CatalogEntryFields): void {
 
 export function includesSize(sizes: readonly ImageSize[], { width, height }: ImageSize): boolean {
   return sizes.some((size) => size.width === width && size.height === height);
+}
+
+/**
+ * Checks a family preset's tags; throws InvalidInputError listing every problem. The enhancer puts
+ * them into every prompt of the family, so a slip like `(masterpiece` would weigh on all of them.
+ */
+export function checkPresetTags(preset: Pick<FamilyPreset, 'family'> & Partial<Pick<FamilyPreset, 'qualityTags' | 'negativeTags'>>): void {
+  const problems = (['qualityTags', 'negativeTags'] as const).flatMap((field) =>
+    (preset[field] ?? []).flatMap((tag) => scanPrompt(tag).problems.map((problem) => `${field}: "${tag}" ${explainSyntaxProblem(tag, problem)}`)),
+  );
+  if (problems.length) throw new InvalidInputError(`Invalid preset for ${preset.family}: ${problems.join('; ')}.`);
+}
+
+function explainSyntaxProblem(tag: string, problem: SyntaxProblem): string {
+  switch (problem.kind) {
+    case 'unclosed':
+      return `opens "${problem.bracket}" and never closes it`;
+    case 'stray-close':
+      return `has a "${problem.bracket}" that closes nothing`;
+    case 'crossed':
+      return `closes "${tag[problem.open]}" with "${problem.bracket}" while a bracket opened inside it is still open`;
+    case 'bad-weight':
+      return `has a weight "${tag.slice(problem.open, problem.closeEnd)}" that is not a number`;
+    case 'lone-backslash':
+      return 'has a backslash that escapes nothing and is dropped (write \\\\ for a literal backslash)';
+  }
 }

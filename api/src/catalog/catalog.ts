@@ -12,7 +12,7 @@ import {
   type ModelTier,
   type PromptStyle,
 } from './catalog-entry.js';
-import { checkCatalogEntry } from './catalog-rules.js';
+import { checkCatalogEntry, checkPresetTags } from './catalog-rules.js';
 import { FamilyPresetModel, type FamilyPreset } from './family-preset.js';
 
 export interface CatalogModel extends CatalogEntryFields {
@@ -145,6 +145,7 @@ export class Catalog {
     if (changes.promptStyle && !PROMPT_STYLES.includes(changes.promptStyle as PromptStyle)) {
       throw new InvalidInputError(`Unknown prompt style "${changes.promptStyle}"; choose TAGS or NATURAL.`);
     }
+    checkPresetTags({ family, ...changes });
     const current = (await this.preset(family)) ?? { family, promptStyle: 'TAGS', qualityTags: [], negativeTags: [] };
     const next: FamilyPreset = {
       family,
@@ -163,6 +164,7 @@ export class Catalog {
    */
   async seed(starter: StarterCatalog): Promise<{ models: number; presets: number }> {
     starter.models.forEach(checkCatalogEntry);
+    starter.presets.forEach(checkPresetTags);
     let models = 0;
     let presets = 0;
     for (const entry of starter.models) {

@@ -133,4 +133,22 @@ describe('Catalog', () => {
     const preset = await catalog.updatePreset('SD15', { promptStyle: 'TAGS', qualityTags: [' masterpiece ', '', 'masterpiece', 'best quality'] });
     expect(preset).toEqual({ family: 'SD15', promptStyle: 'TAGS', qualityTags: ['masterpiece', 'best quality'], negativeTags: [] });
   });
+
+  it('refuses preset tags whose brackets would spill onto every prompt, naming each slip', async () => {
+    const error = await catalog
+      .updatePreset('SD15', { qualityTags: ['(masterpiece', '(best quality:1.2)'], negativeTags: ['lowres)', '(text:1.2.3)', 'blur\\ry'] })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidInputError);
+    const message = (error as Error).message;
+    expect(message).toContain('qualityTags: "(masterpiece" opens "(" and never closes it');
+    expect(message).not.toContain('best quality');
+    expect(message).toContain('negativeTags: "lowres)" has a ")" that closes nothing');
+    expect(message).toContain('weight "(text:1.2.3)" that is not a number');
+    expect(message).toContain('backslash that escapes nothing');
+    expect(await catalog.preset('SD15')).toBeUndefined();
+
+    const broken = { ...STARTER_CATALOG, presets: [{ family: 'SD15' as const, promptStyle: 'TAGS' as const, qualityTags: ['[worst quality'], negativeTags: [] }] };
+    await expect(catalog.seed(broken)).rejects.toThrow(/"\[worst quality" opens "\[" and never closes it/);
+    expect(await catalog.presets()).toEqual([]);
+  });
 });

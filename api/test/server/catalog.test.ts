@@ -124,4 +124,16 @@ describe('catalog administration', () => {
     expect(response.data?.updateFamilyPreset.qualityTags).toEqual(['sharp focus', 'detailed']);
     expect(response.data?.updateFamilyPreset.negativeTags).toContain('watermark');
   });
+
+  it('refuses a preset tag with unbalanced brackets with BAD_USER_INPUT, changing nothing', async () => {
+    const presets = '{ familyPresets { family promptStyle qualityTags negativeTags } }';
+    const before = await server().graphql(presets);
+    const response = await server().graphql(
+      'mutation { updateFamilyPreset(family: ILLUSTRIOUS, input: { promptStyle: NATURAL, qualityTags: ["(masterpiece", "best quality"] }) { qualityTags } }',
+      admin(),
+    );
+    expect(codes(response)).toEqual(['BAD_USER_INPUT']);
+    expect(response.errors?.[0].message).toMatch(/"\(masterpiece" opens "\(" and never closes it/);
+    expect((await server().graphql(presets)).data).toEqual(before.data);
+  });
 });
