@@ -26,7 +26,7 @@ import { loadModel, unloadModel } from '../gpu-runtime/src/models/index.js';
 import { generate } from '../gpu-runtime/src/pipeline/generate.js';
 import { NoisePrefetcher } from '../gpu-runtime/src/pipeline/noise-prefetch.js';
 import { encodePreview, latentToRgb, ProgressReporter } from '../gpu-runtime/src/pipeline/preview.js';
-import { fillNormal } from '../gpu-runtime/src/samplers/index.js';
+import { randn } from '../gpu-runtime/src/samplers/index.js';
 import { makeTinyModels } from './make-tiny-models.js';
 
 const STEPS = 20;
@@ -119,8 +119,7 @@ async function stepCosts(dir: string, c: Case, sampler: SamplerId, previewEvery:
 }
 
 async function previewCost(side: number, architecture: 'sd1' | 'sdxl') {
-  const latents = new Float32Array(4 * side * side);
-  fillNormal(latents, 3, 0);
+  const latents = randn({ seed: 3, shape: [4, side, side], source: 'NV' });
   const mapTimes: number[] = [];
   const totalTimes: number[] = [];
   for (let i = 0; i < 60; i++) {

@@ -1,6 +1,6 @@
 import { model, Schema, type Types } from 'mongoose';
 import { MODEL_FAMILIES, type ModelFamily } from '../../../schema/src/families.js';
-import { SAMPLERS, SCHEDULES, type SamplerId, type ScheduleId } from '../../../schema/src/samplers.js';
+import { RNG_SOURCES, SAMPLERS, SCHEDULES, type RngSource, type SamplerId, type ScheduleId } from '../../../schema/src/samplers.js';
 import { PLANS } from '../accounts/user.js';
 import type { Plan } from '../accounts/accounts.js';
 
@@ -36,6 +36,10 @@ export interface StoredSettings {
   schedule: ScheduleId;
   clipSkip: number;
   seed: number;
+  rngSource: RngSource;
+  subseed: number;
+  subseedStrength: number;
+  etaNoiseSeedDelta: number;
   batchSize: number;
   denoiseStrength: number;
 }
@@ -131,6 +135,11 @@ const generationSchema = new Schema<GenerationDocument>(
       schedule: { type: String, enum: SCHEDULES, required: true },
       clipSkip: { type: Number, required: true },
       seed: { type: Number, required: true },
+      // Generations stored before these settings existed ran with their defaults' equivalents.
+      rngSource: { type: String, enum: RNG_SOURCES, default: 'NV' },
+      subseed: { type: Number, default: 0 },
+      subseedStrength: { type: Number, default: 0 },
+      etaNoiseSeedDelta: { type: Number, default: 0 },
       batchSize: { type: Number, required: true },
       denoiseStrength: { type: Number, required: true },
     },

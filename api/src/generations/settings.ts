@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { GenerationSettings, MAX_SEED } from '../../../schema/src/job.js';
-import { parseSampler, SAMPLER_OPTIONS, SCHEDULE_LABELS } from '../../../schema/src/samplers.js';
+import { parseSampler, SAMPLER_OPTIONS, SCHEDULE_LABELS, type RngSource } from '../../../schema/src/samplers.js';
 import type { CatalogModel } from '../catalog/catalog.js';
 import { includesSize } from '../catalog/catalog-rules.js';
 import { InvalidInputError, type InvalidField } from '../errors.js';
@@ -29,6 +29,14 @@ export interface GenerateImageRequest {
   clipSkip?: number;
   /** Omitted or -1: a random seed, stored with the generation. */
   seed?: number;
+  /** A1111's "Random number generator source": NV (default) or CPU. */
+  rngSource?: RngSource;
+  /** A1111's variation seed; omitted or -1: a random one (used only when subseedStrength > 0). */
+  subseed?: number;
+  /** 0 (default) to 1: how much of the variation seed's noise to mix in. */
+  subseedStrength?: number;
+  /** A1111's "Eta noise seed delta" (ENSD); default 0. */
+  etaNoiseSeedDelta?: number;
   batchSize?: number;
   /** The same id from the same user returns the same generation and charges once. */
   clientRequestId?: string;
@@ -79,6 +87,11 @@ export function resolveSettings(
     schedule: choice?.schedule ?? 'normal',
     clipSkip: request.clipSkip ?? model.defaults.clipSkip,
     seed: request.seed === undefined || request.seed === -1 ? newSeed() : request.seed,
+    rngSource: request.rngSource ?? 'NV',
+    subseedStrength: request.subseedStrength ?? 0,
+    // A1111 draws a random variation seed for -1; without a strength it decides nothing.
+    subseed: request.subseed === undefined || request.subseed === -1 ? (request.subseedStrength ? newSeed() : 0) : request.subseed,
+    etaNoiseSeedDelta: request.etaNoiseSeedDelta ?? 0,
     batchSize: request.batchSize ?? 1,
     denoiseStrength: request.denoiseStrength ?? DEFAULT_DENOISE_STRENGTH,
   };

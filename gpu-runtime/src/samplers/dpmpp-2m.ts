@@ -12,12 +12,8 @@ export const dpmpp2m: Sampler = async (denoise, initial, ctx) => {
   const x = Float32Array.from(initial);
   const previous = new Float32Array(x.length);
   let hPrevious = 0;
-  await forEachStep(ctx, x, async (i, sigma, sigmaNext) => {
+  await forEachStep(ctx, x, denoise, async (i, sigma, sigmaNext) => {
     const denoised = await denoise(x, sigma);
-    if (sigmaNext === 0) {
-      x.set(denoised);
-      return denoised;
-    }
     const h = Math.log(sigma / sigmaNext);
     const ratio = sigmaNext / sigma;
     const gain = -Math.expm1(-h);
@@ -35,33 +31,38 @@ export const dpmpp2m: Sampler = async (denoise, initial, ctx) => {
 };
 
 /**
- * DPM++ 2M SDE (η = 1, midpoint correction; Lu et al. 2022, §5 and appendix; k-diffusion's
- * sample_dpmpp_2m_sde): the same multistep idea on the reverse SDE. Per step the deterministic
- * part shrinks x by (σ_next/σ)·e^(−h) = (σ_next/σ)², and fresh noise of standard deviation
- * σ_next·√(1 − e^(−2h)) puts back what the SDE injects.
+ * DPM++ 2M SDE (η = 1; Lu et al. 2022, §5 and appendix; k-diffusion's sample_dpmpp_2m_sde): the
+ * same multistep idea on the reverse SDE. Per step the deterministic part shrinks x by
+ * (σ_next/σ)·e^(−h) = (σ_next/σ)², and noise of standard deviation σ_next·√(1 − e^(−2h)) puts
+ * back what the SDE injects. The correction from the previous estimate, k-diffusion's two
+ * solver types, integrates its linear change over the step:
+ *   midpoint ("DPM++ 2M SDE"):       ½·(1 − e^(−2h))·(h/h_prev)·(D − D_prev)
+ *   heun     ("DPM++ 2M SDE Heun"):  (1 − (1 − e^(−2h))/2h)·(h/h_prev)·(D − D_prev)
  */
-export const dpmpp2mSde: Sampler = async (denoise, initial, ctx) => {
-  const x = Float32Array.from(initial);
-  const previous = new Float32Array(x.length);
-  let hPrevious = 0;
-  await forEachStep(ctx, x, async (i, sigma, sigmaNext) => {
-    const denoised = await denoise(x, sigma);
-    if (sigmaNext === 0) {
-      x.set(denoised);
+function dpmpp2mSdeWith(solver: 'midpoint' | 'heun'): Sampler {
+  return async (denoise, initial, ctx) => {
+    const x = Float32Array.from(initial);
+    const previous = new Float32Array(x.length);
+    let hPrevious = 0;
+    await forEachStep(ctx, x, denoise, async (i, sigma, sigmaNext) => {
+      const denoised = await denoise(x, sigma);
+      const h = Math.log(sigma / sigmaNext);
+      const decay = (sigmaNext / sigma) * Math.exp(-h);
+      const gain = -Math.expm1(-2 * h);
+      const linear = solver === 'midpoint' ? 0.5 * gain : gain / (-2 * h) + 1;
+      const correction = i === 0 ? 0 : linear * (h / hPrevious);
+      const noiseScale = sigmaNext * Math.sqrt(gain);
+      const noise = ctx.noise(sigma, sigmaNext);
+      for (let j = 0; j < x.length; j++) {
+        x[j] = decay * x[j] + gain * denoised[j] + correction * (denoised[j] - previous[j]) + noiseScale * noise[j];
+      }
+      previous.set(denoised);
+      hPrevious = h;
       return denoised;
-    }
-    const h = Math.log(sigma / sigmaNext);
-    const decay = (sigmaNext / sigma) * Math.exp(-h);
-    const gain = -Math.expm1(-2 * h);
-    const correction = i === 0 ? 0 : 0.5 * gain * (h / hPrevious);
-    const noiseScale = sigmaNext * Math.sqrt(gain);
-    const noise = ctx.noise(i, 0);
-    for (let j = 0; j < x.length; j++) {
-      x[j] = decay * x[j] + gain * denoised[j] + correction * (denoised[j] - previous[j]) + noiseScale * noise[j];
-    }
-    previous.set(denoised);
-    hPrevious = h;
-    return denoised;
-  });
-  return x;
-};
+    });
+    return x;
+  };
+}
+
+export const dpmpp2mSde = dpmpp2mSdeWith('midpoint');
+export const dpmpp2mSdeHeun = dpmpp2mSdeWith('heun');

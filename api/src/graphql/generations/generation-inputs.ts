@@ -1,6 +1,8 @@
 import { IsDivisibleBy, IsInt, Length, Max, MaxLength, Min, MinLength } from 'class-validator';
 import { Field, Float, ID, InputType, Int } from 'type-graphql';
 import { MAX_SEED } from '../../../../schema/src/job.js';
+import type { RngSource } from '../../../../schema/src/samplers.js';
+import { RngSourceEnum } from '../samplers/sampler-types.js';
 import type { GenerateImageRequest } from '../../generations/settings.js';
 
 // Here the shapes and the ranges any model shares. What depends on the model (its sizes, that it
@@ -73,6 +75,26 @@ export class GenerateImageInput implements GenerateImageRequest {
   @Min(-1)
   @Max(MAX_SEED)
   seed?: number;
+
+  @Field(() => RngSourceEnum, { nullable: true, description: 'A1111 "Random number generator source". Default NV: the noise A1111 and Forge draw on NVIDIA GPUs; CPU: torch\'s CPU generator, as ComfyUI and Civitai draw it.' })
+  rngSource?: RngSource;
+
+  @Field(() => Float, { nullable: true, description: `A1111 "Variation seed", 0 to ${MAX_SEED}; -1 or none: random. Image i of the batch uses subseed + i.` })
+  @IsInt({ message: 'subseed must be a whole number' })
+  @Min(-1)
+  @Max(MAX_SEED)
+  subseed?: number;
+
+  @Field(() => Float, { nullable: true, description: 'A1111 "Variation seed strength": 0 (default) keeps the seed\'s noise, 1 gives the variation seed\'s.' })
+  @Min(0)
+  @Max(1)
+  subseedStrength?: number;
+
+  @Field(() => Float, { nullable: true, description: `A1111 "Eta noise seed delta" (ENSD, e.g. 31337), 0 to ${MAX_SEED}: ancestral samplers draw their per-step noise from seed + ENSD. Default 0.` })
+  @IsInt({ message: 'etaNoiseSeedDelta must be a whole number' })
+  @Min(0)
+  @Max(MAX_SEED)
+  etaNoiseSeedDelta?: number;
 
   @Field(() => Int, { nullable: true, description: 'Images to make, 1 to 4; each costs one token.' })
   @Min(1)

@@ -1,11 +1,13 @@
 import { DateTimeResolver } from 'graphql-scalars';
 import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
 import type { ModelFamily } from '../../../../schema/src/families.js';
+import type { RngSource } from '../../../../schema/src/samplers.js';
 import { GENERATION_STATUSES, type GenerationStatus } from '../../generations/generation.js';
 import { ModelFamilyEnum } from '../catalog/catalog-enums.js';
 import { ImageSize, ModelDefaults } from '../catalog/model-types.js';
 import { graphqlEnum } from '../enum.js';
 import { ConnectionType } from '../pagination.js';
+import { RngSourceEnum } from '../samplers/sampler-types.js';
 
 export const GenerationStatusEnum = graphqlEnum(
   'GenerationStatus',
@@ -47,11 +49,23 @@ export class GenerationSettingsInfo extends ModelDefaults {
   @Field({ description: 'Sampler id, e.g. "dpmpp_2m_sde".' })
   samplerId!: string;
 
-  @Field({ description: 'Sigma schedule id: normal, karras, exponential or sgm_uniform.' })
+  @Field({ description: 'Sigma schedule id, e.g. "karras" (the `samplers` query lists them).' })
   schedule!: string;
 
   @Field(() => Float, { description: 'The seed used (a random one when none was asked for).' })
   seed!: number;
+
+  @Field(() => RngSourceEnum)
+  rngSource!: RngSource;
+
+  @Field(() => Float, { description: 'The variation seed; it counts only when subseedStrength > 0.' })
+  subseed!: number;
+
+  @Field(() => Float)
+  subseedStrength!: number;
+
+  @Field(() => Float, { description: 'Eta noise seed delta (ENSD).' })
+  etaNoiseSeedDelta!: number;
 
   @Field(() => Int)
   batchSize!: number;
