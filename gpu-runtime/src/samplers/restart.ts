@@ -1,5 +1,5 @@
 import { heunStepper } from './heun.js';
-import { forEachStep, type Sampler } from './sampling.js';
+import { checkSigmas, forEachStep, type Sampler } from './sampling.js';
 import { karrasSigmas } from './schedules.js';
 
 /**
@@ -18,6 +18,7 @@ import { karrasSigmas } from './schedules.js';
 export const restart: Sampler = async (denoise, initial, ctx) => {
   const x = Float32Array.from(initial);
   const heunStep = heunStepper(denoise, x);
+  checkSigmas(ctx.sigmas);
   const moves = restartMoves(ctx.sigmas);
   let lastSigma = moves[0][0];
   await forEachStep(

@@ -73,7 +73,7 @@ export async function forEachStep(ctx: SamplerContext, x: Float32Array, denoise:
   }
 }
 
-function checkSigmas(sigmas: ArrayLike<number>): void {
+export function checkSigmas(sigmas: ArrayLike<number>): void {
   if (sigmas.length < 2) throw new RangeError(`a sampler needs at least 2 sigmas, got ${sigmas.length}`);
   for (let i = 0; i < sigmas.length - 1; i++) {
     const [sigma, next] = [sigmas[i], sigmas[i + 1]];
