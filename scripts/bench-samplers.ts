@@ -6,8 +6,8 @@
  * their update loops and, for the stochastic ones, drawing the step's noise (the NV generator's
  * next draw, or the Brownian tree's increment for the SDE samplers).
  */
-import { RNG_SOURCES, SAMPLER_NOISE, SAMPLERS } from '../schema/src/samplers.js';
-import { getSampler, ImageNoise, karrasSigmas, randn, samplerNoise, type Denoiser } from '../gpu-runtime/src/samplers/index.js';
+import { RNG_SOURCES, SAMPLER_NOISE, SAMPLERS } from '@easel/schema';
+import { getSampler, ImageNoise, karrasSigmas, randn, samplerNoise, type Denoiser } from '@easel/gpu-runtime/samplers';
 
 const STEPS = 30;
 const REPEATS = 5;

@@ -27,8 +27,7 @@
  * - signal is checked before each step; an aborted signal throws its reason.
  * - Noise: ctx.noise(σ, σ_next), k-diffusion's noise_sampler; see random/.
  */
-import type { Architecture } from '../../../schema/src/families.js';
-import { SAMPLER_NOISE, type SamplerId, type ScheduleId } from '../../../schema/src/samplers.js';
+import { SAMPLER_NOISE, type Architecture, type SamplerId, type ScheduleId } from '@easel/schema';
 import type { Discretization } from './discretization.js';
 import { dpm2, dpm2Ancestral } from './dpm2.js';
 import { dpmpp2m, dpmpp2mSde, dpmpp2mSdeHeun } from './dpmpp-2m.js';

@@ -1,5 +1,4 @@
-import type { Architecture } from '../../../schema/src/families.js';
-import type { ScheduleId } from '../../../schema/src/samplers.js';
+import type { Architecture, ScheduleId } from '@easel/schema';
 import { betaQuantile } from './beta-distribution.js';
 import type { Discretization } from './discretization.js';
 

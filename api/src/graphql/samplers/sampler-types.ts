@@ -1,5 +1,5 @@
 import { Field, ObjectType } from 'type-graphql';
-import { RNG_SOURCES } from '../../../../schema/src/samplers.js';
+import { RNG_SOURCES } from '@easel/schema';
 import { graphqlEnum } from '../enum.js';
 
 @ObjectType({ description: 'A sampler and sigma schedule, under the name A1111 gives the pair.' })

@@ -1,4 +1,4 @@
-import type { SAMPLER_NOISE } from '../../../../schema/src/samplers.js';
+import type { SAMPLER_NOISE } from '@easel/schema';
 import { BrownianTree } from './brownian-tree.js';
 import type { ImageNoise } from './image-noise.js';
 

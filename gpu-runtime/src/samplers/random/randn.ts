@@ -1,4 +1,4 @@
-import type { RngSource } from '../../../../schema/src/samplers.js';
+import type { RngSource } from '@easel/schema';
 import { NvGenerator } from './nv.js';
 import { TorchCpuGenerator } from './torch-cpu.js';
 
