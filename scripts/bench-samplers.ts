@@ -10,7 +10,7 @@ import { RNG_SOURCES, SAMPLER_NOISE, SAMPLERS } from '@easel/schema';
 import { getSampler, ImageNoise, karrasSigmas, randn, samplerNoise, type Denoiser } from '@easel/gpu-runtime/samplers';
 
 const STEPS = 30;
-const REPEATS = 5;
+const REPEATS = 3;
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

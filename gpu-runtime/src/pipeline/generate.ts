@@ -90,9 +90,9 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
   const latents = noise.map((n, i) => (start ? start[i % latentSize] : 0) + n * sigmas[0]);
   throwIfCancelled(signal, 0, totalSteps);
 
-  // 5. Denoise with classifier-free guidance. The sampler's noise: the generators' next draws
-  // (drawn while the UNet runs), or a Brownian tree per seed for the SDE samplers. While the UNet
-  // runs the JS thread also draws the last step's preview; progress leaves the loop without waiting.
+  // 5. Denoise with classifier-free guidance. The sampler's noise: the generators' next draws, or
+  // a Brownian tree per seed for the SDE samplers, both prepared while the UNet runs, when the JS
+  // thread also draws the last step's preview; progress leaves the loop without waiting.
   const stepNoise = sampler.noise === 'sequential' ? new NoisePrefetcher(() => imageNoise.next()) : undefined;
   const noiseSource = samplerNoise(sampler.noise, imageNoise, sigmas, stepNoise?.source);
   const progress = new ProgressReporter({
@@ -106,6 +106,7 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
   try {
     const whileModelRuns = () => {
       stepNoise?.prefetch();
+      noiseSource.prefetch?.();
       progress.drawPendingPreview();
     };
     const denoise = cfgDenoiser({ model, discretization, encoding, cfgScale: settings.cfgScale, latentDims, whileModelRuns });

@@ -105,7 +105,7 @@ export function samplerSigmas(
 export { Discretization } from './discretization.js';
 export { BrownianTree } from './random/brownian-tree.js';
 export { ImageNoise, slerpNoise, type ImageNoiseOptions } from './random/image-noise.js';
-export { brownianNoise, samplerNoise, sequentialNoise, type NoiseSource } from './random/noise-sources.js';
+export { brownianNoise, samplerNoise, sequentialNoise, type NoiseSource, type PrefetchingNoiseSource } from './random/noise-sources.js';
 export { createGenerator, randn, type NormalGenerator, type RandnOptions } from './random/randn.js';
 export { ancestralStep, type Denoiser, type Sampler, type SamplerContext, type StepCallback } from './sampling.js';
 export { denoiserScalings, type DenoiserScalings } from './scalings.js';

@@ -198,6 +198,20 @@ describe('Brownian tree', () => {
     expect(Math.max(...near.map((w, j) => Math.abs(w - a[2][j])))).toBeLessThan(0.02);
   });
 
+  test('prefetching the next level while the model runs changes no value', () => {
+    const sigmas = [14.6, 7, 3, 1, 0.3, 0.03, 0];
+    const plain = brownianNoise([5], 64, sigmas);
+    const ahead = brownianNoise([5], 64, sigmas);
+    for (let i = 0; i + 2 < sigmas.length; i++) {
+      ahead.prefetch?.();
+      ahead.prefetch?.();
+      expect(ahead(sigmas[i], sigmas[i + 1])).toEqual(plain(sigmas[i], sigmas[i + 1]));
+      // DPM++ SDE also asks for a midpoint, which is off the schedule.
+      const mid = Math.sqrt(sigmas[i] * sigmas[i + 1]);
+      expect(ahead(sigmas[i], mid)).toEqual(plain(sigmas[i], mid));
+    }
+  });
+
   test('brownianNoise gives standard-normal increments per image, seeded by the image', () => {
     const sigmas = [14.6, 5, 1, 0.03, 0];
     const batch = brownianNoise([8, 9], length, sigmas)(5, 1);

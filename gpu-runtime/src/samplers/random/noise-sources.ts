@@ -9,6 +9,9 @@ import type { ImageNoise } from './image-noise.js';
  */
 export type NoiseSource = (sigma: number, sigmaNext: number) => Float32Array;
 
+/** A noise source that can do its next piece of work ahead of time (while the model runs). */
+export type PrefetchingNoiseSource = NoiseSource & { prefetch?: () => void };
+
 /**
  * The noise a sampler of the given kind draws (SAMPLER_NOISE) for a batch whose initial noise
  * came from `imageNoise`; `nextDraw` stands in for imageNoise.next() (to draw ahead of time).
@@ -18,7 +21,7 @@ export function samplerNoise(
   imageNoise: ImageNoise,
   sigmas: ArrayLike<number>,
   nextDraw: NoiseSource = sequentialNoise(imageNoise),
-): NoiseSource {
+): PrefetchingNoiseSource {
   switch (kind) {
     case 'sequential':
       return nextDraw;
@@ -42,10 +45,11 @@ export function sequentialNoise(noise: ImageNoise): NoiseSource {
 /**
  * k-diffusion's BrownianTreeNoiseSampler as A1111 sets it up for the SDE samplers: one tree per
  * image, keyed by that image's seed, over [smallest positive σ, largest σ] of the schedule; a call
- * returns (W(σ_next) − W(σ))/√|σ − σ_next|. The last two values of W are kept, since each step
- * starts where the previous one ended.
+ * returns (W(σ_next) − W(σ))/√|σ − σ_next|. The last values of W are kept, since each step
+ * starts where the previous one ended; `prefetch` computes W at the schedule's next level below
+ * the last one asked for, which the next step will want.
  */
-export function brownianNoise(seeds: readonly number[], perImage: number, sigmas: ArrayLike<number>): NoiseSource {
+export function brownianNoise(seeds: readonly number[], perImage: number, sigmas: ArrayLike<number>): PrefetchingNoiseSource {
   const positive = Array.from(sigmas).filter((sigma) => sigma > 0);
   const [sigmaMin, sigmaMax] = [Math.min(...positive), Math.max(...positive)];
   // Built on first use: a schedule with one noise level (one step to 0) draws no noise.
@@ -55,10 +59,17 @@ export function brownianNoise(seeds: readonly number[], perImage: number, sigmas
     trees ??= seeds.map((seed) => new BrownianTree(seed, perImage, sigmaMin, sigmaMax));
     const values = recent.get(sigma) ?? trees.map((tree) => tree.at(sigma));
     recent.set(sigma, values);
-    if (recent.size > 3) recent.delete(recent.keys().next().value!);
+    if (recent.size > 4) recent.delete(recent.keys().next().value!);
     return values;
   };
-  return (sigma, sigmaNext) => {
+  const levels = [...new Set(positive)].sort((a, b) => b - a);
+  let lowestAsked = Infinity;
+  const prefetch = () => {
+    const next = levels.find((sigma) => sigma < lowestAsked && !recent.has(sigma));
+    if (next !== undefined) at(next);
+  };
+  const source: NoiseSource = (sigma, sigmaNext) => {
+    lowestAsked = Math.min(lowestAsked, sigma, sigmaNext);
     const [from, to] = [at(sigma), at(sigmaNext)];
     const scale = 1 / Math.sqrt(Math.abs(sigma - sigmaNext));
     const out = new Float32Array(seeds.length * perImage);
@@ -67,4 +78,5 @@ export function brownianNoise(seeds: readonly number[], perImage: number, sigmas
     });
     return out;
   };
+  return Object.assign(source, { prefetch });
 }
