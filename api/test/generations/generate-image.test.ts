@@ -97,7 +97,7 @@ describe('generateImage', () => {
   });
 
   it("maps Schedule type Automatic per sampler as A1111 1.9+ does, and takes A1111's noise settings", async () => {
-    const { key } = await server().createUser('ada');
+    const { key } = await server().createUser('ada-noise');
     // A1111's sampler table: DPM++ 2M → Karras, DPM++ 2M SDE → Exponential, Euler a → the model's own (Normal).
     for (const [sampler, scheduleType, schedule] of [
       ['DPM++ 2M', 'Automatic', 'karras'],
