@@ -6,6 +6,7 @@ import { SIGNATURE_HEADER, verifySignature } from '../../../schema/src/signing.j
 import type { Dispatcher } from './dispatcher.js';
 import { FINAL_STATUSES, GenerationModel, type GenerationDocument, type StoredImage } from './generation.js';
 import { deleteImages, findImage, openImage, storeGeneratedImage } from './image-store.js';
+import { readInfotext } from './infotext.js';
 import { CALLBACK_ROUTE } from './job-request.js';
 import { finishGeneration, type LifecycleServices } from './lifecycle.js';
 import { publishGeneration } from './publisher.js';
@@ -136,8 +137,9 @@ async function applyEvent(options: CallbackOptions, job: GenerationDocument, eve
       const generationId = String(job._id);
       const images: StoredImage[] = [];
       for (const image of event.images) {
-        const fileId = await storeGeneratedImage({ userId: job.userId, generationId, png: Buffer.from(image.png, 'base64'), ...pick(image) });
-        images.push({ fileId, ...pick(image) });
+        const png = Buffer.from(image.png, 'base64');
+        const fileId = await storeGeneratedImage({ userId: job.userId, generationId, png, ...pick(image) });
+        images.push({ fileId, infotext: await readInfotext(png), ...pick(image) });
       }
       const ended = await finishGeneration(
         services,
