@@ -20,6 +20,8 @@ export default defineConfig({
   resolve: { alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }] },
   test: {
     include: ['{api,gpu-runtime,schema,scripts}/test/**/*.test.ts'],
+    // The API serves Easel Studio at `/`: build it first when its sources changed.
+    globalSetup: ['api/test/support/studio-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
