@@ -17,11 +17,13 @@ export default defineConfig({
   ],
   // graphql@16 ships .mjs beside .js; type-graphql loads the CommonJS build, as Node does for us at
   // run time, so tests must load that one too or graphql sees two realms.
-  resolve: { alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }] },
+  // Easel's packages resolve to their sources (the `easel-source` export condition), not dist/.
+  resolve: { alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }], conditions: ['easel-source'] },
+  ssr: { resolve: { conditions: ['easel-source'] } },
   test: {
     include: ['{api,gpu-runtime,schema,scripts}/test/**/*.test.ts'],
     // The API serves Easel Studio at `/`: build it first when its sources changed.
-    globalSetup: ['api/test/support/studio-setup.ts'],
+    globalSetup: ['scripts/test/studio-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',

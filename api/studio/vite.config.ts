@@ -1,4 +1,4 @@
-import { defineConfig } from 'vite';
+import { defaultClientConditions, defineConfig } from 'vite';
 
 /**
  * Easel Studio, built into api/studio/dist and served by the API at `/`. The output must run
@@ -8,6 +8,8 @@ import { defineConfig } from 'vite';
 export default defineConfig({
   root: import.meta.dirname,
   base: '/',
+  // @easel/schema (the settings' ranges) from its sources, as the tests read it.
+  resolve: { conditions: ['easel-source', ...defaultClientConditions] },
   oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
   build: {
     outDir: 'dist',

@@ -3,19 +3,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { Router } from 'express';
 
-/** Where `npm run build` (scripts/build-studio.ts) writes Easel Studio, relative to the repository. */
-export const STUDIO_DIST = path.join('api', 'studio', 'dist');
+/** Where `npm run build` (scripts/build-studio.ts) writes Easel Studio: api/studio/dist, seen from api/src/http or api/dist/http alike. */
+const STUDIO_DIST = fileURLToPath(new URL('../../studio/dist', import.meta.url));
 
-/**
- * The built page: the first folder above this module that holds STUDIO_DIST. The same search
- * works from the sources (tests) and from the compiled output (`npm start`).
- */
-export function findStudio(from = path.dirname(fileURLToPath(import.meta.url))): string | undefined {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    const candidate = path.join(dir, STUDIO_DIST);
-    if (existsSync(path.join(candidate, 'index.html'))) return candidate;
-    if (path.dirname(dir) === dir) return undefined;
-  }
+/** The built page, when there is one. */
+export function findStudio(): string | undefined {
+  return existsSync(path.join(STUDIO_DIST, 'index.html')) ? STUDIO_DIST : undefined;
 }
 
 /**

@@ -1,9 +1,9 @@
-import { GenerationSettings } from '../../../schema/src/job.js';
+import { GenerationSettings } from '@easel/schema/job';
 import type { Model } from './operations.js';
 
 /**
  * The form's settings: what the user picked, persisted between visits. Ranges come from the job
- * contract (`GenerationSettings` in schema/src/job.ts), the one place a setting is defined; the API
+ * contract (`GenerationSettings` in @easel/schema/job, which runs in browsers too), the one place a setting is defined; the API
  * checks them again and its errors are shown next to the field they name.
  */
 export interface StudioSettings {

@@ -2,8 +2,8 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PARAMETERS_KEYWORD, readParameters, readPngText } from '../../../gpu-runtime/src/pipeline/png.js';
-import { makeTinyModels } from '../../../scripts/make-tiny-models.js';
+import { readParameters, readPngText } from '@easel/gpu-runtime/pipeline';
+import { makeTinyModels } from '@easel/gpu-runtime/tiny-models';
 import { expectTokensAccountedFor } from '../support/generation-fixtures.js';
 import { useTestServer } from '../support/server.js';
 import { follow, wsClient } from './subscriptions-client.js';
@@ -81,7 +81,7 @@ describe('a generation, end to end', () => {
     const png = new Uint8Array(await image.arrayBuffer());
     const parameters = readParameters(png);
     // The API serves the PNG's infotext as it is in the file, for "Copy parameters".
-    expect(done.images[0].infotext).toBe(readPngText(png)[PARAMETERS_KEYWORD]);
+    expect(done.images[0].infotext).toBe(readPngText(png).parameters);
     expect(done.images[0].infotext).toContain('Steps: 12, Sampler: DPM++ 2M');
     expect(parameters).toMatchObject({
       prompt: 'a lighthouse at dusk, (oil painting:1.2)',

@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PARAMETERS_KEYWORD, readParameters, readPngText } from '../../../gpu-runtime/src/pipeline/png.js';
-import { makeTinyModels } from '../../../scripts/make-tiny-models.js';
+import { readParameters, readPngText } from '@easel/gpu-runtime/pipeline';
+import { makeTinyModels } from '@easel/gpu-runtime/tiny-models';
 import { useTestServer } from '../support/server.js';
 
 /*
@@ -165,7 +165,7 @@ describe('Easel Studio in a browser', { timeout: 120_000 }, () => {
 
     await dialog.getByRole('button', { name: 'Copy parameters' }).click();
     await expect.poll(() => dialog.getByRole('status').innerText()).toBe('Parameters copied.');
-    expect(await page.evaluate(() => (globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }).navigator.clipboard.readText())).toBe(readPngText(png)[PARAMETERS_KEYWORD]);
+    expect(await page.evaluate(() => (globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }).navigator.clipboard.readText())).toBe(readPngText(png).parameters);
 
     // Reuse: the form takes the generation's settings back.
     await prompt.evaluate((element) => ((element as unknown as { value: string }).value = ''));

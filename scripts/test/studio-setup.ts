@@ -1,4 +1,4 @@
-import { buildStudio } from '../../../scripts/build-studio.js';
+import { buildStudio } from '../build-studio.js';
 
 /** Vitest globalSetup: the API serves Easel Studio at `/`, so tests run against a current build. */
 export default async function setup(): Promise<void> {
