@@ -18,6 +18,7 @@ import {
   GenerationsQuery,
   GenerationUpdatedSubscription,
   MeQuery,
+  MyGenerationsSubscription,
   StudioCatalogQuery,
   type Analysis,
   type Model,
@@ -148,16 +149,37 @@ function Studio({ api, onSignOut }: { api: Api; onSignOut: (reason?: string) => 
     });
   }, [api, fail]);
 
-  const showInGallery = (generation: Generation) =>
-    setGallery((old) => ({ ...old, items: [generation, ...old.items.filter((item) => item.id !== generation.id)] }));
+  /** A generation's latest state into the gallery: in its place, or first when it is new. */
+  const showInGallery = useCallback(
+    (generation: Generation) =>
+      setGallery((old) => {
+        const at = old.items.findIndex((item) => item.id === generation.id);
+        if (at < 0) return { ...old, items: [generation, ...old.items] };
+        return { ...old, items: old.items.map((item, index) => (index === at ? generation : item)) };
+      }),
+    [],
+  );
+
+  // Every change to any of my generations, from this tab or elsewhere, keeps the gallery and the tokens current.
+  useEffect(
+    () =>
+      api.subscribe(MyGenerationsSubscription, {}, {
+        next: ({ myGenerations }) => {
+          showInGallery(myGenerations);
+          if (isFinished(myGenerations)) void refreshTokens();
+        },
+        error: fail,
+      }),
+    [api, showInGallery, refreshTokens, fail],
+  );
 
   const follow = (generation: Generation) => {
     unsubscribe.current?.();
     unsubscribe.current = api.subscribe(GenerationUpdatedSubscription, { id: generation.id }, {
       next: ({ generationUpdated }) => {
         setCurrent(generationUpdated);
+        showInGallery(generationUpdated);
         if (isFinished(generationUpdated)) {
-          showInGallery(generationUpdated);
           setLastSeed(generationUpdated.settings.seed);
           void refreshTokens();
         }
@@ -255,6 +277,8 @@ function Studio({ api, onSignOut }: { api: Api; onSignOut: (reason?: string) => 
         <form
           class="create"
           aria-label="Create"
+          // The API checks every field and names the ones at fault; its messages show beside them.
+          noValidate
           onSubmit={(event) => {
             event.preventDefault();
             void generate();

@@ -66,6 +66,13 @@ export const GenerationUpdatedSubscription = graphql(
   [GenerationFields],
 );
 
+export const MyGenerationsSubscription = graphql(
+  `
+    subscription MyGenerations { myGenerations { ...GenerationFields } }
+  `,
+  [GenerationFields],
+);
+
 export const GenerationsQuery = graphql(
   `
     query Generations($after: String, $first: Int!) {

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import sharp from 'sharp';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readParameters, readPngText } from '@easel/gpu-runtime/pipeline';
@@ -243,14 +244,33 @@ describe('Easel Studio in a browser', { timeout: 120_000 }, () => {
     });
     expect(unnamed).toEqual([]);
 
-    // From the keyboard: type a prompt and press Enter on Generate.
+    // From the keyboard: type a prompt.
     await page.getByRole('textbox', { name: 'Prompt', exact: true }).focus();
     await page.keyboard.type('a small boat');
+
+    // A field the API refuses: its message shows beside that field.
+    await setNumber(page, 'Steps', 500);
+    await page.getByRole('button', { name: /^Generate/ }).click();
+    await expect.poll(() => page.locator('#setting-steps-error').textContent(), { timeout: 15_000 }).toMatch(/steps/i);
+    await setNumber(page, 'Steps', 8);
+
+    // A base image taller than the square size chosen: previewed, with a warning and the denoise strength.
+    const tall = await sharp({ create: { width: 64, height: 128, channels: 3, background: { r: 200, g: 120, b: 40 } } }).png().toBuffer();
+    await page.getByLabel('Choose image').setInputFiles({ name: 'tall.png', mimeType: 'image/png', buffer: tall });
+    await page.getByRole('img', { name: /^Base image tall\.png, 64×128/ }).waitFor({ timeout: 15_000 });
+    expect(await page.locator('.base-image').innerText()).toMatch(/aspect ratio \(64×128\) differs from the size chosen \(\d+×\d+\)/);
+    await page.getByRole('slider', { name: /Denoise strength/ }).fill('0.6');
+
+    // Generate from the keyboard.
     await page.getByRole('button', { name: /^Generate/ }).focus();
     await page.keyboard.press('Enter');
     await page.locator('.current').getByRole('img', { name: /^Generated image/ }).first().waitFor({ timeout: 60_000 });
+    await page.locator('.current').getByRole('button', { name: /^Open details/ }).first().click();
+    expect(await page.getByRole('dialog').innerText()).toMatch(/Denoise strength\s+0\.6/);
+    await shot(page, '9-phone-detail');
+    await page.getByRole('dialog').getByRole('button', { name: 'Close' }).click();
     expect(await contentWidth(page)).toBeLessThanOrEqual(390);
-    await shot(page, '9-phone');
+    await shot(page, '10-phone');
 
     expect(foreign).toEqual([]);
     expect(problems).toEqual([]);

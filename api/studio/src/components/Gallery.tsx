@@ -32,7 +32,7 @@ export function Gallery({ generations, hasMore, loading, onMore, onOpen }: { gen
               {generation.images[0] ? (
                 <img src={generation.images[0].signedUrl} alt={imageAlt(generation, 0)} loading="lazy" width={generation.images[0].width} height={generation.images[0].height} />
               ) : (
-                <span class="placeholder">{STATUS_LABELS[generation.status]}</span>
+                <span class="placeholder">{generation.prompt}</span>
               )}
               <span class={`badge status-${generation.status.toLowerCase()}`}>{STATUS_LABELS[generation.status]}</span>
             </button>
