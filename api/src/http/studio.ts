@@ -7,8 +7,8 @@ import express, { Router } from 'express';
 const STUDIO_DIST = fileURLToPath(new URL('../../studio/dist', import.meta.url));
 
 /** The built page, when there is one. */
-export function findStudio(): string | undefined {
-  return existsSync(path.join(STUDIO_DIST, 'index.html')) ? STUDIO_DIST : undefined;
+export function findStudio(): string | null {
+  return existsSync(path.join(STUDIO_DIST, 'index.html')) ? STUDIO_DIST : null;
 }
 
 /**
@@ -31,7 +31,7 @@ export const STUDIO_CSP = [
  * Easel Studio at `/`: its page and its hashed assets (cached for good: a new build has new
  * names). Unbuilt, `/` says how to build it rather than answering 404.
  */
-export function studioRoutes(dir = findStudio()): Router {
+export function studioRoutes(dir: string | null = findStudio()): Router {
   const router = Router();
   if (!dir) {
     router.get('/', (_req, res) => {
