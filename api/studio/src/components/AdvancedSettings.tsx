@@ -33,8 +33,11 @@ const SEED_MODES: { mode: SeedMode; label: string }[] = [
 
 /** Folded by default: the settings a user of A1111 or Civitai expects, each with its hint. */
 export function AdvancedSettings({ settings, update, model, samplers, lastSeed, errorFor, negativePrompt, open, onToggle }: Props) {
-  const recommended = samplers.filter((option) => option.recommended);
-  const others = samplers.filter((option) => !option.recommended);
+  // Recommended ones first, as the `samplers` query marks them.
+  const samplerGroups = [
+    { label: 'Recommended', options: samplers.filter((option) => option.recommended) },
+    { label: 'Others', options: samplers.filter((option) => !option.recommended) },
+  ];
   const sizeValue = `${settings.width}x${settings.height}`;
   return (
     <details class="advanced" open={open} onToggle={(event) => onToggle(event.currentTarget.open)}>
@@ -68,20 +71,15 @@ export function AdvancedSettings({ settings, update, model, samplers, lastSeed, 
         <div class="field">
           <label for="setting-sampler">Sampler</label>
           <select id="setting-sampler" value={settings.sampler} onChange={(event) => update({ sampler: event.currentTarget.value })}>
-            <optgroup label="Recommended">
-              {recommended.map((option) => (
-                <option key={option.label} value={option.label}>
-                  {option.label}
-                </option>
-              ))}
-            </optgroup>
-            <optgroup label="Others">
-              {others.map((option) => (
-                <option key={option.label} value={option.label}>
-                  {option.label}
-                </option>
-              ))}
-            </optgroup>
+            {samplerGroups.map(({ label, options }) => (
+              <optgroup key={label} label={label}>
+                {options.map((option) => (
+                  <option key={option.label} value={option.label}>
+                    {option.label}
+                  </option>
+                ))}
+              </optgroup>
+            ))}
           </select>
           <FieldError id="setting-sampler-error" message={errorFor('sampler') ?? errorFor('scheduleType')} />
         </div>
