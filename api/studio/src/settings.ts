@@ -1,9 +1,9 @@
-import { GenerationSettings } from '@easel/schema/job';
+import { ImageSettings } from '@easel/schema/job';
 import type { Model } from './operations.js';
 
 /**
  * The form's settings: what the user picked, persisted between visits. Ranges come from the job
- * contract (`GenerationSettings` in @easel/schema/job, which runs in browsers too), the one place a setting is defined; the API
+ * contract (`ImageSettings` in @easel/schema/job, which runs in browsers too), the one place a setting is defined; the API
  * checks them again and its errors are shown next to the field they name.
  */
 export interface StudioSettings {
@@ -37,7 +37,7 @@ export interface NumberField {
   hint?: string;
 }
 
-const shape = GenerationSettings.shape;
+const shape = ImageSettings.shape;
 const range = (schema: { minValue: number | null; maxValue: number | null }) => ({ min: schema.minValue ?? 0, max: schema.maxValue ?? Number.MAX_SAFE_INTEGER });
 
 export const NUMBER_FIELDS: NumberField[] = [
