@@ -135,7 +135,7 @@ function Studio({ api, onSignOut }: { api: Api; onSignOut: (reason?: string) => 
         setGallery((now) => {
           const known = new Set(now.items.map((item) => item.id));
           return {
-            items: [...now.items, ...generations.edges.map((edge) => edge.node).filter((node) => !known.has(node.id))],
+            items: newestFirst([...now.items, ...generations.edges.map((edge) => edge.node).filter((node) => !known.has(node.id))]),
             after: generations.pageInfo.endCursor ?? now.after,
             hasMore: generations.pageInfo.hasNextPage,
             loading: false,
@@ -154,11 +154,14 @@ function Studio({ api, onSignOut }: { api: Api; onSignOut: (reason?: string) => 
     (generation: Generation) =>
       setGallery((old) => {
         const at = old.items.findIndex((item) => item.id === generation.id);
-        if (at < 0) return { ...old, items: [generation, ...old.items] };
+        if (at < 0) return { ...old, items: newestFirst([generation, ...old.items]) };
         return { ...old, items: old.items.map((item, index) => (index === at ? generation : item)) };
       }),
     [],
   );
+
+  // The first page at once; the next ones as the gallery's end scrolls into view.
+  useEffect(loadMore, [loadMore]);
 
   // Every change to any of my generations, from this tab or elsewhere, keeps the gallery and the tokens current.
   useEffect(
@@ -360,6 +363,9 @@ function Studio({ api, onSignOut }: { api: Api; onSignOut: (reason?: string) => 
     </div>
   );
 }
+
+/** The gallery's order, whichever way a generation arrived (a page, or a live update). */
+const newestFirst = (items: Generation[]) => [...items].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
 
 function shortReason(cost: number, tokens: TokenBalance): string {
   return `Not enough tokens: this needs ${plural(cost, 'token')} and you have ${tokens.balance}. Your daily tokens come back at ${timeOfDay(tokens.resetsAt)}.`;

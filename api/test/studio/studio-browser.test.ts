@@ -276,4 +276,29 @@ describe('Easel Studio in a browser', { timeout: 120_000 }, () => {
     expect(problems).toEqual([]);
     await page.close();
   });
+
+  it('loads the gallery a page at a time as it scrolls, newest first', async () => {
+    const { page, foreign, problems } = await openPage({ width: 390, height: 844 });
+    const { key } = await server().createUser('studio-collector', { plan: 'PLUS' });
+    // One more than the page loads at once (12): the last one comes with the second page.
+    for (let i = 1; i <= 13; i++) {
+      const made = await server().graphql(
+        `mutation { generateImage(input: { modelId: "tiny-sd15", prompt: "picture ${i}", enhancePrompt: false, width: 64, height: 64, steps: 1 }) { id } }`,
+        { key },
+      );
+      expect(made.errors).toBeUndefined();
+    }
+    await signIn(page, key);
+    const items = page.locator('.gallery li');
+    await expect.poll(() => items.count(), { timeout: 20_000 }).toBeGreaterThanOrEqual(12);
+    expect(await items.first().getByRole('button').getAttribute('aria-label')).toMatch(/^Details: picture 13 /);
+    await items.last().scrollIntoViewIfNeeded();
+    await page.mouse.wheel(0, 10_000);
+    await expect.poll(() => items.count(), { timeout: 20_000 }).toBe(13);
+    expect(await items.last().getByRole('button').getAttribute('aria-label')).toMatch(/^Details: picture 1 /);
+
+    expect(foreign).toEqual([]);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
 });
