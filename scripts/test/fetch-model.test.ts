@@ -146,6 +146,69 @@ describe('fetching an ONNX export', () => {
   });
 });
 
+/**
+ * What huggingface_hub (huggingface-cli, diffusers) leaves in its cache after downloading every
+ * file of a repository: each file's ETag from a HEAD on `resolve` (X-Linked-Etag for LFS files)
+ * names its blob, the snapshot links to it relatively, refs/main names the commit.
+ */
+async function downloadLikeHuggingfaceHub(cacheDir: string, repoId: string, repo: FakeRepo): Promise<void> {
+  const folder = path.join(cacheDir, `models--${repoId.replace('/', '--')}`);
+  for (const [file, bytes] of repo.files) {
+    const head = await fetch(`${hub.url}/${repoId}/resolve/main/${file}`, { method: 'HEAD' });
+    const etag = (head.headers.get('x-linked-etag') ?? head.headers.get('etag'))!.replace(/"/g, '');
+    const commit = head.headers.get('x-repo-commit')!;
+    const blob = path.join(folder, 'blobs', etag);
+    const pointer = path.join(folder, 'snapshots', commit, file);
+    await mkdir(path.dirname(blob), { recursive: true });
+    await mkdir(path.dirname(pointer), { recursive: true });
+    await writeFile(blob, bytes);
+    await symlink(path.relative(path.dirname(pointer), blob), pointer);
+    await mkdir(path.join(folder, 'refs'), { recursive: true });
+    await writeFile(path.join(folder, 'refs', 'main'), commit);
+  }
+}
+
+describe('the Hugging Face cache', () => {
+  test('a model another tool already downloaded is taken from the cache, not downloaded again', async () => {
+    const repo = hub.repos.get('easel/tiny-sd15-onnx')!;
+    await downloadLikeHuggingfaceHub(hfCache, 'easel/tiny-sd15-onnx', repo);
+    hub.requests.length = 0;
+
+    let planned = { total: 0, cached: 0 };
+    const fetched = await fetchOnnxModel(options('easel/tiny-sd15-onnx', { onPlan: (plan) => (planned = { total: plan.totalBytes, cached: plan.cachedBytes }) }));
+
+    expect(hub.requests.filter((request) => request.path.includes('/resolve/'))).toEqual([]);
+    expect(planned.cached).toBe(planned.total);
+    await expectSameFiles(fetched.dir, sources['tiny-sd15']);
+    // The installed file is the cache's blob, hard-linked: no second copy on disk.
+    const blob = path.join(hfCache, 'models--easel--tiny-sd15-onnx', 'blobs', sha256(repo.files.get('unet/model.onnx')!));
+    expect((await stat(path.join(fetched.dir, 'unet/model.onnx'))).ino).toBe((await stat(blob)).ino);
+    const model = await loadModel(fetched.dir);
+    expect(model.architecture).toBe('sd1');
+    await unloadModel(fetched.dir);
+  });
+
+  test("what Easel downloads lands in the cache in huggingface_hub's layout, and serves the next install", async () => {
+    const repo = hub.repos.get('easel/tiny-sdxl-onnx')!;
+    await fetchOnnxModel(options('easel/tiny-sdxl-onnx'));
+
+    const folder = path.join(hfCache, 'models--easel--tiny-sdxl-onnx');
+    expect(await readFile(path.join(folder, 'refs', 'main'), 'utf8')).toBe(commit(2));
+    const snapshot = path.join(folder, 'snapshots', commit(2));
+    const unet = repo.files.get('unet/model.onnx')!;
+    expect(await readlink(path.join(snapshot, 'unet/model.onnx'))).toBe(`../../../blobs/${sha256(unet)}`);
+    const index = repo.files.get('model_index.json')!;
+    expect(await readlink(path.join(snapshot, 'model_index.json'))).toBe(`../../blobs/${gitBlobHash(index)}`);
+    expect(await readFile(path.join(snapshot, 'unet/model.onnx'))).toEqual(unet);
+    expect((await readdir(path.join(folder, 'blobs'))).filter((name) => name.endsWith('.incomplete'))).toEqual([]);
+
+    hub.requests.length = 0;
+    const again = await fetchOnnxModel(options('easel/tiny-sdxl-onnx', { slug: 'another-xl' }));
+    expect(hub.requests.filter((request) => request.path.includes('/resolve/'))).toEqual([]);
+    await expectSameFiles(again.dir, sources['tiny-sdxl']);
+  });
+});
+
 describe('the family', () => {
   test('comes from model_index.json: SDXL', async () => {
     const fetched = await fetchOnnxModel(options('easel/tiny-sdxl-onnx'));
