@@ -1,9 +1,10 @@
 /**
- * Writes two tiny models in the layout of Optimum's ONNX export, for tests, benchmarks and
+ * Writes three tiny models in the layout of Optimum's ONNX export, for tests, benchmarks and
  * `npm start` on machines without real weights:
  *
  *   tiny-sd15  SD 1.5 layout, fp32, int64 `timestep` of shape [steps] (older Optimum exports)
  *   tiny-sdxl  SDXL layout, fp16 throughout, scalar float16 `timestep` (current Optimum, --dtype fp16)
+ *   tiny-flux  FLUX.1 [dev] layout (tiny-models/flux-model.ts), fp16, with a T5 tokenizer.json
  *
  * Usage: npm run models:tiny [-- <target dir>]   (default: $MODELS_DIR or ./models)
  */
@@ -11,6 +12,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Discretization, parseSchedulerConfig } from '../gpu-runtime/src/samplers/index.js';
+import { tinyFluxDev } from './tiny-models/flux-model.js';
 import { WeightRandom } from './tiny-models/random.js';
 import { buildTextEncoder, type TextEncoderSpec } from './tiny-models/text-encoder.js';
 import { buildUNet } from './tiny-models/unet.js';
@@ -127,7 +129,7 @@ function tinySdxl(): ModelFiles {
   };
 }
 
-const TINY_MODELS = { 'tiny-sd15': tinySd15, 'tiny-sdxl': tinySdxl } as const;
+const TINY_MODELS = { 'tiny-sd15': tinySd15, 'tiny-sdxl': tinySdxl, 'tiny-flux': tinyFluxDev } as const;
 export type TinyModelName = keyof typeof TINY_MODELS;
 
 async function writtenVersion(dir: string): Promise<number | undefined> {

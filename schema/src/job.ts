@@ -19,6 +19,8 @@ export const GenerationSettings = z.object({
   height: z.number().int().min(64).max(2048).multipleOf(8, 'must be a multiple of 8'),
   steps: z.number().int().min(1).max(150),
   cfgScale: z.number().min(1).max(30),
+  /** FLUX.1 [dev]'s distilled guidance (Forge's "Distilled CFG Scale"), a transformer input; other models refuse it. */
+  guidance: z.number().min(0).max(30).optional(),
   sampler: z.enum(SAMPLERS),
   schedule: z.enum(SCHEDULES),
   /** 1 is the last layer; 2 the penultimate (A1111's "Clip skip: 2"). */

@@ -1,5 +1,6 @@
 /**
- * Text-to-image and image-to-image for SD 1.x and SDXL-family models, read top to bottom:
+ * Text-to-image and image-to-image for SD 1.x and SDXL-family models, read top to bottom (Flux
+ * models go to their own pipeline, flux/generate-flux.ts):
  *
  *   load the model → encode the prompts → choose the sigmas → initial latents (seeded noise, plus
  *   the encoded base image for img2img) → sample with the guided denoiser → VAE decode → PNG
@@ -18,6 +19,7 @@ import { Discretization, getSampler, getSigmas, initialNoise } from '../samplers
 import { cfgDenoiser } from './cfg.js';
 import { encodePrompts } from './conditioning.js';
 import { allFinite, GenerationCancelledError, InvalidRequestError, NonFiniteOutputError } from './errors.js';
+import { generateFlux } from './flux/generate-flux.js';
 import { encodeBaseImage, img2imgSigmas } from './img2img.js';
 import { NoisePrefetcher } from './noise-prefetch.js';
 import { formatParameters } from './parameters.js';
@@ -54,6 +56,12 @@ const VAE_SCALE = 8;
 
 export async function generate(request: GenerationRequest, { onProgress, signal }: GenerateOptions = {}): Promise<GeneratedImage[]> {
   const { settings, modelRef } = validate(request);
+  if (FAMILY_ARCHITECTURE[modelRef.family] === 'flux') {
+    return generateFlux({ settings, modelRef, modelDir: request.modelDir, baseImage: request.baseImage }, { onProgress, signal });
+  }
+  if (settings.guidance !== undefined) {
+    throw new InvalidRequestError(`guidance: ${modelRef.family} models take no distilled guidance (it is FLUX.1 [dev]'s setting); use cfgScale`);
+  }
   const { width, height, batchSize, steps } = settings;
   const latentDims = [batchSize, LATENT_CHANNELS, height / VAE_SCALE, width / VAE_SCALE] as const;
   const latentSize = LATENT_CHANNELS * latentDims[2] * latentDims[3];
@@ -138,9 +146,6 @@ function validate(request: GenerationRequest): { settings: GenerationSettings; m
   }
   if (typeof request.modelDir !== 'string' || request.modelDir === '') {
     throw new InvalidRequestError('invalid generation request: modelDir: the model folder is required');
-  }
-  if (FAMILY_ARCHITECTURE[modelRef.data.family] === 'flux') {
-    throw new InvalidRequestError(`${modelRef.data.family} models are not supported by this GPU runtime yet (it runs SD 1.x and SDXL-family models)`);
   }
   return { settings: settings.data, modelRef: modelRef.data };
 }

@@ -75,3 +75,5 @@ export {
 } from './scheduler-config.js';
 export { exponentialSigmas, getSigmas, karrasSigmas, normalSigmas, sgmUniformSigmas } from './schedules.js';
 export { ddim, dpmpp2m, dpmpp2mSde, dpmppSde, euler, eulerAncestral, heun, lcm };
+export { flowMatchEuler, type VelocityModel } from './flow-match-euler.js';
+export { DEV_FLOW_CONFIG, flowMatchSigmas, flowShiftMu, parseFlowMatchConfig, SCHNELL_FLOW_CONFIG, type FlowMatchConfig } from './flow-match-schedule.js';

@@ -24,3 +24,4 @@ export {
   type PromptTokenCount,
   type WeightedToken,
 } from './chunks.js';
+export { plainPromptText, T5Tokenizer } from './t5-tokenizer.js';
