@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { ClipTokenizer, T5Tokenizer } from '../../../../schema/src/prompt/index.js';
+import { ClipTokenizer, T5Tokenizer } from '@easel/schema';
 import { DEV_FLOW_CONFIG, parseFlowMatchConfig, SCHNELL_FLOW_CONFIG, type FlowMatchConfig } from '../../samplers/index.js';
 import { GpuUnavailableError, ModelLoadError } from '../errors.js';
 import { openSession, type ExecutionProvider } from '../execution-provider.js';

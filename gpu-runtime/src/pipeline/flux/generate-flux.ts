@@ -9,9 +9,7 @@
  * distilled guidance as a transformer input. Attention weights `(word:1.3)` have no meaning to T5
  * and none to CLIP's pooled output: the prompt is read as plain text (see plainPromptText).
  */
-import { plainPromptText, type ClipTokenizer } from '../../../../schema/src/prompt/index.js';
-import { samplerRefusal } from '../../../../schema/src/sampler-families.js';
-import type { GenerationSettings, ModelRef } from '../../../../schema/src/job.js';
+import { plainPromptText, samplerRefusal, type ClipTokenizer, type GenerationSettings, type ModelRef } from '@easel/schema';
 import { loadFluxModel, type FluxModel } from '../../models/flux/index.js';
 import { flowMatchEuler, flowMatchSigmas, initialNoise } from '../../samplers/index.js';
 import { allFinite, GenerationCancelledError, InvalidRequestError, NonFiniteOutputError } from '../errors.js';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTinyModels } from '../../../../scripts/make-tiny-models.js';
+import { makeTinyModels } from '../../../src/tiny-models/index.js';
 import { InvalidRequestError } from '../../../src/pipeline/errors.js';
 import { generate, type GenerationRequest } from '../../../src/pipeline/generate.js';
 import { readParameters } from '../../../src/pipeline/png.js';
