@@ -35,6 +35,8 @@ export interface StoredSettings {
   sampler: SamplerId;
   schedule: ScheduleId;
   clipSkip: number;
+  /** FLUX.1 [dev]-type models only. */
+  guidance?: number;
   seed: number;
   batchSize: number;
   denoiseStrength: number;
@@ -130,6 +132,7 @@ const generationSchema = new Schema<GenerationDocument>(
       sampler: { type: String, enum: SAMPLERS, required: true },
       schedule: { type: String, enum: SCHEDULES, required: true },
       clipSkip: { type: Number, required: true },
+      guidance: { type: Number },
       seed: { type: Number, required: true },
       batchSize: { type: Number, required: true },
       denoiseStrength: { type: Number, required: true },

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { GenerationSettings, MAX_SEED } from '@easel/schema';
-import { parseSampler, SAMPLER_OPTIONS, SCHEDULE_LABELS } from '@easel/schema';
+import { FAMILY_ARCHITECTURE, parseSampler, SAMPLER_OPTIONS, samplerRefusal, SCHEDULE_LABELS } from '@easel/schema';
 import type { CatalogModel } from '../../catalog/catalog.js';
 import { includesSize } from '../../catalog/catalog-rules.js';
 import { InvalidInputError, type InvalidField } from '../../errors.js';
@@ -27,6 +27,8 @@ export interface GenerateImageRequest {
   /** A1111's separate "Schedule type" ("Karras"), overriding the one the sampler label names. */
   scheduleType?: string;
   clipSkip?: number;
+  /** FLUX.1 [dev]-type models only: distilled guidance; default from the model. */
+  guidance?: number;
   /** Omitted or -1: a random seed, stored with the generation. */
   seed?: number;
   batchSize?: number;
@@ -65,6 +67,9 @@ export function resolveSettings(
   const samplerLabel = request.sampler ?? model.defaults.sampler;
   const choice = parseSampler(samplerLabel, request.scheduleType);
   if (!choice) problems.push(samplerProblem(samplerLabel, request.scheduleType));
+  const refusal = choice && samplerRefusal(model.family, choice);
+  if (refusal) problems.push({ field: 'sampler', message: `${refusal}; the samplers query lists which families each sampler runs` });
+  problems.push(...guidanceProblems(model, request));
 
   if (request.denoiseStrength !== undefined && request.baseImageId === undefined) {
     problems.push({ field: 'denoiseStrength', message: 'denoiseStrength needs a baseImageId: it says how much of that image to repaint' });
@@ -78,6 +83,7 @@ export function resolveSettings(
     sampler: choice?.sampler ?? 'euler',
     schedule: choice?.schedule ?? 'normal',
     clipSkip: request.clipSkip ?? model.defaults.clipSkip,
+    ...(model.defaults.guidance === undefined ? {} : { guidance: request.guidance ?? model.defaults.guidance }),
     seed: request.seed === undefined || request.seed === -1 ? newSeed() : request.seed,
     batchSize: request.batchSize ?? 1,
     denoiseStrength: request.denoiseStrength ?? DEFAULT_DENOISE_STRENGTH,
@@ -94,6 +100,22 @@ export function resolveSettings(
     throw new InvalidInputError(`Invalid input: ${problems.map((problem) => problem.message).join('; ')}.`, problems);
   }
   return settings;
+}
+
+/**
+ * Distilled guidance is an input of FLUX.1 [dev]-type models only (their catalog defaults carry
+ * it); Flux runs no classifier-free guidance, so its CFG scale stays 1.
+ */
+function guidanceProblems(model: CatalogModel, request: GenerateImageRequest): InvalidField[] {
+  const problems: InvalidField[] = [];
+  if (request.guidance !== undefined && model.defaults.guidance === undefined) {
+    const why = FAMILY_ARCHITECTURE[model.family] === 'flux' ? 'is a FLUX.1 [schnell]-type model, which takes none' : `is a ${model.family} model: use cfgScale`;
+    problems.push({ field: 'guidance', message: `guidance is FLUX.1 [dev]'s distilled guidance; ${model.name} ${why}` });
+  }
+  if (FAMILY_ARCHITECTURE[model.family] === 'flux' && request.cfgScale !== undefined && request.cfgScale !== 1) {
+    problems.push({ field: 'cfgScale', message: `${model.name} is guidance-distilled and runs without classifier-free guidance: leave cfgScale at 1 (FLUX.1 [dev] takes guidance instead)` });
+  }
+  return problems;
 }
 
 function samplerProblem(label: string, scheduleType: string | undefined): InvalidField {

@@ -32,6 +32,7 @@ export function jobRequest(generation: GenerationDocument, callbackBase: string)
       sampler: settings.sampler,
       schedule: settings.schedule,
       clipSkip: settings.clipSkip,
+      ...(settings.guidance === undefined ? {} : { guidance: settings.guidance }),
       seed: settings.seed,
       batchSize: settings.batchSize,
       denoiseStrength: settings.denoiseStrength,

@@ -10,6 +10,7 @@
  * and none to CLIP's pooled output: the prompt is read as plain text (see plainPromptText).
  */
 import { plainPromptText, samplerRefusal, type ClipTokenizer, type GenerationSettings, type ModelRef } from '@easel/schema';
+import { ModelLoadError } from '../../models/errors.js';
 import { loadFluxModel, type FluxModel } from '../../models/flux/index.js';
 import { flowMatchEuler, flowMatchSigmas, initialNoise } from '../../samplers/index.js';
 import { allFinite, GenerationCancelledError, InvalidRequestError, NonFiniteOutputError } from '../errors.js';
@@ -44,7 +45,7 @@ export async function generateFlux(request: FluxRequest, { onProgress, signal }:
   throwIfCancelled(signal, 0, steps);
 
   // 1. The model: resident sessions are cached; with a memory budget, each stage loads its own.
-  const model = await loadFluxModel(request.modelDir);
+  const model = await loadFlux(request.modelDir, modelRef);
   const guidance = guidanceFor(model, settings, modelRef);
 
   // 2. Text conditioning: CLIP's pooled embedding and T5's sequence, computed once for the batch.
@@ -125,6 +126,16 @@ export async function generateFlux(request: FluxRequest, { onProgress, signal }:
   } catch (error) {
     await progress.settle();
     throw error;
+  }
+}
+
+/** A catalog entry that names a folder of another architecture would otherwise fail deep inside; say so now. */
+async function loadFlux(dir: string, modelRef: ModelRef): Promise<FluxModel> {
+  try {
+    return await loadFluxModel(dir);
+  } catch (error) {
+    if (!(error instanceof ModelLoadError && error.code === 'MODEL_UNKNOWN_KIND')) throw error;
+    throw new InvalidRequestError(`model "${modelRef.name}" is listed as ${modelRef.family} (flux), but ${error.message}`, { cause: error });
   }
 }
 
