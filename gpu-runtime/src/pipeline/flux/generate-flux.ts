@@ -19,6 +19,7 @@ import { formatParameters } from '../parameters.js';
 import { encodePng, PARAMETERS_KEYWORD, vaePixelsToRgb } from '../png.js';
 import { ProgressReporter } from '../preview.js';
 import type { GenerateOptions, GeneratedImage } from '../generate.js';
+import { toModelLatents, toVaeLatents } from './vae-scaling.js';
 import { FLUX_LATENT_CHANNELS, imageIds, imageTokenCount, packLatents, textIds, TOKEN_FEATURES, unpackLatents, type LatentShape } from './packing.js';
 
 /** FLUX.1 [dev]'s default distilled guidance (diffusers' FluxPipeline, Forge's "Distilled CFG Scale"). */
@@ -112,7 +113,7 @@ export async function generateFlux(request: FluxRequest, { onProgress, signal }:
     const images = await model.with('vaeDecoder', async (decoder) => {
       const pending: Promise<GeneratedImage>[] = [];
       for (let i = 0; i < batchSize; i++) {
-        const z = unpacked.subarray(i * perImage, (i + 1) * perImage).map((v) => v / model.vae.scalingFactor + model.vae.shiftFactor);
+        const z = toVaeLatents(unpacked.subarray(i * perImage, (i + 1) * perImage), model.vae);
         const { data, dims } = await decoder.decode({ data: z, dims: [1, FLUX_LATENT_CHANNELS, shape.height, shape.width] });
         if (dims[2] !== height || dims[3] !== width) throw new Error(`${decoder.file} decoded ${shape.width}x${shape.height} latents to ${dims[3]}x${dims[2]}; expected ${width}x${height}`);
         if (!allFinite(data)) throw new NonFiniteOutputError('vae_decoder', `for the image of seed ${seeds[i]}`);
@@ -181,8 +182,7 @@ async function encodeBaseImage(model: FluxModel, image: Uint8Array, width: numbe
   const pixels = await loadBaseImage(image, width, height);
   const { data, dims } = await model.with('vaeEncoder', (encoder) => encoder.encode({ data: pixels, dims: [1, 3, height, width] }));
   if (dims[1] !== FLUX_LATENT_CHANNELS) throw new InvalidRequestError(`${model.dir}: the VAE encoder gives ${dims[1]}-channel latents; Flux needs ${FLUX_LATENT_CHANNELS}`);
-  const scaled = data.map((v) => (v - model.vae.shiftFactor) * model.vae.scalingFactor);
-  return packLatents(scaled, { batch: 1, height: dims[2], width: dims[3] });
+  return packLatents(toModelLatents(data, model.vae), { batch: 1, height: dims[2], width: dims[3] });
 }
 
 function throwIfCancelled(signal: AbortSignal | undefined, step: number, totalSteps: number): void {
