@@ -14,7 +14,10 @@
 import { z } from 'zod';
 import { FAMILY_ARCHITECTURE } from '@easel/schema';
 import { GenerationSettings, ModelRef } from '@easel/schema';
+import type { Logger } from 'pino';
+import type { ModelFamily } from '@easel/schema';
 import { loadModel, type LoadedModel } from '../models/index.js';
+import { loadFluxModel } from '../models/flux/index.js';
 import { Discretization, getSampler, getSigmas, initialNoise } from '../samplers/index.js';
 import { cfgDenoiser } from './cfg.js';
 import { encodePrompts } from './conditioning.js';
@@ -134,6 +137,12 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
     await progress.settle();
     throw error;
   }
+}
+
+/** Loads (or finds cached) the model a job needs, with the loader of its family's architecture. */
+export async function preloadModel(modelDir: string, family: ModelFamily, options: { logger?: Logger } = {}): Promise<void> {
+  if (FAMILY_ARCHITECTURE[family] === 'flux') await loadFluxModel(modelDir, options);
+  else await loadModel(modelDir, options);
 }
 
 function validate(request: GenerationRequest): { settings: GenerationSettings; modelRef: ModelRef } {
