@@ -63,6 +63,11 @@ export class FluxModel {
     private readonly logger?: Logger,
   ) {}
 
+  /** The components whose sessions are open now. */
+  get loadedComponents(): Component[] {
+    return [...this.open.keys()];
+  }
+
   get hasVaeEncoder(): boolean {
     return this.layout.vaeEncoder !== undefined;
   }

@@ -89,7 +89,7 @@ async function bflLayout(dir: string): Promise<FluxLayout> {
   let transformer = path.join(transformerDir, 'model.onnx');
   if (runnable) transformer = path.join(transformerDir, runnable, 'model.onnx');
   else if (!(await exists(transformer))) {
-    const quantised = precisions.filter((precision) => TENSORRT_PRECISIONS.includes(precision));
+    const quantised = TENSORRT_PRECISIONS.filter((precision) => precisions.includes(precision));
     if (quantised.length > 0) throw quantisedError(dir, quantised.join(' and '));
   }
   return {
@@ -109,7 +109,7 @@ async function bflLayout(dir: string): Promise<FluxLayout> {
 export function quantisedError(where: string, precision: string): ModelLoadError {
   return new ModelLoadError(
     'MODEL_INVALID',
-    `${where} holds a Flux transformer in ${precision}, which is quantised for TensorRT and cannot run on onnxruntime; ` +
+    `${where} holds a Flux transformer in ${precision}, quantised for TensorRT, which onnxruntime cannot run; ` +
       'fetch the bf16 (or fp16) transformer instead (transformer.opt/bf16 in black-forest-labs/FLUX.1-schnell-onnx or FLUX.1-dev-onnx)',
   );
 }
