@@ -37,6 +37,17 @@ export interface FluxLayout {
 
 export const FLUX_PIPELINE_CLASS = /^(ORT|Onnx)?Flux(Img2Img)?Pipeline$/;
 
+/** What a diffusers-layout Flux export cannot run without (vae_encoder/ is optional: img2img only). */
+export const FLUX_REQUIRED_FILES = [
+  'text_encoder/model.onnx',
+  'text_encoder_2/model.onnx',
+  'transformer/model.onnx',
+  'vae_decoder/model.onnx',
+  'tokenizer/vocab.json',
+  'tokenizer/merges.txt',
+  'tokenizer_2/tokenizer.json',
+];
+
 /** Transformer precisions BFL publishes, best first; the last two need TensorRT. */
 const RUNNABLE_PRECISIONS = ['fp32', 'fp16', 'bf16'];
 const TENSORRT_PRECISIONS = ['fp8', 'fp4'];
