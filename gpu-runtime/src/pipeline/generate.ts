@@ -27,7 +27,8 @@ import { encodeBaseImage, img2imgSigmas } from './img2img.js';
 import { NoisePrefetcher } from './noise-prefetch.js';
 import { formatParameters } from './parameters.js';
 import { encodePng, PARAMETERS_KEYWORD, vaePixelsToRgb } from './png.js';
-import { ProgressReporter, type OnProgress } from './preview.js';
+import type { GenerateOptions, GeneratedImage } from './generation-output.js';
+import { ProgressReporter } from './preview.js';
 
 /** The job's settings (the API's contract, defaults allowed) and where the model and base image are. */
 export type GenerationRequest = z.input<typeof GenerationSettings> & {
@@ -39,20 +40,7 @@ export type GenerationRequest = z.input<typeof GenerationSettings> & {
   baseImage?: Uint8Array;
 };
 
-export interface GenerateOptions {
-  /** Called once per step, in order, with a WebP preview every `previewEvery` steps. Not awaited by the loop. */
-  onProgress?: OnProgress;
-  /** Stops the generation between two steps with a GenerationCancelledError. */
-  signal?: AbortSignal;
-}
-
-export interface GeneratedImage {
-  /** With A1111's `parameters` text chunk. */
-  png: Buffer;
-  seed: number;
-  width: number;
-  height: number;
-}
+export type { GenerateOptions, GeneratedImage } from './generation-output.js';
 
 const LATENT_CHANNELS = 4;
 const VAE_SCALE = 8;

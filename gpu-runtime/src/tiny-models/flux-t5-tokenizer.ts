@@ -33,24 +33,33 @@ export function t5Vocabulary(): [string, number][] {
   return vocab;
 }
 
-export function t5TokenizerFiles(maxLength: number): Record<string, string> {
+/**
+ * transformers' T5TokenizerFast file around a Unigram vocabulary: the special tokens as added
+ * tokens, NFKC and space folding, whitespace split and Metaspace, `</s>` appended.
+ */
+export function t5TokenizerJson(vocab: [string, number][], specialTokens: { id: number; content: string }[]) {
   const metaspace = { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: true };
-  const tokenizer = {
+  const eos = { SpecialToken: { id: '</s>', type_id: 0 } };
+  return {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: SPECIAL.map((token, id) => addedToken(id, token)),
+    added_tokens: specialTokens.map(({ id, content }) => addedToken(id, content)),
     normalizer: { type: 'Sequence', normalizers: [{ type: 'NFKC' }, { type: 'Replace', pattern: { Regex: ' {2,}' }, content: ' ' }] },
     pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'WhitespaceSplit' }, metaspace] },
     post_processor: {
       type: 'TemplateProcessing',
-      single: [{ Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }],
-      pair: [{ Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }, { Sequence: { id: 'B', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }],
+      single: [{ Sequence: { id: 'A', type_id: 0 } }, eos],
+      pair: [{ Sequence: { id: 'A', type_id: 0 } }, eos, { Sequence: { id: 'B', type_id: 0 } }, eos],
       special_tokens: { '</s>': { id: '</s>', ids: [1], tokens: ['</s>'] } },
     },
     decoder: metaspace,
-    model: { type: 'Unigram', unk_id: 2, vocab: t5Vocabulary(), byte_fallback: false },
+    model: { type: 'Unigram', unk_id: 2, vocab, byte_fallback: false },
   };
+}
+
+export function t5TokenizerFiles(maxLength: number): Record<string, string> {
+  const tokenizer = t5TokenizerJson(t5Vocabulary(), SPECIAL.map((content, id) => ({ id, content })));
   const config = {
     tokenizer_class: 'T5Tokenizer',
     eos_token: '</s>',

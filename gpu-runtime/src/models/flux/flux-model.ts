@@ -5,6 +5,7 @@ import { ClipTokenizer, T5Tokenizer } from '@easel/schema';
 import { DEV_FLOW_CONFIG, parseFlowMatchConfig, SCHNELL_FLOW_CONFIG, type FlowMatchConfig } from '../../samplers/index.js';
 import { GpuUnavailableError, ModelLoadError } from '../errors.js';
 import { openSession, type ExecutionProvider } from '../execution-provider.js';
+import { modelCache } from '../model-cache.js';
 import { FluxClipEncoder, FluxT5Encoder, FluxTransformer, FluxVaeDecoder, FluxVaeEncoder } from './components.js';
 import { quantisedError, quantisedPrecisionIn, resolveFluxLayout, type FluxLayout } from './layout.js';
 
@@ -251,25 +252,9 @@ async function readFluxModel(dir: string, logger: Logger | undefined): Promise<F
   return model;
 }
 
-const loaded = new Map<string, Promise<FluxModel>>();
+const cache = modelCache(readFluxModel);
 
-/** Loads a Flux folder once per process; a failed load is forgotten, so the next call tries again. */
-export function loadFluxModel(dir: string, options: { logger?: Logger } = {}): Promise<FluxModel> {
-  const key = path.resolve(dir);
-  let loading = loaded.get(key);
-  if (!loading) {
-    loading = readFluxModel(key, options.logger);
-    loaded.set(key, loading);
-    loading.catch(() => loaded.delete(key));
-  }
-  return loading;
-}
+/** Loads a Flux folder once per process (see modelCache). */
+export const loadFluxModel: (dir: string, options?: { logger?: Logger }) => Promise<FluxModel> = cache.load;
 
-export async function unloadFluxModel(dir: string): Promise<void> {
-  const key = path.resolve(dir);
-  const loading = loaded.get(key);
-  if (!loading) return;
-  loaded.delete(key);
-  const model = await loading.catch(() => undefined);
-  await model?.release();
-}
+export const unloadFluxModel: (dir: string) => Promise<void> = cache.unload;

@@ -18,7 +18,7 @@ import { img2imgSigmas, loadBaseImage } from '../img2img.js';
 import { formatParameters } from '../parameters.js';
 import { encodePng, PARAMETERS_KEYWORD, vaePixelsToRgb } from '../png.js';
 import { ProgressReporter } from '../preview.js';
-import type { GenerateOptions, GeneratedImage } from '../generate.js';
+import type { GenerateOptions, GeneratedImage } from '../generation-output.js';
 import { toModelLatents, toVaeLatents } from './vae-scaling.js';
 import { FLUX_LATENT_CHANNELS, imageIds, imageTokenCount, packLatents, textIds, TOKEN_FEATURES, unpackLatents, type LatentShape } from './packing.js';
 

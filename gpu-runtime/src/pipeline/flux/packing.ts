@@ -21,52 +21,37 @@ export const imageTokenCount = ({ height, width }: Pick<LatentShape, 'height' | 
 
 /** [B, 16, h, w] → [B, (h/2)·(w/2), 64] into `out`. */
 export function packLatents(latents: Float32Array, shape: LatentShape, out = new Float32Array(latents.length)): Float32Array {
-  const { batch, height, width } = shape;
-  const plane = height * width;
-  const rows = height / PATCH;
-  const cols = width / PATCH;
-  let o = 0;
-  for (let b = 0; b < batch; b++) {
-    const image = b * FLUX_LATENT_CHANNELS * plane;
-    for (let r = 0; r < rows; r++) {
-      for (let q = 0; q < cols; q++) {
-        const corner = 2 * r * width + 2 * q;
-        for (let c = 0; c < FLUX_LATENT_CHANNELS; c++) {
-          const at = image + c * plane + corner;
-          out[o++] = latents[at];
-          out[o++] = latents[at + 1];
-          out[o++] = latents[at + width];
-          out[o++] = latents[at + width + 1];
-        }
-      }
-    }
-  }
+  forEachPatchValue(shape, (latent, token) => (out[token] = latents[latent]));
   return out;
 }
 
 /** The inverse of packLatents: [B, tokens, 64] → [B, 16, h, w] into `out`. */
 export function unpackLatents(tokens: Float32Array, shape: LatentShape, out = new Float32Array(tokens.length)): Float32Array {
-  const { batch, height, width } = shape;
+  forEachPatchValue(shape, (latent, token) => (out[latent] = tokens[token]));
+  return out;
+}
+
+/** Visits every value once, with its index in the NCHW latents and in the packed tokens. */
+function forEachPatchValue({ batch, height, width }: LatentShape, visit: (latent: number, token: number) => void): void {
   const plane = height * width;
   const rows = height / PATCH;
   const cols = width / PATCH;
-  let t = 0;
+  let token = 0;
   for (let b = 0; b < batch; b++) {
     const image = b * FLUX_LATENT_CHANNELS * plane;
     for (let r = 0; r < rows; r++) {
       for (let q = 0; q < cols; q++) {
-        const corner = 2 * r * width + 2 * q;
+        const corner = image + 2 * r * width + 2 * q;
         for (let c = 0; c < FLUX_LATENT_CHANNELS; c++) {
-          const at = image + c * plane + corner;
-          out[at] = tokens[t++];
-          out[at + 1] = tokens[t++];
-          out[at + width] = tokens[t++];
-          out[at + width + 1] = tokens[t++];
+          const at = corner + c * plane;
+          visit(at, token++);
+          visit(at + 1, token++);
+          visit(at + width, token++);
+          visit(at + width + 1, token++);
         }
       }
     }
   }
-  return out;
 }
 
 /** [(h/2)·(w/2), 3]: (0, patch row, patch column) for each image token. */

@@ -2,7 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { plainPromptText, T5Tokenizer, TokenizerFilesError } from '../../src/prompt/index.js';
+import { plainPromptText, T5Tokenizer, TokenizerFilesError } from '@easel/schema';
+import { t5TokenizerJson } from '../../src/tiny-models/flux-t5-tokenizer.js';
 
 /**
  * Known T5 ids, from the published examples of transformers' T5 documentation (t5-small / t5-base,
@@ -15,7 +16,7 @@ import { plainPromptText, T5Tokenizer, TokenizerFilesError } from '../../src/pro
  *
  * The real 32,100-piece vocabulary is not shipped here, so this tokenizer.json holds those pieces at
  * their real ids (the rest are placeholders), with scores falling with the id as SentencePiece
- * orders its pieces, and T5's real pipeline: NFKC-style normalizer, Metaspace, Unigram, </s>.
+ * orders its pieces, in the file layout T5TokenizerFast saves (the tiny model's writer builds it).
  */
 const PIECES: Record<number, string> = {
   3: '▁', 8: '▁the', 9: 'a', 16: '▁in', 19: '▁is', 21: '▁for', 24: '▁that', 25: '▁you', 37: '▁The', 43: '▁have', 53: 'ing',
@@ -26,26 +27,13 @@ const VOCAB_SIZE = 32_000;
 
 function tokenizerJson() {
   const vocab: [string, number][] = Array.from({ length: VOCAB_SIZE }, (_, id) => [PIECES[id] ?? `<placeholder_${id}>`, -Math.log(id + 2)]);
-  vocab[0] = ['<pad>', 0];
-  vocab[1] = ['</s>', 0];
-  vocab[2] = ['<unk>', 0];
-  for (let i = EXTRA_IDS - 1; i >= 0; i--) vocab.push([`<extra_id_${i}>`, 0]);
-  const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
-  const metaspace = { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: true };
-  return {
-    version: '1.0',
-    added_tokens: [special(0, '<pad>'), special(1, '</s>'), special(2, '<unk>'), ...Array.from({ length: EXTRA_IDS }, (_, i) => special(VOCAB_SIZE + EXTRA_IDS - 1 - i, `<extra_id_${i}>`))],
-    normalizer: { type: 'Sequence', normalizers: [{ type: 'NFKC' }, { type: 'Replace', pattern: { Regex: ' {2,}' }, content: ' ' }] },
-    pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'WhitespaceSplit' }, metaspace] },
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [{ Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }],
-      pair: [{ Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }, { Sequence: { id: 'B', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }],
-      special_tokens: { '</s>': { id: '</s>', ids: [1], tokens: ['</s>'] } },
-    },
-    decoder: metaspace,
-    model: { type: 'Unigram', unk_id: 2, vocab, byte_fallback: false },
-  };
+  const special = ['<pad>', '</s>', '<unk>'].map((content, id) => ({ id, content }));
+  special.forEach(({ id, content }) => (vocab[id] = [content, 0]));
+  for (let i = EXTRA_IDS - 1; i >= 0; i--) {
+    special.push({ id: vocab.length, content: `<extra_id_${i}>` });
+    vocab.push([`<extra_id_${i}>`, 0]);
+  }
+  return t5TokenizerJson(vocab, special);
 }
 
 let dir: string;
