@@ -1,6 +1,8 @@
 /**
  * `npm run bench:pipeline`: what the generation loop costs around the model, on the tiny models,
- * at SD 1.5's 64×64 latent (512² images) and SDXL's 128×128 (1024²).
+ * at SD 1.5's 64×64 latent (512² images), SDXL's 128×128 (1024²) and Flux's 128×128 latent
+ * packed into 4096 tokens (1024²; packing, flow Euler, unpacking for previews; target under
+ * 2.5 ms, 1% of a FLUX.1 transformer step on an H100).
  *
  * Every `session.run` is timed by wrapping onnxruntime's InferenceSession.prototype.run. A step
  * of a one-call sampler spans from one UNet run's start to the next one's, so
@@ -21,8 +23,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
-import type { SamplerId } from '@easel/schema';
-import { loadModel, unloadModel } from '@easel/gpu-runtime/models';
+import type { ModelFamily, SamplerId, ScheduleId } from '@easel/schema';
+import { loadFluxModel, loadModel, unloadFluxModel, unloadModel } from '@easel/gpu-runtime/models';
 import { generate } from '@easel/gpu-runtime/pipeline';
 import { NoisePrefetcher } from '@easel/gpu-runtime/pipeline';
 import { encodePreview, latentToRgb, ProgressReporter } from '@easel/gpu-runtime/pipeline';
@@ -54,7 +56,7 @@ function timeIdleWork<T extends object>(prototype: T, method: keyof T & string):
 timeIdleWork(NoisePrefetcher.prototype, 'prefetch');
 timeIdleWork(ProgressReporter.prototype, 'drawPendingPreview');
 
-/** UNet session runs (the only graph with a `timestep` input), in order. */
+/** UNet or Flux transformer session runs (the only graphs with a `timestep` input), in order. */
 const unetRuns: Run[] = [];
 // The typings describe a factory; at run time InferenceSession is a class whose instances share `run`.
 const sessions = (ort.InferenceSession as unknown as { prototype: ort.InferenceSession }).prototype;
@@ -74,15 +76,35 @@ const ms = (value: number) => `${value.toFixed(3)} ms`;
 
 interface Case {
   label: string;
-  model: 'tiny-sd15' | 'tiny-sdxl';
-  family: 'SD15' | 'SDXL';
+  model: 'tiny-sd15' | 'tiny-sdxl' | 'tiny-flux';
+  family: ModelFamily;
   size: number;
+  /** Sampler, preview every N steps. */
+  runs: readonly (readonly [SamplerId, number])[];
+  schedule: ScheduleId;
+  cfgScale: number;
+  architecture: 'sd1' | 'sdxl' | 'flux';
 }
 
+const SD_RUNS = [['euler', 0], ['dpmpp_2m', 0], ['euler_a', 0], ['dpmpp_2m_sde', 0], ['euler', 1]] as const;
+const SD = { runs: SD_RUNS, schedule: 'karras', cfgScale: 7 } as const;
+
 const CASES: Case[] = [
-  { label: '64x64 latent (SD 1.5 layout, fp32, 512x512)', model: 'tiny-sd15', family: 'SD15', size: 512 },
-  { label: '128x128 latent (SDXL layout, fp16, 1024x1024)', model: 'tiny-sdxl', family: 'SDXL', size: 1024 },
+  { label: '64x64 latent (SD 1.5 layout, fp32, 512x512)', model: 'tiny-sd15', family: 'SD15', size: 512, architecture: 'sd1', ...SD },
+  { label: '128x128 latent (SDXL layout, fp16, 1024x1024)', model: 'tiny-sdxl', family: 'SDXL', size: 1024, architecture: 'sdxl', ...SD },
+  {
+    label: '128x128x16 latent as 4096 tokens (FLUX.1 [dev] layout, fp16, 1024x1024; no CFG: one transformer call per step)',
+    model: 'tiny-flux',
+    family: 'FLUX',
+    size: 1024,
+    architecture: 'flux',
+    runs: [['euler', 0], ['euler', 1]],
+    schedule: 'normal',
+    cfgScale: 1,
+  },
 ];
+/** A FLUX.1 transformer step at 1024² on an H100 is about 250 ms; the loop around it should stay under 1% of that. */
+const FLUX_OUTSIDE_TARGET_MS = 2.5;
 
 async function stepCosts(dir: string, c: Case, sampler: SamplerId, previewEvery: number) {
   const steps: number[] = [];
@@ -95,13 +117,13 @@ async function stepCosts(dir: string, c: Case, sampler: SamplerId, previewEvery:
         modelDir: dir,
         model: { id: c.model, name: c.model, family: c.family, path: c.model },
         prompt: 'a watercolour fox in the snow, (detailed:1.2)',
-        negativePrompt: 'blurry',
+        negativePrompt: c.family === 'FLUX' ? '' : 'blurry',
         width: c.size,
         height: c.size,
         steps: STEPS,
-        cfgScale: 7,
+        cfgScale: c.cfgScale,
         sampler,
-        schedule: 'karras',
+        schedule: c.schedule,
         seed: 42 + run,
         previewEvery,
       },
@@ -118,8 +140,8 @@ async function stepCosts(dir: string, c: Case, sampler: SamplerId, previewEvery:
   return { step: median(steps), session: median(inside), idle: median(idle), outside: median(outside) };
 }
 
-async function previewCost(side: number, architecture: 'sd1' | 'sdxl') {
-  const latents = randn({ seed: 3, shape: [4, side, side], source: 'NV' });
+async function previewCost(side: number, architecture: Case['architecture']) {
+  const latents = randn({ seed: 3, shape: [architecture === 'flux' ? 16 : 4, side, side], source: 'NV' });
   const mapTimes: number[] = [];
   const totalTimes: number[] = [];
   for (let i = 0; i < 60; i++) {
@@ -142,40 +164,38 @@ async function main(): Promise<void> {
     console.log(`bench:pipeline: tiny models, batch 1, CFG 7 (one batch-2 UNet call per step), ${STEPS} Karras steps, median over ${RUNS} runs`);
     console.log(`onnxruntime-node ${ort.env.versions.common}, Node ${process.version}, ${os.cpus().length} CPUs`);
 
-    for (const c of CASES) {
+    // `npm run bench:pipeline -- flux` runs only the cases whose model name contains "flux".
+    const only = process.argv[2];
+    for (const c of CASES.filter((c) => only === undefined || c.model.includes(only))) {
       const dir = dirs[c.model];
       console.log(`\n${c.label}`);
 
+      const [load, unload] = c.family === 'FLUX' ? [loadFluxModel, unloadFluxModel] : [loadModel, unloadModel];
       let start = performance.now();
-      await loadModel(dir);
+      await load(dir);
       const cold = performance.now() - start;
       start = performance.now();
-      await loadModel(dir);
+      await load(dir);
       const warm = performance.now() - start;
-      await unloadModel(dir);
+      await unload(dir);
       start = performance.now();
-      await loadModel(dir);
+      await load(dir);
       const reload = performance.now() - start;
       const first = c === CASES[0] ? ', onnxruntime start-up included' : '';
       console.log(`  model load: cold ${ms(cold)} (first load${first}), reload ${ms(reload)} (new sessions, files in the OS cache), warm ${ms(warm)} (cached sessions)`);
 
       await stepCosts(dir, c, 'euler', 0); // warm up the JIT and onnxruntime's first runs
-      for (const [sampler, previewEvery] of [
-        ['euler', 0],
-        ['dpmpp_2m', 0],
-        ['euler_a', 0],
-        ['dpmpp_2m_sde', 0],
-        ['euler', 1],
-      ] as const) {
+      for (const [sampler, previewEvery] of c.runs) {
         const { step, session, idle, outside } = await stepCosts(dir, c, sampler, previewEvery);
         const what = `${sampler}${previewEvery ? ', preview every step' : ''}`.padEnd(30);
+        const target = c.family === 'FLUX' ? `; target ${ms(FLUX_OUTSIDE_TARGET_MS)}: ${((100 * outside) / FLUX_OUTSIDE_TARGET_MS).toFixed(0)}% of it` : '';
         console.log(
-          `  ${what} step ${ms(step)}  session.run ${ms(session)} (idle-time work ${ms(idle)})  outside ONNX ${ms(outside)} (${((100 * outside) / step).toFixed(1)}% of the step)`,
+          `  ${what} step ${ms(step)}  session.run ${ms(session)} (idle-time work ${ms(idle)})  outside ONNX ${ms(outside)} (${((100 * outside) / step).toFixed(1)}% of the step${target})`,
         );
       }
 
       const side = c.size / 8;
-      const preview = await previewCost(side, c.family === 'SD15' ? 'sd1' : 'sdxl');
+      const preview = await previewCost(side, c.architecture);
       console.log(`  preview ${side}x${side}: latent->RGB ${ms(preview.map)} in the loop, with the WebP encode ${ms(preview.total)} in all`);
     }
   } finally {

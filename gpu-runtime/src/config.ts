@@ -14,6 +14,12 @@ export const FUNCTION_ENVIRONMENT = z.object({
     .enum(['auto', 'cpu', 'cuda'])
     .default('auto')
     .describe('Where onnxruntime runs the models: `auto` tries CUDA and falls back to the CPU; `cpu` or `cuda` insist.'),
+  // Read by models/flux/flux-model.ts when a Flux model loads; checked here for the same reason.
+  EASEL_MODEL_MEMORY_MB: z.coerce
+    .number()
+    .positive()
+    .optional()
+    .describe('Flux: device memory the model may take; above it, components load one stage at a time. Unset: all stay loaded.'),
   BASE_IMAGE_MAX_BYTES: z.coerce
     .number()
     .int('must be a whole number')

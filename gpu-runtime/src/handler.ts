@@ -17,9 +17,8 @@ import { fetchBaseImage } from './job/base-image.js';
 import { describeFailure, JobFailure, type FailureReport } from './job/failure.js';
 import { resolveModelDir } from './job/model-dir.js';
 import { createFunctionLogger } from './logger.js';
-import { loadModel } from './models/index.js';
 import { GenerationCancelledError } from './pipeline/errors.js';
-import { generate } from './pipeline/generate.js';
+import { generate, preloadModel } from './pipeline/generate.js';
 
 /** The part of a Lambda context the handler uses; the local Invoke server passes no deadline. */
 export interface InvocationContext {
@@ -74,7 +73,7 @@ export function createHandler(config: FunctionConfig, logger: Logger) {
       abort.signal.throwIfAborted();
 
       const loadStart = performance.now();
-      await loadModel(modelDir, { logger: log });
+      await preloadModel(modelDir, job.model.family, { logger: log });
       const inferenceStart = performance.now();
       const images = await generate(
         { ...job.settings, modelDir, model: job.model, baseImage },

@@ -6,3 +6,4 @@ export * from './prompt/index.js';
 export * from './samplers.js';
 export * from './signing.js';
 export * from './tiny-model.js';
+export * from './sampler-families.js';

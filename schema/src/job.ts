@@ -24,6 +24,8 @@ export const ImageSettings = z.object({
   height: z.number().int().min(64).max(2048).multipleOf(SIZE_MULTIPLE, `must be a multiple of ${SIZE_MULTIPLE}`),
   steps: z.number().int().min(1).max(150),
   cfgScale: z.number().min(1).max(30),
+  /** FLUX.1 [dev]'s distilled guidance (Forge's "Distilled CFG Scale"), a transformer input; other models refuse it. */
+  guidance: z.number().min(0).max(30).optional(),
   sampler: z.enum(SAMPLERS),
   schedule: z.enum(SCHEDULES),
   /** 1 is the last layer; 2 the penultimate (A1111's "Clip skip: 2"). */
@@ -45,12 +47,12 @@ export const ImageSettings = z.object({
 export type ImageSettings = z.infer<typeof ImageSettings>;
 
 /** The numeric settings, by name. */
-export type NumericSetting = { [K in keyof ImageSettings]: ImageSettings[K] extends number ? K : never }[keyof ImageSettings];
+export type NumericSetting = { [K in keyof ImageSettings]-?: NonNullable<ImageSettings[K]> extends number ? K : never }[keyof ImageSettings];
 
 /** A numeric setting's range, read from its definition above (for GraphQL validation and docs). */
 export function settingRange(name: NumericSetting): { min: number; max: number } {
   const field = ImageSettings.shape[name];
-  const number = field instanceof z.ZodDefault ? (field.unwrap() as z.ZodNumber) : (field as z.ZodNumber);
+  const number = field instanceof z.ZodDefault || field instanceof z.ZodOptional ? (field.unwrap() as z.ZodNumber) : (field as z.ZodNumber);
   return { min: number.minValue ?? -Infinity, max: number.maxValue ?? Infinity };
 }
 

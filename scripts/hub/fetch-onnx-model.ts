@@ -11,12 +11,12 @@
  * hard links to the cache's blobs (copies across file systems), and appears in MODELS_DIR only
  * when it is whole.
  */
-import { copyFile, link, mkdir, rename, rm } from 'node:fs/promises';
+import { copyFile, link, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { getHFHubCachePath } from '@huggingface/hub';
 import { writeModelManifest, type ModelManifest } from '@easel/api/admin';
-import { checkModelFolder, readPipelineKind, REQUIRED_FILES, type PipelineArchitecture } from '@easel/gpu-runtime/models';
-import { FAMILY_ARCHITECTURE, type ModelFamily } from '@easel/schema';
+import { checkModelFolder, FLUX_PIPELINE_CLASS, FLUX_REQUIRED_FILES, readPipelineKind, REQUIRED_FILES, resolveFluxLayout } from '@easel/gpu-runtime/models';
+import { FAMILY_ARCHITECTURE, type Architecture, type ModelFamily } from '@easel/schema';
 import { downloadBlob } from './download.js';
 import { HubCacheRepo } from './hf-cache.js';
 import { listRevision, ModelFetchError, type HubFile, type HubOptions } from './hub-api.js';
@@ -25,7 +25,7 @@ import { selectOnnxExport } from './onnx-export.js';
 export const DOWNLOADS_DIR = '.downloads';
 
 /** The family a new model gets when nobody says otherwise: the base model of its architecture. */
-const BASE_FAMILY: Record<PipelineArchitecture, ModelFamily> = { sd1: 'SD15', sdxl: 'SDXL' };
+const BASE_FAMILY: Record<Architecture, ModelFamily> = { sd1: 'SD15', sdxl: 'SDXL', flux: 'FLUX' };
 
 export interface FetchPlan {
   commit: string;
@@ -105,9 +105,10 @@ export async function fetchOnnxModel(options: FetchModelOptions): Promise<Fetche
   try {
     // 2. model_index.json names the pipeline: a repository Easel cannot run fails before the gigabytes.
     await stage(index);
-    const { architecture, pipelineClass } = await readPipelineKind(staging);
+    const { architecture, pipelineClass } = await readExportKind(staging);
     const family = chooseFamily(architecture, pipelineClass, options.family);
-    const missing = REQUIRED_FILES[architecture].filter((required) => !files.some((file) => file.path === required));
+    const required = architecture === 'flux' ? FLUX_REQUIRED_FILES : REQUIRED_FILES[architecture];
+    const missing = required.filter((name) => !files.some((file) => file.path === name));
     if (missing.length > 0) {
       throw new ModelFetchError(
         `${repo}@${revision} is a ${pipelineClass} without a complete ONNX export (missing ${missing.join(', ')}). ` +
@@ -119,7 +120,8 @@ export async function fetchOnnxModel(options: FetchModelOptions): Promise<Fetche
     for (const file of files) if (file !== index) await stage(file);
 
     // 4. The loader's own check, the manifest, and into place in one rename.
-    await checkModelFolder(staging);
+    if (architecture === 'flux') await resolveFluxLayout(staging);
+    else await checkModelFolder(staging);
     const manifest: ModelManifest = { slug, name: options.name, family, source: repo, revision, commit: listing.commit };
     await writeModelManifest(staging, manifest);
     const dir = path.join(modelsDir, slug);
@@ -141,7 +143,15 @@ async function placeFile(blob: string, target: string): Promise<void> {
   });
 }
 
-function chooseFamily(architecture: PipelineArchitecture, pipelineClass: string, wanted: ModelFamily | undefined): ModelFamily {
+/** Flux pipelines have a loader of their own; the rest are SD 1.x or SDXL. */
+async function readExportKind(staging: string): Promise<{ architecture: Architecture; pipelineClass: string }> {
+  // Unreadable JSON falls through to readPipelineKind, which says what is wrong with it.
+  const index = await readFile(path.join(staging, 'model_index.json'), 'utf8').then((text) => JSON.parse(text) as { _class_name?: unknown }, () => ({ _class_name: undefined }));
+  if (typeof index._class_name === 'string' && FLUX_PIPELINE_CLASS.test(index._class_name)) return { architecture: 'flux', pipelineClass: index._class_name };
+  return readPipelineKind(staging);
+}
+
+function chooseFamily(architecture: Architecture, pipelineClass: string, wanted: ModelFamily | undefined): ModelFamily {
   if (!wanted) return BASE_FAMILY[architecture];
   if (FAMILY_ARCHITECTURE[wanted] !== architecture) {
     throw new ModelFetchError(`the family ${wanted} runs on ${FAMILY_ARCHITECTURE[wanted]} pipelines, but this repository holds a ${pipelineClass} (${architecture})`);

@@ -5,7 +5,7 @@
 import type { HubFile } from './hub-api.js';
 
 /** Folders whose ONNX graphs (and their external weight files) the runtime loads. */
-const ONNX_PARTS = new Set(['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder']);
+const ONNX_PARTS = new Set(['text_encoder', 'text_encoder_2', 'unet', 'transformer', 'vae_decoder', 'vae_encoder']);
 /** Folders of small configuration files the runtime reads. */
 const CONFIG_PARTS = new Set([...ONNX_PARTS, 'scheduler', 'tokenizer', 'tokenizer_2', 'vae']);
 

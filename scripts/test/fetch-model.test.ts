@@ -9,7 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest'
 import { pino } from 'pino';
 import { readModelManifest } from '@easel/api/admin';
 import { startJongodb } from '@easel/api/admin';
-import { loadModel, ModelLoadError, unloadModel } from '@easel/gpu-runtime/models';
+import { loadFluxModel, loadModel, ModelLoadError, unloadFluxModel, unloadModel } from '@easel/gpu-runtime/models';
 import { DOWNLOADS_DIR, fetchOnnxModel, type FetchModelOptions } from '../hub/fetch-onnx-model.js';
 import { ModelFetchError, parseRepoSpec, slugFromRepo } from '../hub/hub-api.js';
 import { makeTinyModels } from '@easel/gpu-runtime/tiny-models';
@@ -17,7 +17,7 @@ import { gitBlobHash, readRepoFolder, startHubServer, type FakeRepo, type HubSer
 
 const commit = (n: number) => String(n).repeat(40).slice(0, 40);
 let root: string;
-let sources: Record<'tiny-sd15' | 'tiny-sdxl', string>;
+let sources: Record<'tiny-sd15' | 'tiny-sdxl' | 'tiny-flux', string>;
 let hub: HubServer;
 let modelsDir: string;
 /** The Hugging Face cache of one test (HF_HUB_CACHE). */
@@ -41,7 +41,11 @@ beforeAll(async () => {
   for (const file of [...pytorchOnly.files.keys()]) if (file.endsWith('.onnx')) pytorchOnly.files.delete(file);
   pytorchOnly.files.set('unet/diffusion_pytorch_model.safetensors', randomBytes(4096));
   hub.repos.set('easel/pytorch-only', pytorchOnly);
-  hub.repos.set('easel/flux', { commit: commit(5), files: new Map([['model_index.json', Buffer.from('{"_class_name":"FluxPipeline"}')]]) });
+  hub.repos.set('easel/sd3', { commit: commit(5), files: new Map([['model_index.json', Buffer.from('{"_class_name":"StableDiffusion3Pipeline"}')]]) });
+  hub.repos.set('easel/flux-index-only', { commit: commit(7), files: new Map([['model_index.json', Buffer.from('{"_class_name":"FluxPipeline"}')]]) });
+  const flux = await readRepoFolder(sources['tiny-flux'], commit(8));
+  flux.files.set('transformer/diffusion_pytorch_model.safetensors', randomBytes(4096));
+  hub.repos.set('easel/tiny-flux-onnx', flux);
   hub.repos.set('easel/no-index', { commit: commit(6), files: new Map([['README.md', Buffer.from('hello')]]) });
 });
 afterAll(async () => {
@@ -235,9 +239,23 @@ describe('repositories that cannot be installed say why', () => {
   });
 
   test('a pipeline Easel cannot run', async () => {
-    const error = await fetchOnnxModel(options('easel/flux')).catch((e: unknown) => e);
+    const error = await fetchOnnxModel(options('easel/sd3')).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ModelLoadError);
-    expect(error).toMatchObject({ code: 'MODEL_UNKNOWN_KIND', message: expect.stringContaining('FluxPipeline') });
+    expect(error).toMatchObject({ code: 'MODEL_UNKNOWN_KIND', message: expect.stringContaining('StableDiffusion3Pipeline') });
+  });
+
+  test('a Flux export in the diffusers layout: installed as FLUX, its layout checked, and it loads', async () => {
+    const { dir, manifest } = await fetchOnnxModel(options('easel/tiny-flux-onnx'));
+    expect(manifest).toMatchObject({ family: 'FLUX', source: 'easel/tiny-flux-onnx' });
+    expect(await readdir(path.join(dir, 'transformer'))).toEqual(['model.onnx']); // not the PyTorch weights beside it
+    expect(await readFile(path.join(dir, 'transformer/model.onnx'))).toEqual(await readFile(path.join(sources['tiny-flux'], 'transformer/model.onnx')));
+    const model = await loadFluxModel(dir);
+    expect(model.variant).toBe('dev');
+    await unloadFluxModel(dir);
+
+    const incomplete = await fetchOnnxModel(options('easel/flux-index-only')).catch((e: unknown) => e);
+    expect(incomplete).toBeInstanceOf(ModelFetchError);
+    expect((incomplete as Error).message).toMatch(/FluxPipeline without a complete ONNX export \(missing text_encoder\/model.onnx, text_encoder_2\/model.onnx, transformer\/model.onnx/);
   });
 
   test('no model_index.json', async () => {

@@ -19,6 +19,8 @@ export interface ModelDefaults extends ImageSize {
   /** An A1111 label such as "DPM++ 2M SDE Karras"; see schema/src/samplers.ts. */
   sampler: string;
   clipSkip: number;
+  /** FLUX.1 [dev]-type models: the default distilled guidance. Absent for models that take none. */
+  guidance?: number;
 }
 
 /** The editable description of a catalog model: what the seed file and admins provide. */
@@ -61,6 +63,7 @@ const catalogEntrySchema = new Schema<CatalogEntryDocument>(
       cfgScale: { type: Number, required: true },
       sampler: { type: String, required: true },
       clipSkip: { type: Number, required: true },
+      guidance: { type: Number },
     },
     allowedSizes: { type: [new Schema(size, { _id: false })], required: true },
     path: { type: String, required: true },

@@ -1,7 +1,7 @@
 import { MODEL_FAMILIES } from '@easel/schema';
 import { GenerationSettings, ModelRef } from '@easel/schema';
 import { scanPrompt, type SyntaxProblem } from '@easel/schema';
-import { parseSampler, SAMPLER_OPTIONS } from '@easel/schema';
+import { FAMILY_ARCHITECTURE, parseSampler, SAMPLER_OPTIONS, samplerRefusal } from '@easel/schema';
 import { InvalidInputError } from '../errors.js';
 import { MODEL_TIERS, PROMPT_STYLES, type CatalogEntryFields, type ImageSize } from './catalog-entry.js';
 import type { FamilyPreset } from './family-preset.js';
@@ -10,7 +10,7 @@ export const SLUG_PATTERN = /^[a-z0-9]+(?:[-_.][a-z0-9]+)*$/;
 export const SLUG_RULE = 'must be lowercase letters and digits joined by - _ or . (e.g. "sdxl-base-1.0")';
 
 // Ranges come from the job contract, so the catalog never offers defaults the GPU function refuses.
-const DefaultSettings = GenerationSettings.pick({ width: true, height: true, steps: true, cfgScale: true, clipSkip: true });
+const DefaultSettings = GenerationSettings.pick({ width: true, height: true, steps: true, cfgScale: true, clipSkip: true, guidance: true });
 const Size = GenerationSettings.pick({ width: true, height: true });
 
 /** Checks a catalog entry as a whole; throws InvalidInputError listing every problem. */
@@ -32,7 +32,13 @@ export function checkCatalogEntry(entry: CatalogEntryFields): void {
   if (!defaults.success) {
     for (const issue of defaults.error.issues) problems.push(`defaults.${issue.path.join('.')}: ${issue.message}`);
   }
-  if (!parseSampler(entry.defaults?.sampler ?? '')) {
+  const defaultSampler = parseSampler(entry.defaults?.sampler ?? '');
+  const refusal = defaultSampler && entry.family && samplerRefusal(entry.family, defaultSampler);
+  if (refusal) problems.push(`defaults.sampler: ${refusal}`);
+  if (entry.defaults?.guidance !== undefined && FAMILY_ARCHITECTURE[entry.family] !== 'flux') {
+    problems.push(`defaults.guidance: only Flux models take distilled guidance; ${entry.family} models use cfgScale`);
+  }
+  if (!defaultSampler) {
     problems.push(
       `defaults.sampler: unknown sampler "${entry.defaults?.sampler}"; use an A1111 label such as ` +
         SAMPLER_OPTIONS.filter((o) => o.recommended)

@@ -1,10 +1,11 @@
 import { GenerationSettings } from '@easel/schema';
-import { parseAttention, type PromptSegment } from '@easel/schema';
+import { FAMILY_ARCHITECTURE, isBreak, parseAttention, type PromptSegment } from '@easel/schema';
 import { InvalidInputError } from '../errors.js';
 import { enhancePrompts, type EnhancerModel, type EnhancerPreset } from './enhance-prompts.js';
 import { lintPrompt } from './lint/lint-prompt.js';
+import type { T5TokenCounter } from './t5-token-counter.js';
 import type { TokenCountSource, TokenCounter } from './token-counter.js';
-import type { PromptWarning } from './warnings.js';
+import { PromptWarningCode, warning, type PromptWarning } from './warnings.js';
 
 export interface AnalyzedPrompt {
   /** As A1111's parse_prompt_attention gives them; a BREAK is `{ text: 'BREAK', weight: -1 }`. */
@@ -15,7 +16,17 @@ export interface AnalyzedPrompt {
   /** The "75" of "23/75". */
   tokenLimit: number;
   tokenCountSource: TokenCountSource;
+  /** Flux: T5 tokens the prompt needs, `</s>` included; null for other families. */
+  t5TokenCount: number | null;
+  /** Flux: what T5 reads, 256 ([schnell]) or 512 ([dev]); null for other families. */
+  t5TokenLimit: number | null;
   warnings: PromptWarning[];
+}
+
+/** Flux's T5 side: how to count, and how much the model reads. */
+export interface T5Counting {
+  counter: T5TokenCounter;
+  limit: number;
 }
 
 export interface PromptAnalysis {
@@ -38,19 +49,27 @@ export function analyzePrompts(
   preset: EnhancerPreset | undefined,
   counter: TokenCounter,
   { prompt, negativePrompt }: PromptsToAnalyze,
+  t5?: T5Counting,
 ): PromptAnalysis {
+  const flux = FAMILY_ARCHITECTURE[model.family] === 'flux' && t5 !== undefined;
   checkPromptLength('prompt', prompt);
   if (negativePrompt != null) checkPromptLength('negativePrompt', negativePrompt);
 
   const analyze = (text: string, isNegative: boolean): AnalyzedPrompt => {
     const { tokenCount, chunkCount, tokenLimit } = counter.count(text);
+    const segments = parseAttention(text);
+    const warnings = lintPrompt(text, { ...model, isNegative, qualityTags: preset?.qualityTags });
+    const t5TokenCount = flux ? t5.counter.count(text) : null;
+    if (flux && !isNegative) warnings.push(...fluxWarnings(text, segments, t5TokenCount!, t5.limit));
     return {
-      segments: parseAttention(text),
+      segments,
       tokenCount,
       chunks: chunkCount,
       tokenLimit,
       tokenCountSource: counter.source,
-      warnings: lintPrompt(text, { ...model, isNegative, qualityTags: preset?.qualityTags }),
+      t5TokenCount,
+      t5TokenLimit: flux ? t5.limit : null,
+      warnings,
     };
   };
   const enhanced = enhancePrompts(model, preset, { prompt, negativePrompt });
@@ -60,6 +79,31 @@ export function analyzePrompts(
     enhancedPrompt: enhanced.prompt,
     enhancedNegativePrompt: enhanced.negativePrompt,
   };
+}
+
+/**
+ * What Flux does differently with a prompt: T5 reads a fixed number of tokens and drops the rest,
+ * and attention weights mean nothing to it (Easel reads `(word:1.3)` as `word`).
+ */
+function fluxWarnings(text: string, segments: PromptSegment[], t5Tokens: number, limit: number): PromptWarning[] {
+  const warnings: PromptWarning[] = [];
+  if (segments.some((segment) => !isBreak(segment) && segment.weight !== 1)) {
+    warnings.push(
+      warning(PromptWarningCode.WEIGHTS_IGNORED, 'Flux has no attention weights: (word:1.3) and [word] are read as plain "word".', {
+        suggestion: 'Say what matters in words instead ("a very large red hat", "in sharp focus").',
+      }),
+    );
+  }
+  if (t5Tokens > limit) {
+    warnings.push(
+      warning(PromptWarningCode.T5_PROMPT_CUT, `This prompt is ${t5Tokens} T5 tokens long; the model reads ${limit}, so the end is cut off.`, {
+        start: text.length,
+        end: text.length,
+        suggestion: 'Shorten the prompt, or move what matters most to the start.',
+      }),
+    );
+  }
+  return warnings;
 }
 
 const MAX_PROMPT_LENGTH = GenerationSettings.shape.prompt.maxLength!;

@@ -21,6 +21,10 @@ export const PromptWarningCode = {
   SCORE_TAG_NOT_PONY: 'SCORE_TAG_NOT_PONY',
   /** A list of tags for Flux, which reads sentences. */
   TAG_STYLE_PROMPT: 'TAG_STYLE_PROMPT',
+  /** Flux: the prompt is longer than T5 reads (256 or 512 tokens); the rest is cut. */
+  T5_PROMPT_CUT: 'T5_PROMPT_CUT',
+  /** Flux: attention weights such as (word:1.3) have no effect; the text is read plain. */
+  WEIGHTS_IGNORED: 'WEIGHTS_IGNORED',
   /** Two or more characters in one prompt (`2girls`, `1girl, 1boy`). */
   MULTIPLE_CHARACTERS: 'MULTIPLE_CHARACTERS',
   /** More than seven quality tags. */

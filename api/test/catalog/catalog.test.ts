@@ -42,6 +42,7 @@ describe('the starter catalog', () => {
     expect(tiny.map(({ slug, path, family, tier }) => ({ slug, path, family, tier }))).toEqual([
       { slug: 'tiny-sd15', path: 'tiny-sd15', family: 'SD15', tier: 'EASY' },
       { slug: 'tiny-sdxl', path: 'tiny-sdxl', family: 'SDXL', tier: 'EASY' },
+      { slug: 'tiny-flux', path: 'tiny-flux', family: 'FLUX', tier: 'ADVANCED' },
     ]);
   });
 

@@ -109,8 +109,8 @@ describe('demo models at start', () => {
   test('with no real model, the tiny models are written and listed, and the log says their images are noise', async () => {
     const { logger, lines } = logCapture();
     const installed = await prepareModels({ catalog, modelsDir, logger, demoModels: true });
-    expect(installed.sort()).toEqual(['tiny-sd15', 'tiny-sdxl']);
-    expect((await readdir(modelsDir)).sort()).toEqual(['tiny-sd15', 'tiny-sdxl']);
+    expect(installed.sort()).toEqual(['tiny-flux', 'tiny-sd15', 'tiny-sdxl']);
+    expect((await readdir(modelsDir)).sort()).toEqual(['tiny-flux', 'tiny-sd15', 'tiny-sdxl']);
     for (const slug of installed) {
       const model = await catalog.get(slug);
       expect(await catalog.isInstalled(model)).toBe(true);

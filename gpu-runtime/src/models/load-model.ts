@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { ClipTokenizer } from '@easel/schema';
 import { GpuUnavailableError, ModelLoadError } from './errors.js';
+import { modelCache } from './model-cache.js';
 import { openSession, type ExecutionProvider, type OpenedSession } from './execution-provider.js';
 import type { SchedulerConfig } from '../samplers/scheduler-config.js';
 import { readPipelineConfig, readPipelineKind, readTextEncoderConfig, type PipelineArchitecture, type PipelineConfig } from './pipeline-config.js';
@@ -161,30 +162,10 @@ async function readModel(dir: string, logger: Logger | undefined): Promise<Loade
   }
 }
 
-const loaded = new Map<string, Promise<LoadedModel>>();
+const cache = modelCache(readModel);
 
-/**
- * Loads a model folder in Optimum's ONNX layout, once per process: later and concurrent calls for
- * the same folder share the same sessions, so a warm function never reloads a model. A failed load
- * is forgotten, so the next call tries again (say, after a download finished).
- */
-export function loadModel(dir: string, options: { logger?: Logger } = {}): Promise<LoadedModel> {
-  const key = path.resolve(dir);
-  let loading = loaded.get(key);
-  if (!loading) {
-    loading = readModel(key, options.logger);
-    loaded.set(key, loading);
-    loading.catch(() => loaded.delete(key));
-  }
-  return loading;
-}
+/** Loads a model folder in Optimum's ONNX layout, once per process (see modelCache). */
+export const loadModel: (dir: string, options?: { logger?: Logger }) => Promise<LoadedModel> = cache.load;
 
 /** Drops a model from the cache and frees its sessions (GPU memory included). */
-export async function unloadModel(dir: string): Promise<void> {
-  const key = path.resolve(dir);
-  const loading = loaded.get(key);
-  if (!loading) return;
-  loaded.delete(key);
-  const model = await loading.catch(() => undefined);
-  await model?.release();
-}
+export const unloadModel: (dir: string) => Promise<void> = cache.unload;

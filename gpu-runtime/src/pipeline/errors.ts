@@ -24,12 +24,15 @@ export class GenerationCancelledError extends Error {
 }
 
 /** Where the pipeline checks the model's numbers: each denoising step, and each decoded image. */
-export type CheckedStage = 'unet' | 'vae_decoder';
+export type CheckedStage = 'unet' | 'transformer' | 'vae_decoder';
 
 const NON_FINITE_ADVICE: Record<CheckedStage, string> = {
   unet: 'half-precision (fp16) UNets can overflow with some prompts and settings; try a lower CFG scale or another sampler, or an fp32 export of the model',
+  transformer: 'half-precision (fp16) Flux transformers can overflow; use the bf16 or an fp32 export of the transformer',
   vae_decoder: "half-precision (fp16) VAE decoders can overflow (SDXL's original VAE does); use an fp32 VAE or the fp16-fix VAE",
 };
+
+const STAGE_NAMES: Record<CheckedStage, string> = { unet: 'UNet', transformer: 'Flux transformer', vae_decoder: 'VAE decoder' };
 
 /**
  * The model computed NaN or infinity, so no image can come of it (A1111: "A tensor with all NaNs
@@ -43,7 +46,7 @@ export class NonFiniteOutputError extends Error {
     readonly stage: CheckedStage,
     where: string,
   ) {
-    super(`the ${stage === 'unet' ? 'UNet' : 'VAE decoder'} produced NaN or infinite values ${where}: ${NON_FINITE_ADVICE[stage]}`);
+    super(`the ${STAGE_NAMES[stage]} produced NaN or infinite values ${where}: ${NON_FINITE_ADVICE[stage]}`);
     this.name = 'NonFiniteOutputError';
   }
 }

@@ -1,5 +1,6 @@
 /**
- * Text-to-image and image-to-image for SD 1.x and SDXL-family models, read top to bottom:
+ * Text-to-image and image-to-image for SD 1.x and SDXL-family models, read top to bottom (Flux
+ * models go to their own pipeline, flux/generate-flux.ts):
  *
  *   load the model → encode the prompts → choose the sigmas → initial latents (seeded noise, plus
  *   the encoded base image for img2img) → sample with the guided denoiser → VAE decode → PNG
@@ -14,16 +15,21 @@
 import { z } from 'zod';
 import { FAMILY_ARCHITECTURE } from '@easel/schema';
 import { GenerationSettings, ModelRef } from '@easel/schema';
+import type { Logger } from 'pino';
+import type { ModelFamily } from '@easel/schema';
 import { loadModel, type LoadedModel } from '../models/index.js';
+import { loadFluxModel } from '../models/flux/index.js';
 import { Discretization, getSamplerDefinition, ImageNoise, samplerNoise, samplerSigmas } from '../samplers/index.js';
 import { cfgDenoiser } from './cfg.js';
 import { encodePrompts } from './conditioning.js';
 import { allFinite, GenerationCancelledError, InvalidRequestError, NonFiniteOutputError } from './errors.js';
+import { generateFlux } from './flux/generate-flux.js';
 import { encodeBaseImage, img2imgSigmas } from './img2img.js';
 import { NoisePrefetcher } from './noise-prefetch.js';
 import { formatParameters } from './parameters.js';
 import { encodePng, PARAMETERS_KEYWORD, vaePixelsToRgb } from './png.js';
-import { ProgressReporter, type OnProgress } from './preview.js';
+import type { GenerateOptions, GeneratedImage } from './generation-output.js';
+import { ProgressReporter } from './preview.js';
 
 /** The job's settings (the API's contract, defaults allowed) and where the model and base image are. */
 export type GenerationRequest = z.input<typeof GenerationSettings> & {
@@ -35,26 +41,19 @@ export type GenerationRequest = z.input<typeof GenerationSettings> & {
   baseImage?: Uint8Array;
 };
 
-export interface GenerateOptions {
-  /** Called once per step, in order, with a WebP preview every `previewEvery` steps. Not awaited by the loop. */
-  onProgress?: OnProgress;
-  /** Stops the generation between two steps with a GenerationCancelledError. */
-  signal?: AbortSignal;
-}
-
-export interface GeneratedImage {
-  /** With A1111's `parameters` text chunk. */
-  png: Buffer;
-  seed: number;
-  width: number;
-  height: number;
-}
+export type { GenerateOptions, GeneratedImage } from './generation-output.js';
 
 const LATENT_CHANNELS = 4;
 const VAE_SCALE = 8;
 
 export async function generate(request: GenerationRequest, { onProgress, signal }: GenerateOptions = {}): Promise<GeneratedImage[]> {
   const { settings, modelRef } = validate(request);
+  if (FAMILY_ARCHITECTURE[modelRef.family] === 'flux') {
+    return generateFlux({ settings, modelRef, modelDir: request.modelDir, baseImage: request.baseImage }, { onProgress, signal });
+  }
+  if (settings.guidance !== undefined) {
+    throw new InvalidRequestError(`guidance: ${modelRef.family} models take no distilled guidance (it is FLUX.1 [dev]'s setting); use cfgScale`);
+  }
   const { width, height, batchSize, steps } = settings;
   const latentDims = [batchSize, LATENT_CHANNELS, height / VAE_SCALE, width / VAE_SCALE] as const;
   const latentSize = LATENT_CHANNELS * latentDims[2] * latentDims[3];
@@ -143,6 +142,12 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
   }
 }
 
+/** Loads (or finds cached) the model a job needs, with the loader of its family's architecture. */
+export async function preloadModel(modelDir: string, family: ModelFamily, options: { logger?: Logger } = {}): Promise<void> {
+  if (FAMILY_ARCHITECTURE[family] === 'flux') await loadFluxModel(modelDir, options);
+  else await loadModel(modelDir, options);
+}
+
 function validate(request: GenerationRequest): { settings: GenerationSettings; modelRef: ModelRef } {
   const settings = GenerationSettings.safeParse(request);
   const modelRef = ModelRef.safeParse(request.model);
@@ -153,9 +158,6 @@ function validate(request: GenerationRequest): { settings: GenerationSettings; m
   }
   if (typeof request.modelDir !== 'string' || request.modelDir === '') {
     throw new InvalidRequestError('invalid generation request: modelDir: the model folder is required');
-  }
-  if (FAMILY_ARCHITECTURE[modelRef.data.family] === 'flux') {
-    throw new InvalidRequestError(`${modelRef.data.family} models are not supported by this GPU runtime yet (it runs SD 1.x and SDXL-family models)`);
   }
   return { settings: settings.data, modelRef: modelRef.data };
 }

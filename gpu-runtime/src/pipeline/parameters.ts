@@ -21,6 +21,8 @@ export interface ImageParameters {
   sampler: SamplerId;
   schedule: ScheduleId;
   cfgScale: number;
+  /** FLUX.1 [dev]'s distilled guidance, written as Forge writes it ("Distilled CFG Scale"). */
+  guidance?: number;
   seed: number;
   width: number;
   height: number;
@@ -55,6 +57,7 @@ export function formatParameters(params: ImageParameters): string {
     ['Sampler', SAMPLER_LABELS[params.sampler]],
     ['Schedule type', SCHEDULE_LABELS[params.schedule]],
     ['CFG scale', params.cfgScale],
+    ['Distilled CFG Scale', params.guidance],
     ['Seed', params.seed],
     ['Size', `${params.width}x${params.height}`],
     ['Model', params.model],
@@ -111,6 +114,7 @@ export function parseParameters(text: string): ParsedParameters {
   };
   parsed.steps = number('Steps');
   parsed.cfgScale = number('CFG scale');
+  parsed.guidance = number('Distilled CFG Scale');
   parsed.seed = number('Seed');
   parsed.clipSkip = number('Clip skip') ?? 1;
   parsed.denoiseStrength = number('Denoising strength');

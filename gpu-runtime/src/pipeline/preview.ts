@@ -25,8 +25,8 @@ interface LatentRgbMap {
 }
 
 /**
- * ComfyUI's published factors (comfy/latent_formats.py, classes SD15 and SDXL), fitted on
- * latents as the UNet sees them, i.e. already multiplied by the VAE scaling factor.
+ * ComfyUI's published factors (comfy/latent_formats.py, classes SD15, SDXL and Flux), fitted on
+ * latents as the denoiser sees them, i.e. after the VAE's scaling (and, for Flux, shift).
  */
 const LATENT_RGB: Partial<Record<Architecture, LatentRgbMap>> = {
   sd1: {
@@ -47,13 +47,41 @@ const LATENT_RGB: Partial<Record<Architecture, LatentRgbMap>> = {
     ],
     bias: [0.1084, -0.0175, -0.0011],
   },
+  flux: {
+    factors: [
+      [-0.0346, 0.0244, 0.0681],
+      [0.0034, 0.021, 0.0687],
+      [0.0275, -0.0668, -0.0433],
+      [-0.0174, 0.016, 0.0617],
+      [0.0859, 0.0721, 0.0329],
+      [0.0004, 0.0383, 0.0115],
+      [0.0405, 0.0861, 0.0915],
+      [-0.0236, -0.0185, -0.0259],
+      [-0.0245, 0.025, 0.118],
+      [0.1008, 0.0755, -0.0421],
+      [-0.0515, 0.0201, 0.0011],
+      [0.0428, -0.0012, -0.0036],
+      [0.0817, 0.0765, 0.0749],
+      [-0.1264, -0.0522, -0.1103],
+      [-0.028, -0.0881, -0.0499],
+      [-0.1262, -0.0982, -0.0778],
+    ],
+    bias: [-0.0329, -0.0718, -0.0851],
+  },
 };
+
+/** Latent channels of an architecture's previews: 4 for SD 1.x and SDXL, 16 for Flux. */
+export function latentChannels(architecture: Architecture): number {
+  const map = LATENT_RGB[architecture];
+  if (!map) throw new Error(`no latent preview factors for the ${architecture} architecture`);
+  return map.factors.length;
+}
 
 const PREVIEW_WEBP = { quality: 70, effort: 0 } as const;
 
 /**
- * The first image of a batch of 4-channel NCHW latents as interleaved RGB bytes, via the
- * architecture's linear map; values in [-1, 1] map to [0, 255].
+ * The first image of a batch of NCHW latents (4 or 16 channels, by architecture) as interleaved
+ * RGB bytes, via the architecture's linear map; values in [-1, 1] map to [0, 255].
  */
 export function latentToRgb(latents: Float32Array, width: number, height: number, architecture: Architecture): Uint8ClampedArray {
   const map = LATENT_RGB[architecture];
@@ -61,14 +89,33 @@ export function latentToRgb(latents: Float32Array, width: number, height: number
   const plane = width * height;
   // A clamped array clamps and rounds on store, which is also the fastest way to get bytes.
   const rgb = new Uint8ClampedArray(plane * 3);
-  const [f0, f1, f2, f3] = map.factors;
-  for (let k = 0; k < 3; k++) {
-    // (rgb + 1)·127.5, folded into the factors
-    const a = f0[k] * 127.5, b = f1[k] * 127.5, c = f2[k] * 127.5, d = f3[k] * 127.5;
-    const offset = (map.bias[k] + 1) * 127.5;
-    for (let i = 0; i < plane; i++) {
-      rgb[i * 3 + k] = latents[i] * a + latents[plane + i] * b + latents[2 * plane + i] * c + latents[3 * plane + i] * d + offset;
+  if (map.factors.length === 4) {
+    const [f0, f1, f2, f3] = map.factors;
+    for (let k = 0; k < 3; k++) {
+      // (rgb + 1)·127.5, folded into the factors
+      const a = f0[k] * 127.5, b = f1[k] * 127.5, c = f2[k] * 127.5, d = f3[k] * 127.5;
+      const offset = (map.bias[k] + 1) * 127.5;
+      for (let i = 0; i < plane; i++) {
+        rgb[i * 3 + k] = latents[i] * a + latents[plane + i] * b + latents[2 * plane + i] * c + latents[3 * plane + i] * d + offset;
+      }
     }
+    return rgb;
+  }
+  // Any channel count: accumulate channel by channel in float, then store once.
+  const sums = new Float32Array(plane * 3);
+  for (let k = 0; k < 3; k++) sums.fill((map.bias[k] + 1) * 127.5, k * plane, (k + 1) * plane);
+  map.factors.forEach((factor, channel) => {
+    const source = latents.subarray(channel * plane, (channel + 1) * plane);
+    for (let k = 0; k < 3; k++) {
+      const f = factor[k] * 127.5;
+      const target = k * plane;
+      for (let i = 0; i < plane; i++) sums[target + i] += source[i] * f;
+    }
+  });
+  for (let i = 0; i < plane; i++) {
+    rgb[i * 3] = sums[i];
+    rgb[i * 3 + 1] = sums[plane + i];
+    rgb[i * 3 + 2] = sums[2 * plane + i];
   }
   return rgb;
 }
@@ -102,7 +149,13 @@ export class ProgressReporter {
   private pendingPreview: ((webp: Promise<Buffer>) => void) | undefined;
 
   constructor(private readonly options: ProgressReporterOptions) {
-    this.previewLatents = new Float32Array(4 * options.latentWidth * options.latentHeight);
+    this.previewLatents = new Float32Array(latentChannels(options.architecture) * options.latentWidth * options.latentHeight);
+  }
+
+  /** Whether `report(step, …)` will take a preview, so a caller can skip preparing one. */
+  wantsPreview(step: number): boolean {
+    const { onProgress, previewEvery } = this.options;
+    return onProgress !== undefined && previewEvery > 0 && step % previewEvery === 0;
   }
 
   report(step: number, denoised: Float32Array): void {

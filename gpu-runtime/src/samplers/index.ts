@@ -147,3 +147,5 @@ export {
   lms,
   restart,
 };
+export { flowMatchEuler, type VelocityModel } from './flow-match-euler.js';
+export { DEV_FLOW_CONFIG, flowMatchSigmas, flowShiftMu, parseFlowMatchConfig, SCHNELL_FLOW_CONFIG, type FlowMatchConfig } from './flow-match-schedule.js';

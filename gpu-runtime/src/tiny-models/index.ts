@@ -4,11 +4,13 @@
  *
  *   tiny-sd15  SD 1.5 layout, fp32, int64 `timestep` of shape [steps] (older Optimum exports)
  *   tiny-sdxl  SDXL layout, fp16 throughout, scalar float16 `timestep` (current Optimum, --dtype fp16)
+ *   tiny-flux  FLUX.1 [dev] layout (flux-model.ts), fp16, with a T5 tokenizer.json
  */
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TINY_MODEL_MARKER } from '@easel/schema';
 import { Discretization, parseSchedulerConfig } from '../samplers/index.js';
+import { tinyFluxDev } from './flux-model.js';
 import { WeightRandom } from './random.js';
 import { buildTextEncoder, type TextEncoderSpec } from './text-encoder.js';
 import { buildUNet } from './unet.js';
@@ -123,7 +125,7 @@ function tinySdxl(): ModelFiles {
   };
 }
 
-const TINY_MODELS = { 'tiny-sd15': tinySd15, 'tiny-sdxl': tinySdxl } as const;
+const TINY_MODELS = { 'tiny-sd15': tinySd15, 'tiny-sdxl': tinySdxl, 'tiny-flux': tinyFluxDev } as const;
 export type TinyModelName = keyof typeof TINY_MODELS;
 
 async function writtenVersion(dir: string): Promise<number | undefined> {

@@ -49,6 +49,28 @@ const EXPECTED: Record<string, Record<string, { inputs: Signature; outputs: Sign
     vae_decoder: { inputs: { latent_sample: ['float16', 4] }, outputs: { sample: ['float16', 4] } },
     vae_encoder: { inputs: { sample: ['float16', 4] }, outputs: { latent_parameters: ['float16', 4] } },
   },
+  // FLUX.1 [dev]: the transformer's inputs as FluxTransformer2DModel's ONNX export (and BFL's) names them.
+  'tiny-flux': {
+    text_encoder: {
+      inputs: { input_ids: ['int32', 2] },
+      outputs: { last_hidden_state: ['float16', 3], pooler_output: ['float16', 2], ...HIDDEN(2, 'float16') },
+    },
+    text_encoder_2: { inputs: { input_ids: ['int64', 2] }, outputs: { last_hidden_state: ['float16', 3] } },
+    transformer: {
+      inputs: {
+        hidden_states: ['float16', 3],
+        encoder_hidden_states: ['float16', 3],
+        pooled_projections: ['float16', 2],
+        timestep: ['float16', 1],
+        img_ids: ['float32', 2],
+        txt_ids: ['float32', 2],
+        guidance: ['float16', 1],
+      },
+      outputs: { out_hidden_states: ['float16', 3] },
+    },
+    vae_decoder: { inputs: { latent_sample: ['float16', 4] }, outputs: { sample: ['float16', 4] } },
+    vae_encoder: { inputs: { sample: ['float16', 4] }, outputs: { latent_parameters: ['float16', 4] } },
+  },
 };
 
 function signature(values: readonly ort.InferenceSession.ValueMetadata[]): Signature {

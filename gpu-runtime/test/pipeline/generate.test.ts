@@ -329,7 +329,8 @@ describe('bad requests get clear errors', () => {
   it('0 steps', () => invalid({ steps: 0 }, /steps: .*>=\s*1/));
   it('a size that is not a multiple of 8', () => invalid({ width: 100 }, /width: must be a multiple of 8/));
   it('a model entry without a family', () => invalid({ model: { id: 'x', name: 'x', path: 'x' } }, /model\.family/));
-  it('a Flux model, which this runtime does not run', () => invalid({ model: { id: 'f', name: 'Flux', family: 'FLUX', path: 'f' } }, /FLUX models are not supported/));
+  it('a Flux catalog entry whose folder holds an SD pipeline', () =>
+    invalid({ model: { id: 'f', name: 'Flux', family: 'FLUX', path: 'tiny-sd15' }, cfgScale: 1 }, /listed as FLUX \(flux\).*StableDiffusionPipeline, not a Flux pipeline/));
   it('a catalog entry whose family does not match the folder', () =>
     invalid({ model: { id: 'x', name: 'Mislabelled', family: 'SDXL', path: 'tiny-sd15' } }, /listed as SDXL \(sdxl\).*holds an sd1 pipeline/));
 

@@ -25,3 +25,4 @@ export {
   type PromptTokenCount,
   type WeightedToken,
 } from './chunks.js';
+export { plainPromptText, T5Tokenizer } from './t5-tokenizer.js';

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { GenerationSettings, MAX_SEED, type ImageSettings } from '@easel/schema';
-import { parseSampler, SAMPLER_OPTIONS, SCHEDULE_LABELS } from '@easel/schema';
+import { FAMILY_ARCHITECTURE, parseSampler, SAMPLER_OPTIONS, samplerRefusal, SCHEDULE_LABELS } from '@easel/schema';
 import type { CatalogModel } from '../../catalog/catalog.js';
 import { includesSize } from '../../catalog/catalog-rules.js';
 import { InvalidInputError, type InvalidField } from '../../errors.js';
@@ -10,7 +10,18 @@ import type { StoredSettings } from '../generation.js';
 type NumericOverrides = Partial<
   Pick<
     ImageSettings,
-    'width' | 'height' | 'steps' | 'cfgScale' | 'clipSkip' | 'seed' | 'batchSize' | 'denoiseStrength' | 'subseed' | 'subseedStrength' | 'etaNoiseSeedDelta'
+    | 'width'
+    | 'height'
+    | 'steps'
+    | 'cfgScale'
+    | 'guidance'
+    | 'clipSkip'
+    | 'seed'
+    | 'batchSize'
+    | 'denoiseStrength'
+    | 'subseed'
+    | 'subseedStrength'
+    | 'etaNoiseSeedDelta'
   >
 >;
 
@@ -67,6 +78,9 @@ export function resolveSettings(
   const samplerLabel = request.sampler ?? model.defaults.sampler;
   const choice = parseSampler(samplerLabel, request.scheduleType);
   if (!choice) problems.push(samplerProblem(samplerLabel, request.scheduleType));
+  const refusal = choice && samplerRefusal(model.family, choice);
+  if (refusal) problems.push({ field: 'sampler', message: `${refusal}; the samplers query lists which families each sampler runs` });
+  problems.push(...guidanceProblems(model, request));
 
   if (request.denoiseStrength !== undefined && request.baseImageId === undefined) {
     problems.push({ field: 'denoiseStrength', message: 'denoiseStrength needs a baseImageId: it says how much of that image to repaint' });
@@ -80,6 +94,7 @@ export function resolveSettings(
     sampler: choice?.sampler ?? 'euler',
     schedule: choice?.schedule ?? 'normal',
     clipSkip: request.clipSkip ?? model.defaults.clipSkip,
+    ...(model.defaults.guidance === undefined ? {} : { guidance: request.guidance ?? model.defaults.guidance }),
     seed: request.seed === undefined || request.seed === -1 ? newSeed() : request.seed,
     rngSource: request.rngSource ?? 'NV',
     subseedStrength: request.subseedStrength ?? 0,
@@ -102,6 +117,22 @@ export function resolveSettings(
   }
   const { prompt: _prompt, negativePrompt: _negativePrompt, previewEvery: _previewEvery, ...settings } = contract.data!;
   return settings;
+}
+
+/**
+ * Distilled guidance is an input of FLUX.1 [dev]-type models only (their catalog defaults carry
+ * it); Flux runs no classifier-free guidance, so its CFG scale stays 1.
+ */
+function guidanceProblems(model: CatalogModel, request: GenerateImageRequest): InvalidField[] {
+  const problems: InvalidField[] = [];
+  if (request.guidance !== undefined && model.defaults.guidance === undefined) {
+    const why = FAMILY_ARCHITECTURE[model.family] === 'flux' ? 'is a FLUX.1 [schnell]-type model, which takes none' : `is a ${model.family} model: use cfgScale`;
+    problems.push({ field: 'guidance', message: `guidance is FLUX.1 [dev]'s distilled guidance; ${model.name} ${why}` });
+  }
+  if (FAMILY_ARCHITECTURE[model.family] === 'flux' && request.cfgScale !== undefined && request.cfgScale !== 1) {
+    problems.push({ field: 'cfgScale', message: `${model.name} is guidance-distilled and runs without classifier-free guidance: leave cfgScale at 1 (FLUX.1 [dev] takes guidance instead)` });
+  }
+  return problems;
 }
 
 function samplerProblem(label: string, scheduleType: string | undefined): InvalidField {

@@ -31,6 +31,9 @@ export class ModelDefaultsChangesInput {
 
   @Field(() => Int, { nullable: true })
   clipSkip?: number;
+
+  @Field(() => Float, { nullable: true })
+  guidance?: number;
 }
 
 @InputType()

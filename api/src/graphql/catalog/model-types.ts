@@ -33,6 +33,9 @@ export class ModelDefaults extends ImageSize {
   // The default only applies to the input; an output field always has a value.
   @Field(() => Int, { defaultValue: 1, description: '1 uses the last CLIP layer, 2 the penultimate (A1111 "Clip skip").' })
   clipSkip!: number;
+
+  @Field(() => Float, { nullable: true, description: 'FLUX.1 [dev]-type models: distilled guidance (Forge\'s "Distilled CFG Scale"); null for models that take none.' })
+  guidance?: number;
 }
 
 @ObjectType({ description: 'A model in the catalog.' })

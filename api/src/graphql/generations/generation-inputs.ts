@@ -69,6 +69,10 @@ export class GenerateImageInput implements GenerateImageRequest {
   @MaxLength(100)
   scheduleType?: string;
 
+  @Field(() => Float, { nullable: true, description: 'FLUX.1 [dev]-type models only: distilled guidance, 0 to 30 (Forge "Distilled CFG Scale"); the model default is 3.5. Other models refuse it.' })
+  @InRange('guidance')
+  guidance?: number;
+
   @Field(() => Int, { nullable: true, description: '1 uses the last CLIP layer, 2 the penultimate (A1111 "Clip skip").' })
   @InRange('clipSkip')
   clipSkip?: number;

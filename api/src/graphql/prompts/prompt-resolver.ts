@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Arg, Authorized, Ctx, ID, Query, Resolver } from 'type-graphql';
 import { analyzePrompts, checkPromptLength } from '../../prompts/analyze-prompt.js';
+import { t5TokenCounterFor, t5TokenLimit } from '../../prompts/t5-token-counter.js';
 import { tokenCounterFor } from '../../prompts/token-counter.js';
 import type { GraphQLContext } from '../context.js';
 import { PromptAnalysis } from './prompt-types.js';
@@ -24,7 +25,9 @@ export class PromptResolver {
     const { catalog, config, logger } = services;
     const model = await catalog.get(modelId);
     const [preset, installed] = await Promise.all([catalog.preset(model.family), catalog.isInstalled(model)]);
-    const counter = await tokenCounterFor(path.join(config.modelsDir, model.path), installed, logger);
-    return analyzePrompts(model, preset, counter, { prompt, negativePrompt });
+    const modelDir = path.join(config.modelsDir, model.path);
+    const counter = await tokenCounterFor(modelDir, installed, logger);
+    const t5 = model.family === 'FLUX' ? { counter: await t5TokenCounterFor(modelDir, installed, logger), limit: t5TokenLimit(model) } : undefined;
+    return analyzePrompts(model, preset, counter, { prompt, negativePrompt }, t5);
   }
 }

@@ -59,6 +59,12 @@ export class AnalyzedPrompt {
   @Field(() => TokenCountSourceEnum)
   tokenCountSource!: TokenCountSource;
 
+  @Field(() => Int, { nullable: true, description: "Flux: T5 tokens the prompt needs, end-of-sequence included (counted with the model's tokenizer_2 when installed, else estimated); null for other families." })
+  t5TokenCount!: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Flux: how many T5 tokens the model reads (256 for [schnell], 512 for [dev]); more is cut. Null for other families.' })
+  t5TokenLimit!: number | null;
+
   @Field(() => [PromptWarning], { description: 'In the order of where they start.' })
   warnings!: PromptWarning[];
 }

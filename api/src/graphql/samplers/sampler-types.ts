@@ -1,5 +1,7 @@
 import { Field, ObjectType } from 'type-graphql';
+import type { ModelFamily } from '@easel/schema';
 import { RNG_SOURCES } from '@easel/schema';
+import { ModelFamilyEnum } from '../catalog/catalog-enums.js';
 import { graphqlEnum } from '../enum.js';
 
 @ObjectType({ description: 'A sampler and sigma schedule, under the name A1111 gives the pair.' })
@@ -24,6 +26,9 @@ export class SamplerOption {
 
   @Field({ description: 'One of the choices to reach for first.' })
   recommended!: boolean;
+
+  @Field(() => [ModelFamilyEnum], { description: 'The model families that run it: flow-matching models (Flux) take Euler with the Normal schedule only.' })
+  families!: ModelFamily[];
 }
 
 export const RngSourceEnum = graphqlEnum(
