@@ -1,0 +1,202 @@
+/**
+ * Prompt editing and alternation, read the way A1111's `get_learned_conditioning_prompt_schedules`
+ * (modules/prompt_parser.py, 1.10) reads them:
+ *
+ *   [from:to:when]   `from` until step `when`, then `to`      [to:when]   nothing, then `to`
+ *   [from::when]     `from`, then nothing                     [a|b|c]     a, b, c, a, ... one per step
+ *
+ * `when` with a decimal point is a fraction of the steps (0.25), without one a step number (5).
+ * With a hires pass, numbers past the first pass address the second: 1.5 is its middle, and a
+ * step number counts on from the first pass's steps. Forms nest: `[a:[b:c:0.5]:0.2]`, `[x|(y:1.2)]`.
+ *
+ * A1111 reads the prompt with a grammar (a Lark parser): brackets that do not form one of these
+ * forms stay text, `(…)`, `(…:…)` and `[…]` are kept as written (attention is read later, from
+ * each step's text), and a prompt the grammar cannot read at all (a `|` outside any `[…]`, a
+ * backslash at the very end) is used as written for every step. This is a hand-written
+ * recursive-descent reader of that grammar: the form at an opening bracket, when it reads one,
+ * is preferred to reading the bracket as text.
+ */
+
+export interface PromptScheduleEntry {
+  /** The text applies up to and including this step (A1111's `end_at_step`). */
+  untilStep: number;
+  /** The prompt text for those steps, attention syntax untouched. */
+  prompt: string;
+}
+
+export interface ScheduleOptions {
+  /** The hires pass's steps: the schedule is for that pass, whose numbering follows the first pass's `steps`. */
+  hiresSteps?: number;
+}
+
+type Node =
+  | { kind: 'text'; text: string }
+  /** `(…)`, `(…:…)`, `[…]`: written back as they are, with their insides scheduled. */
+  | { kind: 'group'; open: string; parts: Node[][]; close: string }
+  | { kind: 'edit'; before: Node[] | null; after: Node[]; when: string }
+  | { kind: 'alternate'; options: Node[][] };
+
+/** A1111's SIGNED_NUMBER (Lark's common grammar), with the whitespace the rule allows around it. */
+const WHEN = /\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*\]/y;
+/** `plain`: anything but `\ [ ] ( ) : |`, or a backslash and the character after it (not a newline). */
+const PLAIN = /(?:[^\\[\]():|]|\\.)+/y;
+const STRAY = /[[\]():]+/y;
+
+class Reader {
+  pos = 0;
+  constructor(readonly source: string) {}
+
+  /** The whole prompt (`start`), or null where A1111's grammar fails and the text is used as is. */
+  readStart(): Node[] | null {
+    const nodes: Node[] = [];
+    while (this.pos < this.source.length) {
+      const before = this.pos;
+      const element = this.readElement();
+      if (element) {
+        nodes.push(element);
+        continue;
+      }
+      this.pos = before;
+      // An opening bracket that starts no form, or a closing one or colon out of place, is text.
+      STRAY.lastIndex = this.pos;
+      const stray = STRAY.exec(this.source);
+      if (!stray) return null; // a `|` outside brackets or a lone backslash at the end
+      nodes.push({ kind: 'text', text: stray[0][0] });
+      this.pos += 1;
+    }
+    return nodes;
+  }
+
+  /** `prompt`: elements up to a `:`, `|`, `)`, `]` or the end; null when a bracket inside forms nothing. */
+  private readPrompt(): Node[] | null {
+    const nodes: Node[] = [];
+    while (this.pos < this.source.length && !':|)]'.includes(this.source[this.pos])) {
+      const element = this.readElement();
+      if (!element) return null;
+      nodes.push(element);
+    }
+    return nodes;
+  }
+
+  private readElement(): Node | null {
+    const char = this.source[this.pos];
+    if (char === '(') return this.readRound();
+    if (char === '[') return this.readSquare();
+    PLAIN.lastIndex = this.pos;
+    const plain = PLAIN.exec(this.source);
+    if (!plain) return null;
+    this.pos += plain[0].length;
+    return { kind: 'text', text: plain[0] };
+  }
+
+  /** `(prompt)` or `(prompt:prompt)`. */
+  private readRound(): Node | null {
+    this.pos += 1;
+    const first = this.readPrompt();
+    if (!first) return null;
+    if (this.eat(')')) return { kind: 'group', open: '(', parts: [first], close: ')' };
+    if (!this.eat(':')) return null;
+    const second = this.readPrompt();
+    if (!second || !this.eat(')')) return null;
+    return { kind: 'group', open: '(', parts: [first, [{ kind: 'text', text: ':' }], second], close: ')' };
+  }
+
+  /** `[prompt]`, `[prompt|prompt…]`, `[prompt:when]` or `[prompt:prompt:when]`. */
+  private readSquare(): Node | null {
+    this.pos += 1;
+    const first = this.readPrompt();
+    if (!first) return null;
+    if (this.eat(']')) return { kind: 'group', open: '[', parts: [first], close: ']' };
+    if (this.source[this.pos] === '|') {
+      const options = [first];
+      while (this.eat('|')) {
+        const option = this.readPrompt();
+        if (!option) return null;
+        options.push(option);
+      }
+      return this.eat(']') ? { kind: 'alternate', options } : null;
+    }
+    if (!this.eat(':')) return null;
+    const whenOnly = this.readWhen();
+    if (whenOnly !== null) return { kind: 'edit', before: null, after: first, when: whenOnly };
+    const second = this.readPrompt();
+    if (!second || !this.eat(':')) return null;
+    const when = this.readWhen();
+    return when === null ? null : { kind: 'edit', before: first, after: second, when };
+  }
+
+  private readWhen(): string | null {
+    WHEN.lastIndex = this.pos;
+    const match = WHEN.exec(this.source);
+    if (!match) return null;
+    this.pos += match[0].length;
+    return match[1];
+  }
+
+  private eat(char: string): boolean {
+    if (this.source[this.pos] !== char) return false;
+    this.pos += 1;
+    return true;
+  }
+}
+
+/**
+ * The prompt's text at each step where it changes, as A1111's
+ * `get_learned_conditioning_prompt_schedules([prompt], steps, hiresSteps)[0]` gives it. The last
+ * entry always runs to `steps` (or `hiresSteps`).
+ */
+export function promptSchedule(prompt: string, steps: number, { hiresSteps }: ScheduleOptions = {}): PromptScheduleEntry[] {
+  const total = hiresSteps ?? steps;
+  const tree = new Reader(prompt).readStart();
+  if (!tree) return [{ untilStep: total, prompt }];
+
+  const offsets = hiresSteps === undefined ? { step: 0, fraction: 0 } : { step: steps, fraction: 1 };
+  const whenStep = (when: string) => {
+    const value = Number(when);
+    const step = when.includes('.') ? (value - offsets.fraction) * total : value - offsets.step;
+    return Math.min(total, Math.trunc(step));
+  };
+
+  const boundaries = new Set([total]);
+  const collect = (nodes: Node[]) => {
+    for (const node of nodes) {
+      if (node.kind === 'group') node.parts.forEach(collect);
+      else if (node.kind === 'alternate') {
+        for (let step = 1; step <= total; step++) boundaries.add(step);
+        node.options.forEach(collect);
+      } else if (node.kind === 'edit') {
+        const step = whenStep(node.when);
+        if (step >= 1) boundaries.add(step);
+        if (node.before) collect(node.before);
+        collect(node.after);
+      }
+    }
+  };
+  collect(tree);
+
+  const textAt = (nodes: Node[], step: number): string =>
+    nodes
+      .map((node) => {
+        switch (node.kind) {
+          case 'text':
+            return node.text;
+          case 'group':
+            return node.open + node.parts.map((part) => textAt(part, step)).join('') + node.close;
+          case 'alternate':
+            return textAt(node.options[(step - 1) % node.options.length], step);
+          case 'edit':
+            return step <= whenStep(node.when) ? textAt(node.before ?? [], step) : textAt(node.after, step);
+        }
+      })
+      .join('');
+
+  return [...boundaries].sort((a, b) => a - b).map((untilStep) => ({ untilStep, prompt: textAt(tree, untilStep) }));
+}
+
+/**
+ * The entry in force at a model call, counted from 0 as A1111's CFGDenoiser counts them: the first
+ * whose `untilStep` is not below it, or the first entry when the count is past them all.
+ */
+export function scheduledAt<T extends { untilStep: number }>(schedule: readonly T[], call: number): T {
+  return schedule.find((entry) => call <= entry.untilStep) ?? schedule[0];
+}
