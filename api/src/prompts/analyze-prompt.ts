@@ -1,5 +1,5 @@
 import { GenerationSettings } from '../../../schema/src/job.js';
-import { parseAttention, type PromptSegment } from '../../../schema/src/prompt/index.js';
+import { parseAttention, promptSchedule, splitSubprompts, type PromptScheduleEntry, type PromptSegment, type Subprompt } from '../../../schema/src/prompt/index.js';
 import { InvalidInputError } from '../errors.js';
 import { enhancePrompts, type EnhancerModel, type EnhancerPreset } from './enhance-prompts.js';
 import { lintPrompt } from './lint/lint-prompt.js';
@@ -7,6 +7,8 @@ import type { TokenCountSource, TokenCounter } from './token-counter.js';
 import type { PromptWarning } from './warnings.js';
 
 export interface AnalyzedPrompt {
+  /** The prompt as written. */
+  text: string;
   /** As A1111's parse_prompt_attention gives them; a BREAK is `{ text: 'BREAK', weight: -1 }`. */
   segments: PromptSegment[];
   tokenCount: number;
@@ -16,6 +18,16 @@ export interface AnalyzedPrompt {
   tokenLimit: number;
   tokenCountSource: TokenCountSource;
   warnings: PromptWarning[];
+  /** The AND parts with their weights (A1111's composable prompts); one part without AND. */
+  subprompts: Subprompt[];
+}
+
+/** The prompt's text at each step where prompt editing or alternation changes it, as A1111 schedules it. */
+export function analyzedSchedule(prompt: Pick<AnalyzedPrompt, 'text'>, steps: number): PromptScheduleEntry[] {
+  if (!GenerationSettings.shape.steps.safeParse(steps).success) {
+    throw new InvalidInputError(`steps must be a whole number from 1 to ${GenerationSettings.shape.steps.maxValue}; got ${steps}.`);
+  }
+  return promptSchedule(prompt.text, steps);
 }
 
 export interface PromptAnalysis {
@@ -45,12 +57,15 @@ export function analyzePrompts(
   const analyze = (text: string, isNegative: boolean): AnalyzedPrompt => {
     const { tokenCount, chunkCount, tokenLimit } = counter.count(text);
     return {
+      text,
       segments: parseAttention(text),
       tokenCount,
       chunks: chunkCount,
       tokenLimit,
       tokenCountSource: counter.source,
       warnings: lintPrompt(text, { ...model, isNegative, qualityTags: preset?.qualityTags }),
+      // A1111 splits only the prompt at AND; the negative prompt is read as one.
+      subprompts: isNegative ? [{ text, weight: 1, start: 0 }] : splitSubprompts(text),
     };
   };
   const enhanced = enhancePrompts(model, preset, { prompt, negativePrompt });

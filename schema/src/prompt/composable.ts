@@ -11,6 +11,8 @@ export interface Subprompt {
   /** The part's text, its weight suffix and trailing whitespace removed (leading whitespace kept, as A1111 keeps it). */
   text: string;
   weight: number;
+  /** Where `text` starts in the prompt. */
+  start: number;
 }
 
 /** AND as a whole word; "word" is Python's Unicode `\w`, which is what A1111's `\b` means. */
@@ -19,8 +21,9 @@ const AND_WORD = /(?<![\p{L}\p{N}_])AND(?![\p{L}\p{N}_])/gu;
 const WEIGHT_SUFFIX = /^([\s\S]*?)(?:\s*:\s*([-+]?(?:\d+\.?|\d*\.\d+)))?\s*$/;
 
 export function splitSubprompts(prompt: string): Subprompt[] {
-  return prompt.split(AND_WORD).map((part) => {
+  const starts = [0, ...Array.from(prompt.matchAll(AND_WORD), (match) => match.index + match[0].length)];
+  return prompt.split(AND_WORD).map((part, i) => {
     const [, text, weight] = WEIGHT_SUFFIX.exec(part)!;
-    return { text, weight: weight === undefined ? 1 : Number(weight) };
+    return { text, weight: weight === undefined ? 1 : Number(weight), start: starts[i] };
   });
 }

@@ -24,5 +24,5 @@ export {
   type PromptTokenCount,
   type WeightedToken,
 } from './chunks.js';
-export { promptSchedule, scheduledAt, type PromptScheduleEntry, type ScheduleOptions } from './schedule.js';
+export { promptSchedule, promptVariant, scheduledAt, type PromptScheduleEntry, type ScheduleOptions, type Span } from './schedule.js';
 export { splitSubprompts, type Subprompt } from './composable.js';

@@ -29,12 +29,23 @@ export interface ScheduleOptions {
   hiresSteps?: number;
 }
 
+/** Where a form or one of its branches is written: [start, end). */
+export interface Span {
+  start: number;
+  end: number;
+}
+
+/** A branch of an edit or alternation: its nodes and where they are written. */
+interface Branch extends Span {
+  nodes: Node[];
+}
+
 type Node =
   | { kind: 'text'; text: string }
   /** `(…)`, `(…:…)`, `[…]`: written back as they are, with their insides scheduled. */
   | { kind: 'group'; open: string; parts: Node[][]; close: string }
-  | { kind: 'edit'; before: Node[] | null; after: Node[]; when: string }
-  | { kind: 'alternate'; options: Node[][] };
+  | ({ kind: 'edit'; before: Branch | null; after: Branch; when: string } & Span)
+  | ({ kind: 'alternate'; options: Branch[] } & Span);
 
 /** A1111's SIGNED_NUMBER (Lark's common grammar), with the whitespace the rule allows around it. */
 const WHEN = /\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*\]/y;
@@ -42,8 +53,20 @@ const WHEN = /\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*\]/y;
 const PLAIN = /(?:[^\\[\]():|]|\\.)+/y;
 const STRAY = /[[\]():]+/y;
 
+/**
+ * Deeper forms are read as text. A1111's own transformer recurses per level and stops with an
+ * error near 1,000; this keeps the reader's recursion well inside Node's stack.
+ */
+const MAX_DEPTH = 200;
+
 class Reader {
   pos = 0;
+  private depth = 0;
+  /**
+   * What the form at a bracket reads to, and where it ends. A form's reading depends only on
+   * where it starts, so each bracket is read once, which keeps the reader linear in the prompt.
+   */
+  private readonly forms = new Map<number, { node: Node | null; end: number }>();
   constructor(readonly source: string) {}
 
   /** The whole prompt (`start`), or null where A1111's grammar fails and the text is used as is. */
@@ -80,13 +103,26 @@ class Reader {
 
   private readElement(): Node | null {
     const char = this.source[this.pos];
-    if (char === '(') return this.readRound();
-    if (char === '[') return this.readSquare();
+    if (char === '(' || char === '[') return this.readForm(char);
     PLAIN.lastIndex = this.pos;
     const plain = PLAIN.exec(this.source);
     if (!plain) return null;
     this.pos += plain[0].length;
     return { kind: 'text', text: plain[0] };
+  }
+
+  private readForm(bracket: '(' | '['): Node | null {
+    const start = this.pos;
+    let form = this.forms.get(start);
+    if (!form) {
+      this.depth += 1;
+      const node = this.depth > MAX_DEPTH ? null : bracket === '(' ? this.readRound() : this.readSquare();
+      this.depth -= 1;
+      form = { node, end: this.pos };
+      this.forms.set(start, form);
+    }
+    this.pos = form.end;
+    return form.node;
   }
 
   /** `(prompt)` or `(prompt:prompt)`. */
@@ -103,26 +139,33 @@ class Reader {
 
   /** `[prompt]`, `[prompt|prompt…]`, `[prompt:when]` or `[prompt:prompt:when]`. */
   private readSquare(): Node | null {
+    const start = this.pos;
     this.pos += 1;
-    const first = this.readPrompt();
+    const first = this.readBranch();
     if (!first) return null;
-    if (this.eat(']')) return { kind: 'group', open: '[', parts: [first], close: ']' };
+    if (this.eat(']')) return { kind: 'group', open: '[', parts: [first.nodes], close: ']' };
     if (this.source[this.pos] === '|') {
       const options = [first];
       while (this.eat('|')) {
-        const option = this.readPrompt();
+        const option = this.readBranch();
         if (!option) return null;
         options.push(option);
       }
-      return this.eat(']') ? { kind: 'alternate', options } : null;
+      return this.eat(']') ? { kind: 'alternate', options, start, end: this.pos } : null;
     }
     if (!this.eat(':')) return null;
     const whenOnly = this.readWhen();
-    if (whenOnly !== null) return { kind: 'edit', before: null, after: first, when: whenOnly };
-    const second = this.readPrompt();
+    if (whenOnly !== null) return { kind: 'edit', before: null, after: first, when: whenOnly, start, end: this.pos };
+    const second = this.readBranch();
     if (!second || !this.eat(':')) return null;
     const when = this.readWhen();
-    return when === null ? null : { kind: 'edit', before: first, after: second, when };
+    return when === null ? null : { kind: 'edit', before: first, after: second, when, start, end: this.pos };
+  }
+
+  private readBranch(): Branch | null {
+    const start = this.pos;
+    const nodes = this.readPrompt();
+    return nodes && { nodes, start, end: this.pos };
   }
 
   private readWhen(): string | null {
@@ -163,12 +206,12 @@ export function promptSchedule(prompt: string, steps: number, { hiresSteps }: Sc
       if (node.kind === 'group') node.parts.forEach(collect);
       else if (node.kind === 'alternate') {
         for (let step = 1; step <= total; step++) boundaries.add(step);
-        node.options.forEach(collect);
+        node.options.forEach((option) => collect(option.nodes));
       } else if (node.kind === 'edit') {
         const step = whenStep(node.when);
         if (step >= 1) boundaries.add(step);
-        if (node.before) collect(node.before);
-        collect(node.after);
+        if (node.before) collect(node.before.nodes);
+        collect(node.after.nodes);
       }
     }
   };
@@ -183,9 +226,9 @@ export function promptSchedule(prompt: string, steps: number, { hiresSteps }: Sc
           case 'group':
             return node.open + node.parts.map((part) => textAt(part, step)).join('') + node.close;
           case 'alternate':
-            return textAt(node.options[(step - 1) % node.options.length], step);
+            return textAt(node.options[(step - 1) % node.options.length].nodes, step);
           case 'edit':
-            return step <= whenStep(node.when) ? textAt(node.before ?? [], step) : textAt(node.after, step);
+            return step <= whenStep(node.when) ? textAt(node.before?.nodes ?? [], step) : textAt(node.after.nodes, step);
         }
       })
       .join('');
@@ -199,4 +242,39 @@ export function promptSchedule(prompt: string, steps: number, { hiresSteps }: Sc
  */
 export function scheduledAt<T extends { untilStep: number }>(schedule: readonly T[], call: number): T {
   return schedule.find((entry) => call <= entry.untilStep) ?? schedule[0];
+}
+
+/**
+ * The prompt with every edit and alternation reduced to one of its branches, written where it
+ * stands: the brackets, separators, `when` and the other branches become spaces, so each offset
+ * still points at the same character. `first` takes the first branch (an edit's `from`, which may
+ * be nothing), `last` the last (an edit's `to`). The linter reads these, so that the syntax is
+ * not mistaken for text. A prompt the grammar cannot read comes back as it is.
+ */
+export function promptVariant(prompt: string, branch: 'first' | 'last'): { text: string; blanked: Span[] } {
+  const tree = new Reader(prompt).readStart();
+  const chars = prompt.split(''); // UTF-16 units, as offsets count
+  const blanked: Span[] = [];
+  const blank = (start: number, end: number) => {
+    if (end <= start) return;
+    for (let i = start; i < end; i++) if (!/\s/.test(chars[i])) chars[i] = ' ';
+    blanked.push({ start, end });
+  };
+  const visit = (nodes: Node[]) => {
+    for (const node of nodes) {
+      if (node.kind === 'group') node.parts.forEach(visit);
+      if (node.kind !== 'edit' && node.kind !== 'alternate') continue;
+      const branches = node.kind === 'edit' ? [node.before, node.after] : node.options;
+      const kept = branch === 'first' ? branches[0] : branches.at(-1)!;
+      if (!kept) {
+        blank(node.start, node.end);
+        continue;
+      }
+      blank(node.start, kept.start);
+      blank(kept.end, node.end);
+      visit(kept.nodes);
+    }
+  };
+  if (tree) visit(tree);
+  return { text: chars.join(''), blanked };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import a1111Schedules from './a1111-schedules.json' with { type: 'json' };
-import { promptSchedule, scheduledAt, splitSubprompts } from '../../src/prompt/index.js';
+import { promptSchedule, promptVariant, scheduledAt, splitSubprompts } from '../../src/prompt/index.js';
 
 /** As [untilStep, prompt] pairs, the form of A1111's doctests. */
 const g = (prompt: string, steps = 10, hiresSteps?: number) =>
@@ -96,22 +96,33 @@ describe('scheduledAt: the entry at a model call, as CFGDenoiser picks it', () =
 describe('splitSubprompts', () => {
   it('splits at whole-word AND and reads a trailing :weight', () => {
     expect(splitSubprompts('a cat AND a dog :0.7')).toEqual([
-      { text: 'a cat', weight: 1 },
-      { text: ' a dog', weight: 0.7 },
+      { text: 'a cat', weight: 1, start: 0 },
+      { text: ' a dog', weight: 0.7, start: 9 },
     ]);
     expect(splitSubprompts('ANDROID AND x:-.5 AND y : 2.')).toEqual([
-      { text: 'ANDROID', weight: 1 },
-      { text: ' x', weight: -0.5 },
-      { text: ' y', weight: 2 },
+      { text: 'ANDROID', weight: 1, start: 0 },
+      { text: ' x', weight: -0.5, start: 11 },
+      { text: ' y', weight: 2, start: 21 },
     ]);
   });
 
   it('reads a weight at the end of a prompt without AND, and none inside brackets', () => {
-    expect(splitSubprompts('cat:1.5')).toEqual([{ text: 'cat', weight: 1.5 }]);
-    expect(splitSubprompts('(cat:1.5)')).toEqual([{ text: '(cat:1.5)', weight: 1 }]);
+    expect(splitSubprompts('cat:1.5')).toEqual([{ text: 'cat', weight: 1.5, start: 0 }]);
+    expect(splitSubprompts('(cat:1.5)')).toEqual([{ text: '(cat:1.5)', weight: 1, start: 0 }]);
     expect(splitSubprompts('[a AND b:c:0.5]')).toEqual([
-      { text: '[a', weight: 1 },
-      { text: ' b:c:0.5]', weight: 1 },
+      { text: '[a', weight: 1, start: 0 },
+      { text: ' b:c:0.5]', weight: 1, start: 6 },
     ]);
+  });
+});
+
+describe('promptVariant: one branch of each form, where it is written', () => {
+  it('blanks the syntax and the other branches, keeping every offset', () => {
+    const prompt = '1girl, [smile:frown:0.5], [red|blue] hair';
+    expect(promptVariant(prompt, 'first').text).toBe(`1girl,  smile${' '.repeat(11)},  red${' '.repeat(7)}hair`);
+    expect(promptVariant(prompt, 'last').text).toBe(`1girl,${' '.repeat(8)}frown${' '.repeat(5)},${' '.repeat(6)}blue  hair`);
+    expect(promptVariant('[a::3] [b:3]', 'first').text).toBe(` a${' '.repeat(10)}`);
+    expect(promptVariant('[a:[b:c:2]:1]', 'last').text).toBe('      c      ');
+    expect(promptVariant('x|y [a:b:1]', 'first').text).toBe('x|y [a:b:1]');
   });
 });

@@ -1,9 +1,9 @@
 import path from 'node:path';
-import { Arg, Authorized, Ctx, ID, Query, Resolver } from 'type-graphql';
-import { analyzePrompts, checkPromptLength } from '../../prompts/analyze-prompt.js';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import { analyzedSchedule, analyzePrompts, checkPromptLength } from '../../prompts/analyze-prompt.js';
 import { tokenCounterFor } from '../../prompts/token-counter.js';
 import type { GraphQLContext } from '../context.js';
-import { PromptAnalysis } from './prompt-types.js';
+import { AnalyzedPrompt, PromptAnalysis, PromptScheduleEntry } from './prompt-types.js';
 
 @Resolver()
 export class PromptResolver {
@@ -26,5 +26,19 @@ export class PromptResolver {
     const [preset, installed] = await Promise.all([catalog.preset(model.family), catalog.isInstalled(model)]);
     const counter = await tokenCounterFor(path.join(config.modelsDir, model.path), installed, logger);
     return analyzePrompts(model, preset, counter, { prompt, negativePrompt });
+  }
+}
+
+@Resolver(() => AnalyzedPrompt)
+export class AnalyzedPromptResolver {
+  @FieldResolver(() => [PromptScheduleEntry], {
+    description:
+      "What the model reads at each step: prompt editing ([from:to:when]) and alternation ([a|b]) resolved for this many steps, exactly as A1111's get_learned_conditioning_prompt_schedules. One entry when the prompt uses neither.",
+  })
+  schedule(
+    @Root() prompt: AnalyzedPrompt,
+    @Arg('steps', () => Int) steps: number,
+  ): PromptScheduleEntry[] {
+    return analyzedSchedule(prompt, steps);
   }
 }
