@@ -1,7 +1,7 @@
 /**
  * Text-to-image and image-to-image for SD 1.x and SDXL-family models, read top to bottom:
  *
- *   load the model → encode the prompts → choose the sigmas → initial latents (seeded noise, plus
+ *   load the model → schedule and encode the prompts → choose the sigmas → initial latents (seeded noise, plus
  *   the encoded base image for img2img) → sample with the guided denoiser → VAE decode → PNG
  *
  * The UNet's output is checked at every step and each decoded image once: NaN or infinity (fp16
@@ -16,13 +16,13 @@ import { GenerationSettings, ModelRef } from '@easel/schema';
 import { loadModel, type LoadedModel } from '../models/index.js';
 import { Discretization, getSampler, getSigmas, initialNoise } from '../samplers/index.js';
 import { cfgDenoiser } from './cfg.js';
-import { encodePrompts } from './conditioning.js';
 import { allFinite, GenerationCancelledError, InvalidRequestError, NonFiniteOutputError } from './errors.js';
 import { encodeBaseImage, img2imgSigmas } from './img2img.js';
 import { NoisePrefetcher } from './noise-prefetch.js';
 import { formatParameters } from './parameters.js';
 import { encodePng, PARAMETERS_KEYWORD, vaePixelsToRgb } from './png.js';
 import { ProgressReporter, type OnProgress } from './preview.js';
+import { scheduledConditioning, scheduleSteps } from './prompt-schedule.js';
 
 /** The job's settings (the API's contract, defaults allowed) and where the model and base image are. */
 export type GenerationRequest = z.input<typeof GenerationSettings> & {
@@ -65,8 +65,10 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
   checkArchitecture(model, modelRef);
   const discretization = Discretization.fromConfig(model.scheduler);
 
-  // 2. Text conditioning for the prompt and the negative prompt.
-  const encoding = await encodePrompts(model, settings);
+  // 2. Text conditioning for the prompt's AND parts and the negative prompt, at each model call
+  // (prompt editing and alternation switch it), encoded the first time a call needs it.
+  const conditioningAt = scheduledConditioning(model, { ...settings, steps: scheduleSteps(settings.sampler, steps) });
+  await conditioningAt(0);
 
   // 3. The noise levels to visit; img2img runs only the tail its strength leaves.
   const fullSchedule = getSigmas(settings.schedule, discretization, steps);
@@ -95,7 +97,7 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
       stepNoise.prefetch();
       progress.drawPendingPreview();
     };
-    const denoise = cfgDenoiser({ model, discretization, encoding, cfgScale: settings.cfgScale, latentDims, whileModelRuns });
+    const denoise = cfgDenoiser({ model, discretization, conditioningAt, cfgScale: settings.cfgScale, latentDims, whileModelRuns });
     const final = await getSampler(settings.sampler)(denoise, latents, {
       sigmas,
       noise: stepNoise.source,

@@ -7,7 +7,7 @@ import { InvalidInputError, type InvalidField } from '../../errors.js';
 import type { StoredSettings } from '../generation.js';
 
 /** The settings a request may give as numbers; the model's defaults fill the rest. */
-type NumericOverrides = Partial<Pick<ImageSettings, 'width' | 'height' | 'steps' | 'cfgScale' | 'clipSkip' | 'seed' | 'batchSize' | 'denoiseStrength'>>;
+type NumericOverrides = Partial<Pick<ImageSettings, 'width' | 'height' | 'steps' | 'cfgScale' | 'clipSkip' | 'seed' | 'batchSize' | 'denoiseStrength' | 'padConds'>>;
 
 /** What generateImage takes; every setting left out comes from the model's defaults. */
 export interface GenerateImageRequest extends NumericOverrides {
@@ -76,6 +76,7 @@ export function resolveSettings(
     seed: request.seed === undefined || request.seed === -1 ? newSeed() : request.seed,
     batchSize: request.batchSize ?? 1,
     denoiseStrength: request.denoiseStrength ?? DEFAULT_DENOISE_STRENGTH,
+    padConds: request.padConds ?? false,
   };
   // The contract has the last word, and reports in its own terms what the checks above do not cover.
   const contract = GenerationSettings.safeParse({ ...prompts, ...requested });
