@@ -8,6 +8,7 @@ import { CatalogResolver } from './catalog/catalog-resolver.js';
 import { DomainErrors } from './errors.js';
 import { GenerationResolver } from './generations/generation-resolver.js';
 import { GenerationSubscriptions } from './generations/generation-subscriptions.js';
+import { ParametersResolver } from './parameters/parameters-resolver.js';
 import { AnalyzedPromptResolver, PromptResolver } from './prompts/prompt-resolver.js';
 import { createEaselPubSub, type EaselPubSub } from '../generations/events/pubsub.js';
 import { SamplerResolver } from './samplers/sampler-resolver.js';
@@ -15,7 +16,7 @@ import { HeartbeatResolver } from './system/heartbeat-resolver.js';
 import { validateInput } from './validation.js';
 
 /** Every resolver class of the API. A new GraphQL module is one more line here. */
-export const RESOLVERS = [AccountResolver, TokenResolver, CatalogResolver, GenerationResolver, GenerationSubscriptions, PromptResolver, AnalyzedPromptResolver, SamplerResolver, HeartbeatResolver] as const;
+export const RESOLVERS = [AccountResolver, TokenResolver, CatalogResolver, GenerationResolver, GenerationSubscriptions, PromptResolver, AnalyzedPromptResolver, ParametersResolver, SamplerResolver, HeartbeatResolver] as const;
 
 export function buildEaselSchema(pubSub: EaselPubSub): Promise<GraphQLSchema> {
   return buildSchema({

@@ -82,6 +82,12 @@ export class GenerateImageInput implements GenerateImageRequest {
   @InRange('batchSize')
   batchSize?: number;
 
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'A1111 "pad conds": run prompt and negative prompt at one length (the shorter padded with empty chunks). Default false: each at its own length, as A1111 does.',
+  })
+  padConds?: boolean;
+
   @Field({ nullable: true, description: 'Your id for this request: sending it again returns the same generation and charges nothing more.' })
   @Length(1, 200)
   clientRequestId?: string;
