@@ -1,8 +1,9 @@
 /**
  * Text-to-image and image-to-image for SD 1.x and SDXL-family models, read top to bottom:
  *
- *   load the model → schedule and encode the prompts → choose the sigmas → initial latents (seeded noise, plus
- *   the encoded base image for img2img) → sample with the guided denoiser → VAE decode → PNG
+ *   load the model → schedule and encode the prompts → choose the sigmas → initial latents (seeded
+ *   noise, plus the encoded base image for img2img) → sample with the guided denoiser → (hires fix:
+ *   upscale, then a second img2img pass at the larger size) → VAE decode → PNG
  *
  * The UNet's output is checked at every step and each decoded image once: NaN or infinity (fp16
  * overflow) fails the generation with a NonFiniteOutputError instead of giving a black image.
@@ -23,6 +24,7 @@ import { formatParameters } from './parameters.js';
 import { encodePng, PARAMETERS_KEYWORD, vaePixelsToRgb } from './png.js';
 import { ProgressReporter, type OnProgress } from './preview.js';
 import { scheduledConditioning, scheduleSteps } from './prompt-schedule.js';
+import { hiresPass, planHires } from './hires-fix.js';
 
 /** The job's settings (the API's contract, defaults allowed) and where the model and base image are. */
 export type GenerationRequest = z.input<typeof GenerationSettings> & {
@@ -73,7 +75,10 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
   // 3. The noise levels to visit; img2img runs only the tail its strength leaves.
   const fullSchedule = getSigmas(settings.schedule, discretization, steps);
   const sigmas = request.baseImage ? img2imgSigmas(fullSchedule, settings.denoiseStrength) : fullSchedule;
-  const totalSteps = sigmas.length - 1;
+  // The hires fix's second pass, when asked for; progress counts the steps of both passes.
+  const hires = settings.hires && !request.baseImage ? planHires({ ...settings, hires: settings.hires }, discretization) : undefined;
+  const firstPassSteps = sigmas.length - 1;
+  const totalSteps = firstPassSteps + (hires ? hires.sigmas.length - 1 : 0);
 
   // 4. Initial latents: each image's seeded noise at the first sigma, around the base image for img2img.
   const noise = initialNoise(seeds, latentSize);
@@ -84,21 +89,23 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
   // 5. Denoise with classifier-free guidance. While the UNet runs, the JS thread draws the next
   // step's noise and the last step's preview; progress leaves the loop without waiting.
   const stepNoise = new NoisePrefetcher(seeds, latentSize, totalSteps - 2); // the last step, to σ = 0, draws none
-  const progress = new ProgressReporter({
+  const progressOptions = {
     onProgress,
     totalSteps,
     previewEvery: settings.previewEvery,
     architecture: model.architecture,
     latentWidth: latentDims[3],
     latentHeight: latentDims[2],
-  });
+  };
+  let progress = new ProgressReporter(progressOptions);
+  let outputDims: readonly [number, number, number, number] = latentDims;
   try {
     const whileModelRuns = () => {
       stepNoise.prefetch();
       progress.drawPendingPreview();
     };
     const denoise = cfgDenoiser({ model, discretization, conditioningAt, cfgScale: settings.cfgScale, latentDims, whileModelRuns });
-    const final = await getSampler(settings.sampler)(denoise, latents, {
+    let final = await getSampler(settings.sampler)(denoise, latents, {
       sigmas,
       noise: stepNoise.source,
       onStep: (i, _x, denoised) => {
@@ -107,19 +114,44 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
       },
     });
 
-    // 6. Decode each image and write it as a PNG that carries its settings.
+    // 6. Hires fix: upscale and refine at the larger size (its own stage, hires-fix.ts).
+    if (hires) {
+      await progress.finish();
+      progress = new ProgressReporter({ ...progressOptions, latentWidth: hires.latentWidth, latentHeight: hires.latentHeight });
+      const reporter = progress;
+      final = await hiresPass({
+        model,
+        discretization,
+        settings: { ...settings, hires: hires.hires },
+        plan: hires,
+        seeds,
+        firstPass: final,
+        whileModelRuns: () => reporter.drawPendingPreview(),
+        onStep: (i, denoised) => {
+          reporter.report(firstPassSteps + i + 1, denoised);
+          throwIfCancelled(signal, firstPassSteps + i + 1, totalSteps);
+        },
+      });
+      outputDims = [batchSize, LATENT_CHANNELS, hires.latentHeight, hires.latentWidth];
+    }
+
+    // 7. Decode each image and write it as a PNG that carries its settings.
     const infotext = (seed: number) =>
       formatParameters({
         ...settings,
+        hires: hires?.hires,
         seed,
         model: modelRef.name,
-        denoiseStrength: request.baseImage ? settings.denoiseStrength : undefined,
+        denoiseStrength: request.baseImage || hires ? settings.denoiseStrength : undefined,
       });
+    const [, , outHeight, outWidth] = outputDims;
+    const outSize = LATENT_CHANNELS * outHeight * outWidth;
     const images: Promise<GeneratedImage>[] = [];
     for (let i = 0; i < batchSize; i++) {
-      const rgb = await decodeImage(model, final.subarray(i * latentSize, (i + 1) * latentSize), latentDims, seeds[i]);
+      const rgb = await decodeImage(model, final.subarray(i * outSize, (i + 1) * outSize), outputDims, seeds[i]);
+      const size = { width: outWidth * VAE_SCALE, height: outHeight * VAE_SCALE };
       // PNG compression overlaps the next image's decode.
-      images.push(encodePng(rgb, width, height, { [PARAMETERS_KEYWORD]: infotext(seeds[i]) }).then((png) => ({ png, seed: seeds[i], width, height })));
+      images.push(encodePng(rgb, size.width, size.height, { [PARAMETERS_KEYWORD]: infotext(seeds[i]) }).then((png) => ({ png, seed: seeds[i], ...size })));
     }
     const result = await Promise.all(images);
     await progress.finish();
