@@ -5,22 +5,10 @@
  * table, the one Easel's PNGs are written with.
  */
 import { readPngText } from '@easel/gpu-runtime/png';
-import { parseInfotext, SAMPLER_LABELS, SCHEDULE_LABELS, type HiresFix, type HiresUpscaler, type UnmappedField } from '@easel/schema';
+import { parseInfotext, SAMPLER_LABELS, SCHEDULE_LABELS, type HiresFix, type UnmappedField } from '@easel/schema';
 import { InvalidInputError, NotFoundError } from '../errors.js';
+import type { HiresFixRequest } from '../generations/create/settings.js';
 import { readImage } from '../generations/images/image-store.js';
-
-export interface PastedHiresFix {
-  scale?: number;
-  resizeWidth?: number;
-  resizeHeight?: number;
-  upscaler?: HiresUpscaler;
-  steps?: number;
-  prompt?: string;
-  negativePrompt?: string;
-  /** A1111 label; absent: the first pass's. */
-  sampler?: string;
-  scheduleType?: string;
-}
 
 /** generateImage's input as far as the infotext says it; a setting it does not give is absent. */
 export interface PastedParameters {
@@ -37,7 +25,7 @@ export interface PastedParameters {
   seed?: number;
   denoiseStrength?: number;
   padConds?: boolean;
-  hires?: PastedHiresFix;
+  hires?: HiresFixRequest;
   /** The model's name as the infotext gives it; find it in the catalog by name. */
   modelName?: string;
   unmapped: UnmappedField[];
@@ -66,7 +54,7 @@ export function pasteParameters(text: string): PastedParameters {
   };
 }
 
-function pastedHires({ sampler, schedule, ...rest }: Partial<HiresFix>): PastedHiresFix {
+function pastedHires({ sampler, schedule, ...rest }: Partial<HiresFix>): HiresFixRequest {
   return { ...rest, ...(sampler && { sampler: SAMPLER_LABELS[sampler] }), ...(schedule && { scheduleType: SCHEDULE_LABELS[schedule] }) };
 }
 
