@@ -52,6 +52,10 @@ function job(steps: number, size = 64): GenerationJob {
       denoiseStrength: 0.75,
       padConds: false,
       previewEvery: 0,
+      rngSource: 'NV',
+      subseed: 0,
+      subseedStrength: 0,
+      etaNoiseSeedDelta: 0,
     },
     callback: { url: `${receiver.url}/callback`, secret },
   };

@@ -15,11 +15,19 @@
  * A new setting is one more entry.
  */
 import { HIRES_UPSCALERS, type HiresFix, type HiresUpscaler, type ImageSettings } from './job.js';
-import { parseSampler, SAMPLER_LABELS, SCHEDULE_LABELS, type SamplerId, type ScheduleId } from './samplers.js';
+import { parseSampler, RNG_SOURCES, SAMPLER_LABELS, SAMPLER_NOISE, SCHEDULE_LABELS, type RngSource, type SamplerId, type ScheduleId } from './samplers.js';
 
 /** The settings that decided an image, as written into its PNG. */
-export interface InfotextParameters extends Omit<ImageSettings, 'batchSize' | 'denoiseStrength' | 'padConds'> {
+export interface InfotextParameters
+  extends Omit<ImageSettings, 'batchSize' | 'denoiseStrength' | 'padConds' | 'rngSource' | 'subseed' | 'subseedStrength' | 'etaNoiseSeedDelta'> {
   padConds?: boolean;
+  /** "RNG: CPU" or "RNG: NV". */
+  rngSource?: RngSource;
+  /** "Variation seed" and "Variation seed strength", written when the strength is not 0. */
+  subseed?: number;
+  subseedStrength?: number;
+  /** "ENSD", written when not 0 and the sampler draws per-step noise from the seed's generator. */
+  etaNoiseSeedDelta?: number;
   prompt: string;
   negativePrompt: string;
   /** The model's human name. */
@@ -110,8 +118,20 @@ const FIELDS: readonly Field[] = [
       settings.model = value;
     },
   },
+  number('Variation seed', (s, v) => (s.subseed = v), (p) => (p.subseedStrength ? p.subseed : undefined)),
+  number('Variation seed strength', (s, v) => (s.subseedStrength = v), (p) => p.subseedStrength || undefined),
   number('Denoising strength', (s, v) => (s.denoiseStrength = v), (p) => p.denoiseStrength),
   number('Clip skip', (s, v) => (s.clipSkip = v), (p) => (p.clipSkip > 1 ? p.clipSkip : undefined)),
+  number('ENSD', (s, v) => (s.etaNoiseSeedDelta = v), (p) => (p.etaNoiseSeedDelta && SAMPLER_NOISE[p.sampler] === 'sequential' ? p.etaNoiseSeedDelta : undefined)),
+  {
+    key: 'RNG',
+    write: (p) => p.rngSource,
+    read(value, settings) {
+      const source = RNG_SOURCES.find((name) => name.toLowerCase() === value.trim().toLowerCase());
+      if (!source) return `random number source "${value}" is not one Easel has (${RNG_SOURCES.join(', ')})`;
+      settings.rngSource = source;
+    },
+  },
   {
     // A1111 writes it when it padded; Easel when the setting is on.
     key: 'Pad conds',

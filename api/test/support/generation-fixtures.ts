@@ -25,6 +25,10 @@ export const TINY_SETTINGS: StoredSettings = {
   batchSize: 1,
   denoiseStrength: 0.75,
   padConds: false,
+  rngSource: 'NV',
+  subseed: 0,
+  subseedStrength: 0,
+  etaNoiseSeedDelta: 0,
 };
 
 /**

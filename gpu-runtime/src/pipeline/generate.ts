@@ -8,14 +8,15 @@
  * The UNet's output is checked at every step and each decoded image once: NaN or infinity (fp16
  * overflow) fails the generation with a NonFiniteOutputError instead of giving a black image.
  *
- * Image i of a batch uses seed + i for all of its noise, so it comes out the same whatever the
- * batch size; the same request on the same machine gives the same bytes.
+ * Image i of a batch uses seed + i (and variation seed + i) for all of its noise, drawn as A1111
+ * draws it from the chosen source (samplers/random), so it comes out the same whatever the batch
+ * size; the same request on the same machine gives the same bytes.
  */
 import { z } from 'zod';
 import { FAMILY_ARCHITECTURE } from '@easel/schema';
 import { GenerationSettings, ModelRef } from '@easel/schema';
 import { loadModel, type LoadedModel } from '../models/index.js';
-import { Discretization, getSampler, getSigmas, initialNoise } from '../samplers/index.js';
+import { Discretization, getSamplerDefinition, ImageNoise, samplerNoise, samplerSigmas } from '../samplers/index.js';
 import { cfgDenoiser } from './cfg.js';
 import { allFinite, GenerationCancelledError, InvalidRequestError, NonFiniteOutputError } from './errors.js';
 import { encodeBaseImage, img2imgSigmas } from './img2img.js';
@@ -60,6 +61,7 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
   const latentDims = [batchSize, LATENT_CHANNELS, height / VAE_SCALE, width / VAE_SCALE] as const;
   const latentSize = LATENT_CHANNELS * latentDims[2] * latentDims[3];
   const seeds = Array.from({ length: batchSize }, (_, i) => settings.seed + i);
+  const subseeds = seeds.map((_, i) => settings.subseed + i);
   throwIfCancelled(signal, 0, steps);
 
   // 1. The model: sessions are cached, so a warm function does not load it again.
@@ -73,7 +75,8 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
   await conditioningAt(0);
 
   // 3. The noise levels to visit; img2img runs only the tail its strength leaves.
-  const fullSchedule = getSigmas(settings.schedule, discretization, steps);
+  const sampler = getSamplerDefinition(settings.sampler);
+  const fullSchedule = samplerSigmas(settings.sampler, settings.schedule, discretization, steps, model.architecture);
   const sigmas = request.baseImage ? img2imgSigmas(fullSchedule, settings.denoiseStrength) : fullSchedule;
   // The hires fix's second pass, when asked for; progress counts the steps of both passes.
   const hires = settings.hires && !request.baseImage ? planHires({ ...settings, hires: settings.hires }, discretization) : undefined;
@@ -81,14 +84,24 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
   const totalSteps = firstPassSteps + (hires ? hires.sigmas.length - 1 : 0);
 
   // 4. Initial latents: each image's seeded noise at the first sigma, around the base image for img2img.
-  const noise = initialNoise(seeds, latentSize);
+  const imageNoise = new ImageNoise({
+    source: settings.rngSource,
+    seeds,
+    shape: [LATENT_CHANNELS, latentDims[2], latentDims[3]],
+    subseeds,
+    subseedStrength: settings.subseedStrength,
+    etaNoiseSeedDelta: settings.etaNoiseSeedDelta,
+  });
+  const noise = imageNoise.first();
   const start = request.baseImage ? await encodeBaseImage(model, request.baseImage, width, height) : undefined;
   const latents = noise.map((n, i) => (start ? start[i % latentSize] : 0) + n * sigmas[0]);
   throwIfCancelled(signal, 0, totalSteps);
 
-  // 5. Denoise with classifier-free guidance. While the UNet runs, the JS thread draws the next
-  // step's noise and the last step's preview; progress leaves the loop without waiting.
-  const stepNoise = new NoisePrefetcher(seeds, latentSize, totalSteps - 2); // the last step, to σ = 0, draws none
+  // 5. Denoise with classifier-free guidance. The sampler's noise: the generators' next draws, or
+  // a Brownian tree per seed for the SDE samplers, both prepared while the UNet runs, when the JS
+  // thread also draws the last step's preview; progress leaves the loop without waiting.
+  const stepNoise = sampler.noise === 'sequential' ? new NoisePrefetcher(() => imageNoise.next()) : undefined;
+  const noiseSource = samplerNoise(sampler.noise, imageNoise, sigmas, stepNoise?.source);
   const progressOptions = {
     onProgress,
     totalSteps,
@@ -101,13 +114,14 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
   let outputDims: readonly [number, number, number, number] = latentDims;
   try {
     const whileModelRuns = () => {
-      stepNoise.prefetch();
+      stepNoise?.prefetch();
+      noiseSource.prefetch?.();
       progress.drawPendingPreview();
     };
     const denoise = cfgDenoiser({ model, discretization, conditioningAt, cfgScale: settings.cfgScale, latentDims, whileModelRuns });
-    let final = await getSampler(settings.sampler)(denoise, latents, {
+    let final = await sampler.sample(denoise, latents, {
       sigmas,
-      noise: stepNoise.source,
+      noise: noiseSource,
       onStep: (i, _x, denoised) => {
         progress.report(i + 1, denoised);
         throwIfCancelled(signal, i + 1, totalSteps);
@@ -136,11 +150,12 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
     }
 
     // 7. Decode each image and write it as a PNG that carries its settings.
-    const infotext = (seed: number) =>
+    const infotext = (seed: number, subseed: number) =>
       formatParameters({
         ...settings,
         hires: hires?.hires,
         seed,
+        subseed,
         model: modelRef.name,
         denoiseStrength: request.baseImage || hires ? settings.denoiseStrength : undefined,
       });
@@ -151,7 +166,7 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
       const rgb = await decodeImage(model, final.subarray(i * outSize, (i + 1) * outSize), outputDims, seeds[i]);
       const size = { width: outWidth * VAE_SCALE, height: outHeight * VAE_SCALE };
       // PNG compression overlaps the next image's decode.
-      images.push(encodePng(rgb, size.width, size.height, { [PARAMETERS_KEYWORD]: infotext(seeds[i]) }).then((png) => ({ png, seed: seeds[i], ...size })));
+      images.push(encodePng(rgb, size.width, size.height, { [PARAMETERS_KEYWORD]: infotext(seeds[i], subseeds[i]) }).then((png) => ({ png, seed: seeds[i], ...size })));
     }
     const result = await Promise.all(images);
     await progress.finish();

@@ -14,7 +14,7 @@
 import { hiresSize, type GenerationSettings, type HiresFix, type HiresUpscaler } from '@easel/schema';
 import sharp from 'sharp';
 import type { LoadedModel } from '../models/index.js';
-import { batchNoise, getSampler, getSigmas, samplerNoiseStream, type Discretization } from '../samplers/index.js';
+import { getSamplerDefinition, getSigmas, ImageNoise, samplerNoise, type Discretization } from '../samplers/index.js';
 import { cfgDenoiser } from './cfg.js';
 import { InvalidRequestError } from './errors.js';
 import { encodeBaseImage, img2imgSigmas } from './img2img.js';
@@ -23,9 +23,6 @@ import { scheduledConditioning, scheduleSteps } from './prompt-schedule.js';
 
 const LATENT_CHANNELS = 4;
 const VAE_SCALE = 8;
-
-/** The hires pass draws its noise from streams of its own, so it never repeats the first pass's. */
-const HIRES_STREAM_BASE = 2 ** 31;
 
 export interface HiresPlan {
   hires: HiresFix;
@@ -75,7 +72,6 @@ export interface HiresPassOptions {
 export async function hiresPass({ model, discretization, settings, plan, seeds, firstPass, onStep, whileModelRuns }: HiresPassOptions): Promise<Float32Array> {
   const { hires, sigmas, latentWidth, latentHeight } = plan;
   const batch = seeds.length;
-  const size = LATENT_CHANNELS * latentWidth * latentHeight;
 
   // 1. The first pass upscaled and cropped to the target.
   const start = await upscale(model, settings, plan, firstPass);
@@ -92,19 +88,24 @@ export async function hiresPass({ model, discretization, settings, plan, seeds, 
     hiresSteps: scheduleSteps(sampler, hires.steps || settings.steps),
   });
 
-  // 3. img2img from the upscaled image with the hires pass's own noise.
-  const noise = batchNoise(seeds, HIRES_STREAM_BASE, size);
+  // 3. img2img from the upscaled image, with noise of the image's seed and source at the new size
+  // (A1111 continues the first pass's generator here; this starts it again at the larger shape).
+  const imageNoise = new ImageNoise({
+    source: settings.rngSource,
+    seeds,
+    shape: [LATENT_CHANNELS, latentHeight, latentWidth],
+    subseeds: seeds.map((_, i) => settings.subseed + i),
+    subseedStrength: settings.subseedStrength,
+    etaNoiseSeedDelta: settings.etaNoiseSeedDelta,
+  });
+  const noise = imageNoise.first();
   const latents = noise.map((n, i) => start[i] + n * sigmas[0]);
-  const buffers = new Map<number, Float32Array>();
   const latentDims = [batch, LATENT_CHANNELS, latentHeight, latentWidth] as const;
+  const definition = getSamplerDefinition(sampler);
   const denoise = cfgDenoiser({ model, discretization, conditioningAt, cfgScale: settings.cfgScale, latentDims, whileModelRuns });
-  return getSampler(sampler)(denoise, latents, {
+  return definition.sample(denoise, latents, {
     sigmas,
-    noise: (step, draw) => {
-      const out = buffers.get(draw) ?? new Float32Array(batch * size);
-      buffers.set(draw, out);
-      return batchNoise(seeds, HIRES_STREAM_BASE + samplerNoiseStream(step, draw), size, out);
-    },
+    noise: samplerNoise(definition.noise, imageNoise, sigmas),
     onStep: (i, _x, denoised) => onStep(i, denoised),
   });
 }
