@@ -162,7 +162,8 @@ const FIELDS: readonly Field[] = [
       if (typeof choice === 'string') return choice;
       hires(settings).sampler = choice.sampler;
       // An older label names its schedule ("DPM++ 2M Karras"); a bare one leaves the first pass's.
-      if (fields['Hires schedule type'] === undefined && choice.schedule !== 'normal') hires(settings).schedule = choice.schedule;
+      const namesSchedule = value.trim().toLowerCase() !== SAMPLER_LABELS[choice.sampler].toLowerCase();
+      if (fields['Hires schedule type'] === undefined && namesSchedule) hires(settings).schedule = choice.schedule;
     },
   },
   {
