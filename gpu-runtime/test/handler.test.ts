@@ -54,6 +54,7 @@ function job(overrides: Omit<Partial<GenerationJob>, 'settings'> & { settings?: 
       seed: 1234,
       batchSize: 1,
       denoiseStrength: 0.75,
+      padConds: false,
       previewEvery: 1,
       rngSource: 'NV',
       subseed: 0,

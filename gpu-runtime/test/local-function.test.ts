@@ -50,6 +50,7 @@ function job(steps: number, size = 64): GenerationJob {
       seed: 7,
       batchSize: 1,
       denoiseStrength: 0.75,
+      padConds: false,
       previewEvery: 0,
       rngSource: 'NV',
       subseed: 0,

@@ -1,6 +1,8 @@
 /** What Easel's parts agree on: the job contract, its events and signatures, families, samplers, the prompt language. */
 export * from './events.js';
 export * from './families.js';
+export * from './hires.js';
+export * from './infotext.js';
 export * from './job.js';
 export * from './prompt/index.js';
 export * from './samplers.js';

@@ -2,6 +2,41 @@ import { z } from 'zod';
 import { MODEL_FAMILIES } from './families.js';
 import { RNG_SOURCES, SAMPLERS, SCHEDULES } from './samplers.js';
 
+/** A1111's hires upscalers that Easel runs: latent interpolation, or the decoded image through sharp. */
+export const HIRES_UPSCALERS = [
+  'Latent',
+  'Latent (antialiased)',
+  'Latent (bicubic)',
+  'Latent (bicubic antialiased)',
+  'Latent (nearest)',
+  'Latent (nearest-exact)',
+  'Lanczos',
+  'Nearest',
+] as const;
+export type HiresUpscaler = (typeof HIRES_UPSCALERS)[number];
+
+/**
+ * A1111's hires fix (txt2img): the image is made at width × height, upscaled, and refined by an
+ * img2img pass of `denoiseStrength` at the larger size. Present means on.
+ */
+export const HiresFix = z.object({
+  /** A1111 hr_scale: the factor, when no resize is given. */
+  scale: z.number().min(1).max(4).default(2),
+  /** A1111 hr_resize_x / hr_resize_y: a target size; 0 takes it from the other side's aspect, both 0 use `scale`. */
+  resizeWidth: z.number().int().min(0).max(2048).default(0),
+  resizeHeight: z.number().int().min(0).max(2048).default(0),
+  upscaler: z.enum(HIRES_UPSCALERS).default('Latent'),
+  /** A1111 hr_second_pass_steps: 0 uses `steps`. */
+  steps: z.number().int().min(0).max(150).default(0),
+  /** A1111 hr_prompt / hr_negative_prompt: '' uses the first pass's. */
+  prompt: z.string().max(10_000).default(''),
+  negativePrompt: z.string().max(10_000).default(''),
+  /** A1111 hr_sampler_name / hr_scheduler: absent uses the first pass's. */
+  sampler: z.enum(SAMPLERS).optional(),
+  schedule: z.enum(SCHEDULES).optional(),
+});
+export type HiresFix = z.infer<typeof HiresFix>;
+
 /**
  * The contract between the API and the GPU function. Both sides parse it with these schemas, so
  * a job one side accepts is a job the other can run. Bump JOB_CONTRACT_VERSION on any change
@@ -41,8 +76,15 @@ export const ImageSettings = z.object({
   /** A1111's "Eta noise seed delta" (ENSD): the per-step noise of ancestral samplers is drawn from seed + ENSD. */
   etaNoiseSeedDelta: z.number().int().min(0).max(MAX_SEED).default(0),
   batchSize: z.number().int().min(1).max(4).default(1),
-  /** img2img: how far to noise the base image, 0 (keep) to 1 (replace). Ignored without one. */
+  /** img2img and the hires pass: how far to noise the image, 0 (keep) to 1 (replace) (A1111's denoising_strength). */
   denoiseStrength: z.number().min(0).max(1).default(0.75),
+  /**
+   * A1111's "pad conds" (pad_cond_uncond): lengthen the shorter of prompt and negative prompt with
+   * empty chunks so both run in one UNet batch. Off, as in A1111: each runs at its own length.
+   */
+  padConds: z.boolean().default(false),
+  /** The hires fix; absent: none. */
+  hires: HiresFix.optional(),
 });
 export type ImageSettings = z.infer<typeof ImageSettings>;
 

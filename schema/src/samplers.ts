@@ -194,3 +194,10 @@ export function parseSampler(label: string, scheduleType?: string): SamplerChoic
   }
   return { sampler, schedule: schedule ?? AUTOMATIC_SCHEDULE[sampler] };
 }
+
+/**
+ * Samplers A1111 marks `second_order` (sd_samplers_kdiffusion.py): it schedules their prompt
+ * editing over twice the steps, since its CFGDenoiser counts model calls and they make about two
+ * per step.
+ */
+export const SECOND_ORDER_SAMPLERS: ReadonlySet<SamplerId> = new Set<SamplerId>(['heun', 'dpmpp_sde']);

@@ -8,14 +8,15 @@ import { CatalogResolver } from './catalog/catalog-resolver.js';
 import { DomainErrors } from './errors.js';
 import { GenerationResolver } from './generations/generation-resolver.js';
 import { GenerationSubscriptions } from './generations/generation-subscriptions.js';
-import { PromptResolver } from './prompts/prompt-resolver.js';
+import { ParametersResolver } from './parameters/parameters-resolver.js';
+import { AnalyzedPromptResolver, PromptResolver } from './prompts/prompt-resolver.js';
 import { createEaselPubSub, type EaselPubSub } from '../generations/events/pubsub.js';
 import { SamplerResolver } from './samplers/sampler-resolver.js';
 import { HeartbeatResolver } from './system/heartbeat-resolver.js';
 import { validateInput } from './validation.js';
 
 /** Every resolver class of the API. A new GraphQL module is one more line here. */
-export const RESOLVERS = [AccountResolver, TokenResolver, CatalogResolver, GenerationResolver, GenerationSubscriptions, PromptResolver, SamplerResolver, HeartbeatResolver] as const;
+export const RESOLVERS = [AccountResolver, TokenResolver, CatalogResolver, GenerationResolver, GenerationSubscriptions, PromptResolver, AnalyzedPromptResolver, ParametersResolver, SamplerResolver, HeartbeatResolver] as const;
 
 export function buildEaselSchema(pubSub: EaselPubSub): Promise<GraphQLSchema> {
   return buildSchema({

@@ -1,5 +1,5 @@
 import { GenerationSettings } from '@easel/schema';
-import { FAMILY_ARCHITECTURE, isBreak, parseAttention, type PromptSegment } from '@easel/schema';
+import { FAMILY_ARCHITECTURE, isBreak, parseAttention, promptSchedule, splitSubprompts, type PromptScheduleEntry, type PromptSegment, type Subprompt } from '@easel/schema';
 import { InvalidInputError } from '../errors.js';
 import { enhancePrompts, type EnhancerModel, type EnhancerPreset } from './enhance-prompts.js';
 import { lintPrompt } from './lint/lint-prompt.js';
@@ -8,6 +8,8 @@ import type { TokenCountSource, TokenCounter } from './token-counter.js';
 import { PromptWarningCode, warning, type PromptWarning } from './warnings.js';
 
 export interface AnalyzedPrompt {
+  /** The prompt as written. */
+  text: string;
   /** As A1111's parse_prompt_attention gives them; a BREAK is `{ text: 'BREAK', weight: -1 }`. */
   segments: PromptSegment[];
   tokenCount: number;
@@ -21,6 +23,16 @@ export interface AnalyzedPrompt {
   /** Flux: what T5 reads, 256 ([schnell]) or 512 ([dev]); null for other families. */
   t5TokenLimit: number | null;
   warnings: PromptWarning[];
+  /** The AND parts with their weights (A1111's composable prompts); one part without AND. */
+  subprompts: Subprompt[];
+}
+
+/** The prompt's text at each step where prompt editing or alternation changes it, as A1111 schedules it. */
+export function analyzedSchedule(prompt: Pick<AnalyzedPrompt, 'text'>, steps: number): PromptScheduleEntry[] {
+  if (!GenerationSettings.shape.steps.safeParse(steps).success) {
+    throw new InvalidInputError(`steps must be a whole number from 1 to ${GenerationSettings.shape.steps.maxValue}; got ${steps}.`);
+  }
+  return promptSchedule(prompt.text, steps);
 }
 
 /** Flux's T5 side: how to count, and how much the model reads. */
@@ -62,6 +74,7 @@ export function analyzePrompts(
     const t5TokenCount = flux ? t5.counter.count(text) : null;
     if (flux && !isNegative) warnings.push(...fluxWarnings(text, segments, t5TokenCount!, t5.limit));
     return {
+      text,
       segments,
       tokenCount,
       chunks: chunkCount,
@@ -70,6 +83,8 @@ export function analyzePrompts(
       t5TokenCount,
       t5TokenLimit: flux ? t5.limit : null,
       warnings,
+      // A1111 splits only the prompt at AND; the negative prompt is read as one.
+      subprompts: isNegative ? [{ text, weight: 1, start: 0 }] : splitSubprompts(text),
     };
   };
   const enhanced = enhancePrompts(model, preset, { prompt, negativePrompt });

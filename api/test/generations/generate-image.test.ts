@@ -96,6 +96,40 @@ describe('generateImage', () => {
     expect(scheduled.data!.generateImage.seed).toBeGreaterThanOrEqual(0);
   });
 
+  it("takes A1111's hires fix and padConds, one token per image, and refuses a hires fix it cannot make", async () => {
+    const { key } = await server().createUser('hiro');
+    const response = await generate(server(), key, {
+      modelId: MODEL,
+      prompt: 'a castle',
+      width: 256,
+      height: 256,
+      denoiseStrength: 0.4,
+      padConds: true,
+      hires: { scale: 1.5, upscaler: 'Latent (bicubic)', steps: 8, prompt: 'a castle, detailed', sampler: 'DPM++ 2M', scheduleType: 'Karras' },
+    });
+    expect(response.errors).toBeUndefined();
+    const stored = await GenerationModel.findById(response.data!.generateImage.id).lean();
+    expect(stored?.settings).toMatchObject({
+      denoiseStrength: 0.4,
+      padConds: true,
+      hires: { scale: 1.5, resizeWidth: 0, resizeHeight: 0, upscaler: 'Latent (bicubic)', steps: 8, prompt: 'a castle, detailed', negativePrompt: '', sampler: 'dpmpp_2m', schedule: 'karras' },
+    });
+    expect(await balanceOf(server(), key)).toBe(19);
+
+    for (const [hires, field] of [
+      [{ upscaler: 'ESRGAN_4x' }, 'hires.upscaler'],
+      [{ scale: 9 }, 'hires.scale'],
+      [{ resizeWidth: 4096 }, 'hires.resizeWidth'],
+      [{ scale: 4, resizeWidth: 0 }, 'hires'],
+      [{ sampler: 'Nope 3000' }, 'hires.sampler'],
+    ] as const) {
+      const refused = await generate(server(), key, { modelId: MODEL, prompt: 'a cat', width: 768, height: 768, hires });
+      expect(codes(refused), JSON.stringify(hires)).toEqual(['BAD_USER_INPUT']);
+      expect((refused.errors![0].extensions!.invalidFields as { field: string }[]).map((problem) => problem.field), JSON.stringify(hires)).toContain(field);
+    }
+    expect(await balanceOf(server(), key)).toBe(19);
+  });
+
   it('refuses bad input with BAD_USER_INPUT naming the field, and charges and stores nothing', async () => {
     const { key } = await server().createUser('linus');
     const cases: [Record<string, unknown>, string][] = [

@@ -77,6 +77,36 @@ describe('analyzePrompt over HTTP', () => {
     expect(response.data?.analyzePrompt.enhancedPrompt).toBe('score_8_up, source_anime, score_9, 1girl');
   });
 
+  it("shows the prompt's schedule for a step count and its AND parts", async () => {
+    const query = `query Schedule($prompt: String!, $negativePrompt: String, $steps: Int!) {
+      analyzePrompt(modelId: "illustrious-xl-v0.1", prompt: $prompt, negativePrompt: $negativePrompt) {
+        prompt { schedule(steps: $steps) { untilStep prompt } subprompts { text weight } }
+        negativePrompt { schedule(steps: $steps) { untilStep prompt } subprompts { text weight } }
+      }
+    }`;
+    const variables = { prompt: 'a [cat:dog:0.5] AND a [red|blue] ball :0.7', negativePrompt: 'blurry AND ugly', steps: 4 };
+    const response = await server().graphql(query, { key, variables });
+    expect(response.errors).toBeUndefined();
+    const { prompt, negativePrompt } = response.data?.analyzePrompt;
+    // Reference: A1111's get_learned_conditioning_prompt_schedules on the whole prompt, 4 steps.
+    expect(prompt.schedule).toEqual([
+      { untilStep: 1, prompt: 'a cat AND a red ball :0.7' },
+      { untilStep: 2, prompt: 'a cat AND a blue ball :0.7' },
+      { untilStep: 3, prompt: 'a dog AND a red ball :0.7' },
+      { untilStep: 4, prompt: 'a dog AND a blue ball :0.7' },
+    ]);
+    expect(prompt.subprompts).toEqual([
+      { text: 'a [cat:dog:0.5]', weight: 1 },
+      { text: ' a [red|blue] ball', weight: 0.7 },
+    ]);
+    expect(negativePrompt.subprompts).toEqual([{ text: 'blurry AND ugly', weight: 1 }]);
+    expect(negativePrompt.schedule).toEqual([{ untilStep: 4, prompt: 'blurry AND ugly' }]);
+
+    const badSteps = await server().graphql(query, { key, variables: { ...variables, steps: 0 } });
+    expect(new Set(codes(badSteps))).toEqual(new Set(['BAD_USER_INPUT']));
+    expect(badSteps.errors?.[0].message).toMatch(/steps must be a whole number from 1 to 150/);
+  });
+
   it('needs an API key', async () => {
     const response = await server().graphql(ANALYZE, { variables: { modelId: 'sdxl-base-1.0', prompt: 'a cat' } });
     expect(codes(response)).toEqual(['UNAUTHENTICATED']);

@@ -123,6 +123,40 @@ describe('lintPrompt', () => {
     expect(only(lintPrompt(prompt, { ...ILLUSTRIOUS, qualityTags: ['Shiny_Style'] }), 'TOO_MANY_QUALITY_TAGS')).toHaveLength(1);
   });
 
+  // The prompt language beyond attention, as A1111's prompt_parser reads it (prompt editing,
+  // alternation, AND with weights): valid syntax, so no warning of its own.
+  it.each([
+    '1girl, [smile:frown:0.5], long hair',
+    '1girl, [red|blue] hair, smile',
+    '1girl, [red hair|blue hair|green hair], smile',
+    '1girl, [smile::10], [frown:5], long hair',
+    '1girl, [(red hair:1.2):blue hair:0.3], smile',
+    '1girl, [[smile:grin:0.2]:frown:0.6], long hair',
+    '1girl, smile AND 1boy, frown :0.7',
+  ])('reads %s without false warnings', (prompt) => {
+    expect(lintPrompt(prompt, ILLUSTRIOUS)).toEqual([]);
+    expect(lintPrompt(prompt, SDXL)).toEqual([]);
+  });
+
+  it('reads natural prompts with editing and AND without false warnings', () => {
+    expect(lintPrompt('a photo of a [cat:dog:0.5] on a sofa', SDXL)).toEqual([]);
+    expect(lintPrompt('a cat AND a dog :0.7', ILLUSTRIOUS)).toEqual([]);
+    expect(lintPrompt('a cat AND a dog', FLUX)).toEqual([]);
+  });
+
+  it('still finds slips inside the branches and AND parts, at their place in the prompt', () => {
+    const prompt = 'cat, [Long Hair:smile:0.5] AND dog, dog :0.5';
+    const warnings = lintPrompt(prompt, ILLUSTRIOUS);
+    expect(warnings.map((w) => [w.code, prompt.slice(w.start!, w.end!)])).toEqual([
+      ['UPPERCASE_TAG', 'Long Hair'],
+      ['DUPLICATE_TAG', ', dog'],
+    ]);
+    const uppercase = warnings[0];
+    expect(prompt.slice(0, uppercase.start!) + uppercase.replacement + prompt.slice(uppercase.end!)).toBe('cat, [long hair:smile:0.5] AND dog, dog :0.5');
+    // The second branch is read too.
+    expect(only(lintPrompt('[smile:Long Hair:0.5]', ILLUSTRIOUS), 'UPPERCASE_TAG')).toHaveLength(1);
+  });
+
   it('never throws, and every position lies within the prompt, on any input up to 10,000 characters', () => {
     const options = fc.record({
       family: fc.constantFrom(...MODEL_FAMILIES),

@@ -1,24 +1,37 @@
 /**
  * The denoiser the samplers call: the UNet wrapped in k-diffusion's scalings and classifier-free
- * guidance (Ho & Salimans 2022).
+ * guidance (Ho & Salimans 2022), with A1111's composable prompts (AND):
  *
- *   D(x, σ) = c_skip·x + c_out·[F_u + s·(F_c − F_u)],   F_· = UNet(c_in·x, t(σ), text_·)
+ *   D(x, σ) = c_skip·x + c_out·[F_u + s·Σ_j w_j·(F_j − F_u)],   F_· = UNet(c_in·x, t(σ), text_·)
  *
- * Guidance is linear in the UNet output, so mixing the outputs and then scaling gives the same x0
- * as mixing two denoised estimates. Both passes run as one UNet call on a batch of 2B rows (the
- * B unconditional rows first, as diffusers orders them); at scale 1 the unconditional half
- * cannot change the result and is not run at all. An output with NaN or infinity (fp16 overflow)
- * stops the generation with a NonFiniteOutputError.
+ * one F_j per AND part j with weight w_j (A1111's CFGDenoiser.combine_denoised; guidance is linear
+ * in the UNet output, so mixing outputs then scaling gives the same x0 as mixing denoised
+ * estimates). The conditioning may change from call to call (prompt editing, alternation): the
+ * denoiser counts its calls from 0, as A1111's CFGDenoiser counts `step`, and asks for each
+ * call's. When both sides have one length they run as one UNet call (uncond rows first, as
+ * diffusers orders them), otherwise as two, A1111's default. When s·Σw = 1 the unconditional
+ * term has weight 0 and is not run at all (scale 1 with one part). An output with NaN or infinity
+ * (fp16 overflow) stops the generation with a NonFiniteOutputError.
  */
-import type { LoadedModel } from '../models/index.js';
+import type { LoadedModel, UNetConditioning } from '../models/index.js';
 import { denoiserScalings, type Denoiser, type Discretization } from '../samplers/index.js';
 import { unetConditioningInput, type PromptEncoding } from './conditioning.js';
 import { allFinite, NonFiniteOutputError } from './errors.js';
 
+/** A step's conditioning, converted to the graph's dtypes once and reused for every call that has it. */
+export interface PreparedConditioning {
+  weights: readonly number[];
+  /** Uncond and cond rows in one batch, when they have one length. */
+  both?: UNetConditioning;
+  cond?: UNetConditioning;
+  uncond?: UNetConditioning;
+}
+
 export interface CfgDenoiserOptions {
   model: LoadedModel;
   discretization: Discretization;
-  encoding: PromptEncoding;
+  /** The conditioning for the model call numbered `call` (from 0). */
+  conditioningAt: (call: number) => Promise<PreparedConditioning>;
   cfgScale: number;
   /** [batch, 4, height / 8, width / 8] of the latents the sampler passes in. */
   latentDims: readonly [number, number, number, number];
@@ -26,35 +39,74 @@ export interface CfgDenoiserOptions {
   whileModelRuns?: () => void;
 }
 
-export function cfgDenoiser({ model, discretization, encoding, cfgScale, latentDims, whileModelRuns }: CfgDenoiserOptions): Denoiser {
-  const guided = cfgScale !== 1;
+/** Whether the unconditional prediction counts: its coefficient in D is 1 − s·Σw. */
+export function needsUncond(cfgScale: number, weights: readonly number[]): boolean {
+  return cfgScale * weights.reduce((a, b) => a + b, 0) !== 1;
+}
+
+export function prepareConditioning(model: LoadedModel, encoding: PromptEncoding, cfgScale: number): PreparedConditioning {
+  const prepare = (rows: 'cond' | 'uncond' | 'both') => model.unet.prepareConditioning(unetConditioningInput(encoding, rows));
+  const { weights } = encoding;
+  if (!needsUncond(cfgScale, weights)) return { weights, cond: prepare('cond') };
+  if (encoding.sequenceLength === encoding.uncondSequenceLength) return { weights, both: prepare('both') };
+  return { weights, cond: prepare('cond'), uncond: prepare('uncond') };
+}
+
+export function cfgDenoiser({ model, discretization, conditioningAt, cfgScale, latentDims, whileModelRuns }: CfgDenoiserOptions): Denoiser {
   const [batch, ...perImage] = latentDims;
   const size = latentDims.reduce((a, b) => a * b, 1);
-  // Everything a step needs is allocated here once: the text conditioning (converted to the
-  // graph's dtype once), the UNet input and the denoised output, which samplers may not keep.
-  const conditioning = model.unet.prepareConditioning(unetConditioningInput(encoding, guided));
-  const sample = { data: new Float32Array(guided ? 2 * size : size), dims: [guided ? 2 * batch : batch, ...perImage] };
+  const imageSize = size / batch;
   const denoised = new Float32Array(size);
+  let call = 0;
 
-  return async (x, sigma) => {
-    const { cSkip, cOut, cIn } = denoiserScalings(discretization.predictionType, sigma);
-    const input = sample.data;
-    for (let i = 0; i < size; i++) input[i] = cIn * x[i];
-    if (guided) input.copyWithin(size, 0, size);
-
-    const running = model.unet.run({ sample, timestep: discretization.sigmaToTimestep(sigma), conditioning });
+  /** The scaled latents as UNet rows: with `uncond` first the batch once, then each image once per part. */
+  const sampleFor = (x: Float32Array, cIn: number, parts: number, withUncond: boolean) => {
+    const rows = (withUncond ? batch : 0) + batch * parts;
+    const data = new Float32Array(rows * imageSize);
+    let at = 0;
+    if (withUncond) for (let i = 0; i < size; i++) data[at++] = cIn * x[i];
+    for (let b = 0; b < batch; b++) {
+      for (let j = 0; j < parts; j++) {
+        for (let i = b * imageSize; i < (b + 1) * imageSize; i++) data[at++] = cIn * x[i];
+      }
+    }
+    return { data, dims: [rows, ...perImage] };
+  };
+  const run = async (sample: { data: Float32Array; dims: number[] }, conditioning: UNetConditioning, timestep: number, sigma: number) => {
+    const running = model.unet.run({ sample, timestep, conditioning });
     whileModelRuns?.();
     const out = await running;
     // A NaN never goes away again: stop at the step that made it, not after decoding a black image.
     if (!allFinite(out)) throw new NonFiniteOutputError('unet', `at noise level σ = ${sigma.toPrecision(3)}`);
+    return out;
+  };
 
-    if (guided) {
-      for (let i = 0; i < size; i++) {
-        const uncond = out[i];
-        denoised[i] = cSkip * x[i] + cOut * (uncond + cfgScale * (out[size + i] - uncond));
-      }
+  return async (x, sigma) => {
+    const prepared = await conditioningAt(call++);
+    const { weights } = prepared;
+    const parts = weights.length;
+    const { cSkip, cOut, cIn } = denoiserScalings(discretization.predictionType, sigma);
+    const timestep = discretization.sigmaToTimestep(sigma);
+
+    // outputs: the uncond rows (or none), then batch × parts cond rows.
+    let uncond: Float32Array | undefined;
+    let cond: Float32Array;
+    if (prepared.both) {
+      const out = await run(sampleFor(x, cIn, parts, true), prepared.both, timestep, sigma);
+      uncond = out.subarray(0, size);
+      cond = out.subarray(size);
     } else {
-      for (let i = 0; i < size; i++) denoised[i] = cSkip * x[i] + cOut * out[i];
+      cond = await run(sampleFor(x, cIn, parts, false), prepared.cond!, timestep, sigma);
+      if (prepared.uncond) uncond = await run(sampleFor(x, cIn, 0, true), prepared.uncond, timestep, sigma);
+    }
+
+    for (let b = 0; b < batch; b++) {
+      for (let i = b * imageSize; i < (b + 1) * imageSize; i++) {
+        const u = uncond ? uncond[i] : 0;
+        let guided = u;
+        for (let j = 0; j < parts; j++) guided += cfgScale * weights[j] * (cond[(b * parts + j) * imageSize + (i - b * imageSize)] - u);
+        denoised[i] = cSkip * x[i] + cOut * guided;
+      }
     }
     return denoised;
   };

@@ -1,15 +1,17 @@
 /**
- * Text conditioning, A1111-style: prompt and negative prompt -> the UNet's `encoder_hidden_states`
- * (and, for SDXL, `text_embeds` and `time_ids`).
+ * Text conditioning, A1111-style: the prompt's AND parts and the negative prompt, as they stand at
+ * one step, -> the UNet's `encoder_hidden_states` (and, for SDXL, `text_embeds` and `time_ids`).
  *
  *  1. Parse the attention syntax and split into 75-token chunks (schema/prompt), per tokenizer.
- *  2. Pad positive and negative to the same number of chunks with empty chunks, so classifier-free
- *     guidance can run both in one batch; the empty chunk encodes as the empty prompt does.
- *  3. Encode every chunk (BOS, 75 tokens, EOS, padding) in one batched encoder run.
- *  4. Weight each token's embedding and restore the chunk's original mean.
- *  5. Concatenate the chunks along the sequence axis (77·k tokens).
+ *  2. Encode every chunk (BOS, 75 tokens, EOS, padding) of every text in one batched encoder run.
+ *  3. Weight each token's embedding and restore the chunk's original mean.
+ *  4. Concatenate each text's chunks along the sequence axis (77·k tokens).
+ *  5. The AND parts are stacked as A1111's stack_conds does: a shorter one is lengthened by
+ *     repeating its last token vector. The negative prompt keeps its own length (A1111's default);
+ *     with `padConds` (A1111's "pad_cond_uncond"), the shorter side is lengthened with empty-prompt
+ *     chunks instead, so both fit one UNet batch.
  *  6. SDXL: concatenate both encoders' features (768 + 1280 = 2048), take the pooled embedding of
- *     the first chunk from encoder 2, and zero the negative when the model asks for it.
+ *     each text's first chunk from encoder 2, and zero the negative when the model asks for it.
  *
  * Clip skip: SD 1.x takes hidden_states[-N] and puts it through the final layer norm, as A1111
  * does (N = 1 is last_hidden_state itself; the norm's weights are recovered from the export, see
@@ -21,8 +23,15 @@ import { chunkPrompt, chunkToEncoderInput, type WeightedToken } from '@easel/sch
 import type { HiddenStateChoice, LoadedModel, TextEncoderStage, UNetConditioningInput } from '../models/index.js';
 import { InvalidRequestError } from './errors.js';
 
+/** One AND part of the prompt: its text at this step and the weight of its guidance. */
+export interface WeightedPrompt {
+  text: string;
+  weight: number;
+}
+
 export interface PromptEncodingRequest {
-  prompt: string;
+  /** The prompt's AND parts; one part for a prompt without AND. */
+  prompts: readonly WeightedPrompt[];
   negativePrompt: string;
   /** A1111 numbering: 1 is the last layer, 2 the penultimate. */
   clipSkip: number;
@@ -31,32 +40,46 @@ export interface PromptEncodingRequest {
   /** Pixels; SDXL conditions on the image size (time_ids). */
   width: number;
   height: number;
+  /** Lengthen the shorter of prompt and negative prompt with empty chunks (A1111's "pad conds"). */
+  padConds?: boolean;
 }
 
 export interface PromptEncoding {
-  /** [batchSize, sequenceLength, embeddingWidth] */
+  /** [batchSize × parts, sequenceLength, embeddingWidth]: image 0's parts, then image 1's. */
   cond: Float32Array;
-  /** [batchSize, sequenceLength, embeddingWidth]; same shape as cond, so both fit one UNet batch. */
+  /** [batchSize, uncondSequenceLength, embeddingWidth] */
   uncond: Float32Array;
-  /** 77 per chunk. */
+  /** Each AND part's guidance weight, in the order of the cond rows of an image. */
+  weights: number[];
+  /** The prompt's tokens: 77 per chunk of its longest part. */
   sequenceLength: number;
+  /** The negative prompt's tokens; equal to sequenceLength with padConds. */
+  uncondSequenceLength: number;
   /** The UNet's cross-attention width: 768 SD 1.x, 2048 SDXL. */
   embeddingWidth: number;
   /** SDXL only. */
   sdxl?: {
-    /** [batchSize, pooledWidth]: encoder 2's text_embeds for the first chunk. */
+    /** [batchSize × parts, pooledWidth]: encoder 2's text_embeds for each part's first chunk. */
     pooledCond: Float32Array;
+    /** [batchSize, pooledWidth] */
     pooledUncond: Float32Array;
     pooledWidth: number;
-    /** [batchSize, 6]: original height, width, crop top, left, target height, width. */
+    /** [6]: original height, width, crop top, left, target height, width. */
     timeIds: Float32Array;
   };
 }
 
-/** One encoder's view of both prompts: chunk-major rows of token ids and weights. */
+/** One encoder's view of all texts: chunk-major rows of token ids and weights. */
 interface EncoderBatch {
   inputIds: Int32Array;
   weights: Float32Array;
+}
+
+/** A text encoded: its chunks side by side, [77·k, embeddingWidth], and (SDXL) its pooled embedding. */
+interface EncodedText {
+  hidden: Float32Array;
+  tokens: number;
+  pooled?: Float32Array;
 }
 
 export async function encodePrompts(model: LoadedModel, request: PromptEncodingRequest): Promise<PromptEncoding> {
@@ -70,67 +93,132 @@ export async function encodePrompts(model: LoadedModel, request: PromptEncodingR
     }
   }
 
-  const chunked = model.textEncoders.map(({ tokenizer }) => ({
-    positive: chunkPrompt(request.prompt, tokenizer).chunks,
-    negative: chunkPrompt(request.negativePrompt, tokenizer).chunks,
-  }));
-  const chunkCount = Math.max(...chunked.flatMap(({ positive, negative }) => [positive.length, negative.length]));
+  // The prompt's parts, the negative prompt, and with padConds the empty prompt that pads.
+  const texts = [...request.prompts.map((part) => part.text), request.negativePrompt, ...(request.padConds ? [''] : [])];
+  const encoded = await encodeTexts(model, texts, choice);
+  const parts = encoded.slice(0, request.prompts.length);
+  const [negative, empty] = encoded.slice(request.prompts.length);
+  const width = model.textEncoders.reduce((sum, { encoder }) => sum + encoder.width, 0);
 
-  // Rows 0..k-1 are the prompt's chunks, rows k..2k-1 the negative prompt's.
-  const encoded = await Promise.all(
-    model.textEncoders.map((stage, i) => {
-      const batch = encoderBatch(stage, [...padChunks(chunked[i].positive, chunkCount), ...padChunks(chunked[i].negative, chunkCount)]);
-      return encodeWeighted(stage, batch, choice);
-    }),
-  );
-
-  const sequenceLength = chunkCount * model.textEncoders[0].tokenizer.modelMaxLength;
-  const widths = model.textEncoders.map(({ encoder }) => encoder.width);
-  const embeddingWidth = widths.reduce((a, b) => a + b, 0);
-  const hidden = concatFeatures(encoded.map((e) => e.hidden), widths, 2 * sequenceLength);
-  const half = sequenceLength * embeddingWidth;
+  // A1111's stack_conds: parts of different lengths are evened out with their last token vector.
+  let condTokens = Math.max(...parts.map((part) => part.tokens));
+  let condParts = parts.map((part) => lengthen(part.hidden, part.tokens, condTokens, width));
   const zeroNegative = sdxl && model.forceZerosForEmptyPrompt && request.negativePrompt.trim() === '';
-  const cond = hidden.subarray(0, half);
-  const uncond = zeroNegative ? new Float32Array(half) : hidden.subarray(half);
+  let uncondTokens = negative.tokens;
+  let uncond = zeroNegative ? new Float32Array(negative.hidden.length) : negative.hidden;
+  if (request.padConds && condTokens !== uncondTokens) {
+    const tokens = Math.max(condTokens, uncondTokens);
+    condParts = condParts.map((part) => padWithEmpty(part, empty!.hidden, tokens * width));
+    uncond = padWithEmpty(uncond, empty!.hidden, tokens * width);
+    condTokens = uncondTokens = tokens;
+  }
 
   const result: PromptEncoding = {
-    cond: repeat(cond, request.batchSize),
+    cond: repeat(concatAll(condParts), request.batchSize),
     uncond: repeat(uncond, request.batchSize),
-    sequenceLength,
-    embeddingWidth,
+    weights: request.prompts.map((part) => part.weight),
+    sequenceLength: condTokens,
+    uncondSequenceLength: uncondTokens,
+    embeddingWidth: width,
   };
   if (sdxl) {
-    const { pooled } = encoded[1];
     const pooledWidth = model.textEncoders[1].encoder.pooledWidth;
-    const pooledUncond = zeroNegative ? new Float32Array(pooledWidth) : pooled.subarray(chunkCount * pooledWidth, (chunkCount + 1) * pooledWidth);
     result.sdxl = {
-      pooledCond: repeat(pooled.subarray(0, pooledWidth), request.batchSize),
-      pooledUncond: repeat(pooledUncond, request.batchSize),
+      pooledCond: repeat(concatAll(parts.map((part) => part.pooled!)), request.batchSize),
+      pooledUncond: repeat(zeroNegative ? new Float32Array(pooledWidth) : negative.pooled!, request.batchSize),
       pooledWidth,
-      timeIds: repeat(sdxlTimeIds(request.width, request.height), request.batchSize),
+      timeIds: sdxlTimeIds(request.width, request.height),
     };
   }
   return result;
 }
 
+/** Every text through every encoder, all chunks of all texts in one batched run per encoder. */
+async function encodeTexts(model: LoadedModel, texts: readonly string[], choice: HiddenStateChoice): Promise<EncodedText[]> {
+  const perEncoder = await Promise.all(
+    model.textEncoders.map(async (stage) => {
+      const chunked = texts.map((text) => chunkPrompt(text, stage.tokenizer).chunks);
+      const encoded = await encodeWeighted(stage, encoderBatch(stage, chunked.flat()), choice);
+      return { chunked, encoded };
+    }),
+  );
+  const length = model.textEncoders[0].tokenizer.modelMaxLength;
+  const widths = model.textEncoders.map(({ encoder }) => encoder.width);
+  let firstRow = 0;
+  return texts.map((_, t) => {
+    const chunks = perEncoder[0].chunked[t].length;
+    const rows = { from: firstRow * length, to: (firstRow + chunks) * length };
+    const hidden = concatFeatures(
+      perEncoder.map(({ encoded }, i) => encoded.hidden.subarray(rows.from * widths[i], rows.to * widths[i])),
+      widths,
+      chunks * length,
+    );
+    const text: EncodedText = { hidden, tokens: chunks * length };
+    if (model.architecture === 'sdxl') {
+      const pooledWidth = model.textEncoders[1].encoder.pooledWidth;
+      text.pooled = perEncoder[1].encoded.pooled.slice(firstRow * pooledWidth, (firstRow + 1) * pooledWidth);
+    }
+    firstRow += chunks;
+    return text;
+  });
+}
+
+/** A1111's stack_conds: [tokens, width] lengthened to `target` tokens with copies of its last token vector. */
+function lengthen(hidden: Float32Array, tokens: number, target: number, width: number): Float32Array {
+  if (tokens === target) return hidden;
+  const out = new Float32Array(target * width);
+  out.set(hidden);
+  const last = hidden.subarray((tokens - 1) * width, tokens * width);
+  for (let t = tokens; t < target; t++) out.set(last, t * width);
+  return out;
+}
+
+/** A1111's pad_cond: empty-prompt chunks appended up to `length` values. */
+function padWithEmpty(hidden: Float32Array, emptyChunk: Float32Array, length: number): Float32Array {
+  if (hidden.length === length) return hidden;
+  const out = new Float32Array(length);
+  out.set(hidden);
+  for (let at = hidden.length; at < length; at += emptyChunk.length) out.set(emptyChunk, at);
+  return out;
+}
+
+/** Which rows of an encoding a UNet call takes. */
+export type ConditioningRows = 'cond' | 'uncond' | 'both';
+
 /**
- * The UNet's text inputs for a step's batch, in diffusers' order: the batch's uncond rows, then
- * its cond rows, when classifier-free guidance runs both in one call; the cond rows alone when it
- * does not (CFG scale 1).
+ * The UNet's text inputs for a call: the batch's uncond rows, its cond rows (every AND part of
+ * every image), or both in one batch, uncond first as diffusers orders them. `both` needs the two
+ * sides at one length (a single part, or padConds).
  */
-export function unetConditioningInput(encoding: PromptEncoding, withUncond: boolean): UNetConditioningInput {
-  const join = (uncond: Float32Array, cond: Float32Array) => (withUncond ? concat(uncond, cond) : cond);
-  const batch = encoding.cond.length / (encoding.sequenceLength * encoding.embeddingWidth);
-  const rows = withUncond ? 2 * batch : batch;
+export function unetConditioningInput(encoding: PromptEncoding, rows: ConditioningRows): UNetConditioningInput {
+  const { embeddingWidth, sdxl } = encoding;
+  const batch = encoding.uncond.length / (encoding.uncondSequenceLength * embeddingWidth);
+  const condRows = batch * encoding.weights.length;
+  if (rows === 'both' && encoding.sequenceLength !== encoding.uncondSequenceLength) {
+    throw new TypeError('cond and uncond rows of different lengths cannot share a UNet batch');
+  }
+  const pick = (uncond: Float32Array, cond: Float32Array) => (rows === 'cond' ? cond : rows === 'uncond' ? uncond : concat(uncond, cond));
+  const count = rows === 'cond' ? condRows : rows === 'uncond' ? batch : batch + condRows;
+  const tokens = rows === 'uncond' ? encoding.uncondSequenceLength : encoding.sequenceLength;
   const input: UNetConditioningInput = {
-    encoderHiddenStates: { data: join(encoding.uncond, encoding.cond), dims: [rows, encoding.sequenceLength, encoding.embeddingWidth] },
+    encoderHiddenStates: { data: pick(encoding.uncond, encoding.cond), dims: [count, tokens, embeddingWidth] },
   };
-  if (encoding.sdxl) {
-    const { pooledUncond, pooledCond, pooledWidth, timeIds } = encoding.sdxl;
-    input.textEmbeds = { data: join(pooledUncond, pooledCond), dims: [rows, pooledWidth] };
-    input.timeIds = { data: join(timeIds, timeIds), dims: [rows, 6] };
+  if (sdxl) {
+    input.textEmbeds = { data: pick(sdxl.pooledUncond, sdxl.pooledCond), dims: [count, sdxl.pooledWidth] };
+    input.timeIds = { data: repeat(sdxl.timeIds, count), dims: [count, 6] };
   }
   return input;
+}
+
+function concatAll(parts: readonly Float32Array[]): Float32Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
 }
 
 function concat(a: Float32Array, b: Float32Array): Float32Array {
@@ -146,10 +234,6 @@ function concat(a: Float32Array, b: Float32Array): Float32Array {
  */
 export function sdxlTimeIds(width: number, height: number): Float32Array {
   return Float32Array.of(height, width, 0, 0, height, width);
-}
-
-function padChunks(chunks: WeightedToken[][], count: number): WeightedToken[][] {
-  return [...chunks, ...Array.from({ length: count - chunks.length }, () => [])];
 }
 
 function encoderBatch({ tokenizer }: TextEncoderStage, chunks: WeightedToken[][]): EncoderBatch {

@@ -2,8 +2,9 @@
  * Text-to-image and image-to-image for SD 1.x and SDXL-family models, read top to bottom (Flux
  * models go to their own pipeline, flux/generate-flux.ts):
  *
- *   load the model → encode the prompts → choose the sigmas → initial latents (seeded noise, plus
- *   the encoded base image for img2img) → sample with the guided denoiser → VAE decode → PNG
+ *   load the model → schedule and encode the prompts → choose the sigmas → initial latents (seeded
+ *   noise, plus the encoded base image for img2img) → sample with the guided denoiser → (hires fix:
+ *   upscale, then a second img2img pass at the larger size) → VAE decode → PNG
  *
  * The UNet's output is checked at every step and each decoded image once: NaN or infinity (fp16
  * overflow) fails the generation with a NonFiniteOutputError instead of giving a black image.
@@ -21,7 +22,6 @@ import { loadModel, type LoadedModel } from '../models/index.js';
 import { loadFluxModel } from '../models/flux/index.js';
 import { Discretization, getSamplerDefinition, ImageNoise, samplerNoise, samplerSigmas } from '../samplers/index.js';
 import { cfgDenoiser } from './cfg.js';
-import { encodePrompts } from './conditioning.js';
 import { allFinite, GenerationCancelledError, InvalidRequestError, NonFiniteOutputError } from './errors.js';
 import { generateFlux } from './flux/generate-flux.js';
 import { encodeBaseImage, img2imgSigmas } from './img2img.js';
@@ -29,7 +29,9 @@ import { NoisePrefetcher } from './noise-prefetch.js';
 import { formatParameters } from './parameters.js';
 import { encodePng, PARAMETERS_KEYWORD, vaePixelsToRgb } from './png.js';
 import type { GenerateOptions, GeneratedImage } from './generation-output.js';
+import { hiresPass, planHires } from './hires-fix.js';
 import { ProgressReporter } from './preview.js';
+import { scheduledConditioning, scheduleSteps } from './prompt-schedule.js';
 
 /** The job's settings (the API's contract, defaults allowed) and where the model and base image are. */
 export type GenerationRequest = z.input<typeof GenerationSettings> & {
@@ -66,14 +68,19 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
   checkArchitecture(model, modelRef);
   const discretization = Discretization.fromConfig(model.scheduler);
 
-  // 2. Text conditioning for the prompt and the negative prompt.
-  const encoding = await encodePrompts(model, settings);
+  // 2. Text conditioning for the prompt's AND parts and the negative prompt, at each model call
+  // (prompt editing and alternation switch it), encoded the first time a call needs it.
+  const conditioningAt = scheduledConditioning(model, { ...settings, steps: scheduleSteps(settings.sampler, steps) });
+  await conditioningAt(0);
 
   // 3. The noise levels to visit; img2img runs only the tail its strength leaves.
   const sampler = getSamplerDefinition(settings.sampler);
   const fullSchedule = samplerSigmas(settings.sampler, settings.schedule, discretization, steps, model.architecture);
   const sigmas = request.baseImage ? img2imgSigmas(fullSchedule, settings.denoiseStrength) : fullSchedule;
-  const totalSteps = sigmas.length - 1;
+  // The hires fix's second pass, when asked for; progress counts the steps of both passes.
+  const hires = settings.hires && !request.baseImage ? planHires({ ...settings, hires: settings.hires }, discretization) : undefined;
+  const firstPassSteps = sigmas.length - 1;
+  const totalSteps = firstPassSteps + (hires ? hires.sigmas.length - 1 : 0);
 
   // 4. Initial latents: each image's seeded noise at the first sigma, around the base image for img2img.
   const imageNoise = new ImageNoise({
@@ -94,22 +101,24 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
   // thread also draws the last step's preview; progress leaves the loop without waiting.
   const stepNoise = sampler.noise === 'sequential' ? new NoisePrefetcher(() => imageNoise.next()) : undefined;
   const noiseSource = samplerNoise(sampler.noise, imageNoise, sigmas, stepNoise?.source);
-  const progress = new ProgressReporter({
+  const progressOptions = {
     onProgress,
     totalSteps,
     previewEvery: settings.previewEvery,
     architecture: model.architecture,
     latentWidth: latentDims[3],
     latentHeight: latentDims[2],
-  });
+  };
+  let progress = new ProgressReporter(progressOptions);
+  let outputDims: readonly [number, number, number, number] = latentDims;
   try {
     const whileModelRuns = () => {
       stepNoise?.prefetch();
       noiseSource.prefetch?.();
       progress.drawPendingPreview();
     };
-    const denoise = cfgDenoiser({ model, discretization, encoding, cfgScale: settings.cfgScale, latentDims, whileModelRuns });
-    const final = await sampler.sample(denoise, latents, {
+    const denoise = cfgDenoiser({ model, discretization, conditioningAt, cfgScale: settings.cfgScale, latentDims, whileModelRuns });
+    let final = await sampler.sample(denoise, latents, {
       sigmas,
       noise: noiseSource,
       onStep: (i, _x, denoised) => {
@@ -118,20 +127,45 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
       },
     });
 
-    // 6. Decode each image and write it as a PNG that carries its settings.
+    // 6. Hires fix: upscale and refine at the larger size (its own stage, hires-fix.ts).
+    if (hires) {
+      await progress.finish();
+      progress = new ProgressReporter({ ...progressOptions, latentWidth: hires.latentWidth, latentHeight: hires.latentHeight });
+      const reporter = progress;
+      final = await hiresPass({
+        model,
+        discretization,
+        settings: { ...settings, hires: hires.hires },
+        plan: hires,
+        seeds,
+        firstPass: final,
+        whileModelRuns: () => reporter.drawPendingPreview(),
+        onStep: (i, denoised) => {
+          reporter.report(firstPassSteps + i + 1, denoised);
+          throwIfCancelled(signal, firstPassSteps + i + 1, totalSteps);
+        },
+      });
+      outputDims = [batchSize, LATENT_CHANNELS, hires.latentHeight, hires.latentWidth];
+    }
+
+    // 7. Decode each image and write it as a PNG that carries its settings.
     const infotext = (seed: number, subseed: number) =>
       formatParameters({
         ...settings,
+        hires: hires?.hires,
         seed,
         subseed,
         model: modelRef.name,
-        denoiseStrength: request.baseImage ? settings.denoiseStrength : undefined,
+        denoiseStrength: request.baseImage || hires ? settings.denoiseStrength : undefined,
       });
+    const [, , outHeight, outWidth] = outputDims;
+    const outSize = LATENT_CHANNELS * outHeight * outWidth;
     const images: Promise<GeneratedImage>[] = [];
     for (let i = 0; i < batchSize; i++) {
-      const rgb = await decodeImage(model, final.subarray(i * latentSize, (i + 1) * latentSize), latentDims, seeds[i]);
+      const rgb = await decodeImage(model, final.subarray(i * outSize, (i + 1) * outSize), outputDims, seeds[i]);
+      const size = { width: outWidth * VAE_SCALE, height: outHeight * VAE_SCALE };
       // PNG compression overlaps the next image's decode.
-      images.push(encodePng(rgb, width, height, { [PARAMETERS_KEYWORD]: infotext(seeds[i], subseeds[i]) }).then((png) => ({ png, seed: seeds[i], width, height })));
+      images.push(encodePng(rgb, size.width, size.height, { [PARAMETERS_KEYWORD]: infotext(seeds[i], subseeds[i]) }).then((png) => ({ png, seed: seeds[i], ...size })));
     }
     const result = await Promise.all(images);
     await progress.finish();

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type LoadedModel, type UNetConditioningInput } from '../../src/models/index.js';
 import { Discretization, denoiserScalings, randn } from '../../src/samplers/index.js';
-import { cfgDenoiser } from '../../src/pipeline/cfg.js';
-import { encodePrompts, unetConditioningInput, type PromptEncoding } from '../../src/pipeline/conditioning.js';
+import { cfgDenoiser, prepareConditioning } from '../../src/pipeline/cfg.js';
+import { encodePrompts, unetConditioningInput } from '../../src/pipeline/conditioning.js';
 import { tinyModels, type TinyKind, type TinyModels } from './fixtures.js';
 
 let models: TinyModels;
@@ -18,19 +18,8 @@ const SIZE = DIMS.reduce((a, b) => a * b, 1);
 async function setup(kind: TinyKind) {
   const model = await loadModel(models.dirs[kind]);
   const discretization = Discretization.fromConfig(model.scheduler);
-  const encoding = await encodePrompts(model, { prompt: 'a red fox', negativePrompt: 'blurry', clipSkip: 1, batchSize: BATCH, width: 64, height: 64 });
+  const encoding = await encodePrompts(model, { prompts: [{ text: 'a red fox', weight: 1 }], negativePrompt: 'blurry', clipSkip: 1, batchSize: BATCH, width: 64, height: 64 });
   return { model, discretization, encoding };
-}
-
-/** The negative prompt's rows alone, as the UNet would get them without batching. */
-function uncondOnly(encoding: PromptEncoding): UNetConditioningInput {
-  const { sequenceLength, embeddingWidth, sdxl } = encoding;
-  const input: UNetConditioningInput = { encoderHiddenStates: { data: encoding.uncond, dims: [BATCH, sequenceLength, embeddingWidth] } };
-  if (sdxl) {
-    input.textEmbeds = { data: sdxl.pooledUncond, dims: [BATCH, sdxl.pooledWidth] };
-    input.timeIds = { data: sdxl.timeIds, dims: [BATCH, 6] };
-  }
-  return input;
 }
 
 /** The UNet's output for one kind of conditioning, called on its own. */
@@ -63,10 +52,10 @@ describe.each([
     const sigma = 3.2;
     const x = latents(sigma);
     const before = Float32Array.from(x);
-    const denoised = Float32Array.from(await cfgDenoiser({ model, discretization, encoding, cfgScale: 5, latentDims: DIMS })(x, sigma));
+    const denoised = Float32Array.from(await cfgDenoiser({ model, discretization, conditioningAt: async () => prepareConditioning(model, encoding, 5), cfgScale: 5, latentDims: DIMS })(x, sigma));
 
-    const cond = await unetAlone(model, unetConditioningInput(encoding, false), x, sigma, discretization);
-    const uncond = await unetAlone(model, uncondOnly(encoding), x, sigma, discretization);
+    const cond = await unetAlone(model, unetConditioningInput(encoding, 'cond'), x, sigma, discretization);
+    const uncond = await unetAlone(model, unetConditioningInput(encoding, 'uncond'), x, sigma, discretization);
     // eps prediction: D = x − σ·ε
     const expected = x.map((v, i) => v - sigma * (uncond[i] + 5 * (cond[i] - uncond[i])));
     expectClose(denoised, expected, tolerance);
@@ -77,8 +66,8 @@ describe.each([
     const { model, discretization, encoding } = await setup(kind);
     const sigma = 0.7;
     const x = latents(sigma);
-    const denoised = Float32Array.from(await cfgDenoiser({ model, discretization, encoding, cfgScale: 1, latentDims: DIMS })(x, sigma));
-    const cond = await unetAlone(model, unetConditioningInput(encoding, false), x, sigma, discretization);
+    const denoised = Float32Array.from(await cfgDenoiser({ model, discretization, conditioningAt: async () => prepareConditioning(model, encoding, 1), cfgScale: 1, latentDims: DIMS })(x, sigma));
+    const cond = await unetAlone(model, unetConditioningInput(encoding, 'cond'), x, sigma, discretization);
     expectClose(denoised, x.map((v, i) => v - sigma * cond[i]), tolerance);
   });
 });
@@ -89,8 +78,45 @@ it('uses the v-prediction scalings when the scheduler says so', async () => {
   const discretization = new Discretization(alphasCumprod, 'v_prediction');
   const sigma = 2;
   const x = latents(sigma);
-  const denoised = Float32Array.from(await cfgDenoiser({ model, discretization, encoding, cfgScale: 1, latentDims: DIMS })(x, sigma));
-  const v = await unetAlone(model, unetConditioningInput(encoding, false), x, sigma, discretization);
+  const denoised = Float32Array.from(await cfgDenoiser({ model, discretization, conditioningAt: async () => prepareConditioning(model, encoding, 1), cfgScale: 1, latentDims: DIMS })(x, sigma));
+  const v = await unetAlone(model, unetConditioningInput(encoding, 'cond'), x, sigma, discretization);
   // D = x/(σ²+1) − σ/√(σ²+1)·v
   expectClose(denoised, x.map((value, i) => value / 5 - (2 / Math.sqrt(5)) * v[i]), 1e-5);
 });
+
+// Reference: A1111's CFGDenoiser.combine_denoised, D = D_u + Σ_j w_j·s·(D_j − D_u), with its
+// default of cond and uncond at their own lengths (two UNet calls when they differ).
+it('composes AND parts as A1111 does, with the prompt and negative prompt at their own lengths', async () => {
+  const model = await loadModel(models.dirs.sd15);
+  const discretization = Discretization.fromConfig(model.scheduler);
+  const long = Array(40).fill('red cat').join(' ');
+  const prompts = [{ text: 'a red fox', weight: 1 }, { text: long, weight: 0.7 }];
+  const encoding = await encodePrompts(model, { prompts, negativePrompt: 'blurry', clipSkip: 1, batchSize: BATCH, width: 64, height: 64 });
+  expect(encoding).toMatchObject({ sequenceLength: 154, uncondSequenceLength: 77 });
+  const sigma = 2.5;
+  const x = latents(sigma);
+  const denoiser = cfgDenoiser({ model, discretization, conditioningAt: async () => prepareConditioning(model, encoding, 6), cfgScale: 6, latentDims: DIMS });
+  const denoised = Float32Array.from(await denoiser(x, sigma));
+
+  const uncond = await unetAlone(model, unetConditioningInput(encoding, 'uncond'), x, sigma, discretization);
+  const parts: Float32Array[] = [];
+  for (const prompt of prompts) {
+    const alone = await encodePrompts(model, { prompts: [prompt], negativePrompt: 'blurry', clipSkip: 1, batchSize: BATCH, width: 64, height: 64 });
+    parts.push(await unetAlone(model, unetConditioningInput({ ...alone, sequenceLength: encoding.sequenceLength, cond: stretch(alone.cond, alone.sequenceLength, 154) }, 'cond'), x, sigma, discretization));
+  }
+  const expected = x.map((v, i) => v - sigma * (uncond[i] + 6 * (parts[0][i] - uncond[i]) + 6 * 0.7 * (parts[1][i] - uncond[i])));
+  expectClose(denoised, expected, 1e-5);
+});
+
+/** Rows of `tokens` lengthened to `target` with their last token vector, as stack_conds does. */
+function stretch(cond: Float32Array, tokens: number, target: number): Float32Array {
+  const width = 32;
+  const rows = cond.length / (tokens * width);
+  const out = new Float32Array(rows * target * width);
+  for (let r = 0; r < rows; r++) {
+    const row = cond.subarray(r * tokens * width, (r + 1) * tokens * width);
+    out.set(row, r * target * width);
+    for (let t = tokens; t < target; t++) out.set(row.subarray((tokens - 1) * width), (r * target + t) * width);
+  }
+  return out;
+}

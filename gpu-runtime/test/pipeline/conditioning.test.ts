@@ -28,8 +28,8 @@ beforeAll(async () => {
 });
 afterAll(() => rm(root, { recursive: true, force: true }));
 
-const request = (overrides: Partial<PromptEncodingRequest> = {}): PromptEncodingRequest => ({
-  prompt: 'a photo of a cat',
+const request = ({ prompt = 'a photo of a cat', ...overrides }: Partial<PromptEncodingRequest> & { prompt?: string } = {}): PromptEncodingRequest => ({
+  prompts: [{ text: prompt, weight: 1 }],
   negativePrompt: 'blurry',
   clipSkip: 1,
   batchSize: 1,
@@ -98,9 +98,16 @@ describe('SD 1.x conditioning', () => {
     expect(mean(weaker.cond)).toBeCloseTo(mean(plain), 6);
   });
 
-  it('splits a prompt longer than 75 tokens into chunks and pads the negative with empty-prompt chunks', async () => {
+  it('runs the prompt and the negative prompt at their own chunk counts by default (A1111: pad conds off)', async () => {
+    const out = await encodePrompts(sd15, request({ prompt: Array(40).fill('red cat').join(' ') }));
+    expect(out).toMatchObject({ sequenceLength: 154, uncondSequenceLength: 77 });
+    expect(out.uncond).toEqual((await rawEncode(raw.sd15, row(sd15, 'blurry'))).last_hidden_state);
+    expect(() => unetConditioningInput(out, 'both')).toThrow(TypeError);
+  });
+
+  it('splits a prompt longer than 75 tokens into chunks and, with padConds, pads the negative with empty-prompt chunks', async () => {
     const long = Array(40).fill('red cat').join(' ');
-    const out = await encodePrompts(sd15, request({ prompt: long }));
+    const out = await encodePrompts(sd15, request({ prompt: long, padConds: true }));
     expect(out.sequenceLength).toBe(154);
     expect(out.cond).toHaveLength(154 * 32);
     const tokens = sd15.textEncoders[0].tokenizer.encode(long);
@@ -112,7 +119,7 @@ describe('SD 1.x conditioning', () => {
   });
 
   it('pads the prompt when the negative prompt is the longer one, and honours BREAK', async () => {
-    const out = await encodePrompts(sd15, request({ negativePrompt: 'ugly BREAK blurry' }));
+    const out = await encodePrompts(sd15, request({ negativePrompt: 'ugly BREAK blurry', padConds: true }));
     expect(out.sequenceLength).toBe(154);
     expect(out.cond.subarray(77 * 32)).toEqual((await rawEncode(raw.sd15, row(sd15, ''))).last_hidden_state);
     expect(out.uncond.subarray(77 * 32)).toEqual((await rawEncode(raw.sd15, row(sd15, 'blurry'))).last_hidden_state);
@@ -131,6 +138,23 @@ describe('SD 1.x conditioning', () => {
   it('refuses a clip skip deeper than the text encoder', async () => {
     await expect(encodePrompts(sd15, request({ clipSkip: 13 }))).rejects.toThrow(InvalidRequestError);
     await expect(encodePrompts(sd15, request({ clipSkip: 13 }))).rejects.toThrow(/12-layer/);
+  });
+});
+
+describe('AND parts', () => {
+  it("stacks each part's rows per image, evening out lengths with the last token vector (A1111's stack_conds)", async () => {
+    const long = Array(40).fill('red cat').join(' ');
+    const out = await encodePrompts(sd15, request({ prompts: [{ text: 'a dog', weight: 1 }, { text: long, weight: 0.7 }], batchSize: 2 }));
+    expect(out).toMatchObject({ weights: [1, 0.7], sequenceLength: 154, uncondSequenceLength: 77 });
+    expect(out.cond).toHaveLength(2 * 2 * 154 * 32);
+    const dog = (await rawEncode(raw.sd15, row(sd15, 'a dog'))).last_hidden_state;
+    expect(out.cond.subarray(0, 77 * 32)).toEqual(dog);
+    const last = dog.subarray(76 * 32);
+    for (const t of [77, 120, 153]) expect(out.cond.subarray(t * 32, (t + 1) * 32)).toEqual(last);
+    const single = await encodePrompts(sd15, request({ prompt: long }));
+    expect(out.cond.subarray(154 * 32, 2 * 154 * 32)).toEqual(single.cond);
+    // Image 2 repeats image 1's parts.
+    expect(out.cond.subarray(2 * 154 * 32)).toEqual(out.cond.subarray(0, 2 * 154 * 32));
   });
 });
 
@@ -159,7 +183,8 @@ describe('SDXL conditioning', () => {
 
   it('builds time_ids from the original size, the crop and the target size', async () => {
     const out = await encodePrompts(sdxl, request({ width: 832, height: 1216, batchSize: 2 }));
-    expect(Array.from(out.sdxl!.timeIds)).toEqual([1216, 832, 0, 0, 1216, 832, 1216, 832, 0, 0, 1216, 832]);
+    expect(Array.from(out.sdxl!.timeIds)).toEqual([1216, 832, 0, 0, 1216, 832]);
+    expect(Array.from(unetConditioningInput(out, 'cond').timeIds!.data)).toEqual([1216, 832, 0, 0, 1216, 832, 1216, 832, 0, 0, 1216, 832]);
   });
 
   it('conditions an empty negative prompt on zeros (force_zeros_for_empty_prompt)', async () => {
@@ -178,18 +203,22 @@ describe('SDXL conditioning', () => {
     expect(three.cond).not.toEqual(two.cond);
   });
 
-  it('pads both encoders to the same chunk count for long prompts', async () => {
-    const out = await encodePrompts(sdxl, request({ prompt: Array(50).fill('blue sky').join(', ') }));
-    expect(out.sequenceLength).toBe(77 * 2);
+  it('gives both encoders the same chunk count for long prompts; the negative keeps its own unless padConds', async () => {
+    const prompt = Array(50).fill('blue sky').join(', ');
+    const out = await encodePrompts(sdxl, request({ prompt }));
+    expect(out).toMatchObject({ sequenceLength: 154, uncondSequenceLength: 77 });
     expect(out.cond).toHaveLength(154 * 72);
-    expect(out.uncond).toHaveLength(154 * 72);
+    expect(out.uncond).toHaveLength(77 * 72);
+    const padded = await encodePrompts(sdxl, request({ prompt, padConds: true }));
+    expect(padded).toMatchObject({ sequenceLength: 154, uncondSequenceLength: 154 });
+    expect(padded.uncond.subarray(0, 77 * 72)).toEqual(out.uncond);
   });
 });
 
 describe('UNet conditioning for a step', () => {
   it('stacks uncond then cond rows for classifier-free guidance, cond alone without it', async () => {
     const encoding = await encodePrompts(sdxl, request({ batchSize: 2 }));
-    const guided = unetConditioningInput(encoding, true);
+    const guided = unetConditioningInput(encoding, 'both');
     expect(guided.encoderHiddenStates.dims).toEqual([4, 77, 72]);
     expect(guided.encoderHiddenStates.data.subarray(0, 2 * 77 * 72)).toEqual(encoding.uncond);
     expect(guided.encoderHiddenStates.data.subarray(2 * 77 * 72)).toEqual(encoding.cond);
@@ -197,7 +226,7 @@ describe('UNet conditioning for a step', () => {
     expect(guided.textEmbeds?.data.subarray(80)).toEqual(encoding.sdxl!.pooledCond);
     expect(guided.timeIds?.dims).toEqual([4, 6]);
 
-    const plain = unetConditioningInput(encoding, false);
+    const plain = unetConditioningInput(encoding, 'cond');
     expect(plain.encoderHiddenStates).toEqual({ data: encoding.cond, dims: [2, 77, 72] });
     expect(plain.textEmbeds?.data).toEqual(encoding.sdxl!.pooledCond);
 
@@ -208,7 +237,7 @@ describe('UNet conditioning for a step', () => {
   });
 
   it('has no SDXL extras for SD 1.x', async () => {
-    const input = unetConditioningInput(await encodePrompts(sd15, request()), true);
+    const input = unetConditioningInput(await encodePrompts(sd15, request()), 'both');
     expect(input.encoderHiddenStates.dims).toEqual([2, 77, 32]);
     expect(input.textEmbeds).toBeUndefined();
   });

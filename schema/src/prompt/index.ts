@@ -26,3 +26,5 @@ export {
   type WeightedToken,
 } from './chunks.js';
 export { plainPromptText, T5Tokenizer } from './t5-tokenizer.js';
+export { promptSchedule, promptVariant, scheduledAt, type PromptScheduleEntry, type ScheduleOptions, type Span } from './schedule.js';
+export { splitSubprompts, type Subprompt } from './composable.js';

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { GenerationSettings, MAX_SEED, type ImageSettings } from '@easel/schema';
+import { GenerationSettings, hiresSize, HiresFix, MAX_SEED, type HiresUpscaler, type ImageSettings } from '@easel/schema';
 import { FAMILY_ARCHITECTURE, parseSampler, SAMPLER_OPTIONS, samplerRefusal, SCHEDULE_LABELS } from '@easel/schema';
 import type { CatalogModel } from '../../catalog/catalog.js';
 import { includesSize } from '../../catalog/catalog-rules.js';
@@ -22,6 +22,7 @@ type NumericOverrides = Partial<
     | 'subseed'
     | 'subseedStrength'
     | 'etaNoiseSeedDelta'
+    | 'padConds'
   >
 >;
 
@@ -45,6 +46,20 @@ export interface GenerateImageRequest extends NumericOverrides, Partial<Pick<Ima
   subseed?: number;
   /** The same id from the same user returns the same generation and charges once. */
   clientRequestId?: string;
+  /** A1111's hires fix (txt2img only); its sampler and schedule by A1111 label. */
+  hires?: HiresFixRequest;
+}
+
+export interface HiresFixRequest {
+  scale?: number;
+  resizeWidth?: number;
+  resizeHeight?: number;
+  upscaler?: HiresUpscaler;
+  steps?: number;
+  prompt?: string;
+  negativePrompt?: string;
+  sampler?: string;
+  scheduleType?: string;
 }
 
 /** A1111's img2img default. */
@@ -82,8 +97,12 @@ export function resolveSettings(
   if (refusal) problems.push({ field: 'sampler', message: `${refusal}; the samplers query lists which families each sampler runs` });
   problems.push(...guidanceProblems(model, request));
 
-  if (request.denoiseStrength !== undefined && request.baseImageId === undefined) {
-    problems.push({ field: 'denoiseStrength', message: 'denoiseStrength needs a baseImageId: it says how much of that image to repaint' });
+  if (request.denoiseStrength !== undefined && request.baseImageId === undefined && request.hires === undefined) {
+    problems.push({ field: 'denoiseStrength', message: 'denoiseStrength needs a baseImageId or hires: it says how much of that image to repaint' });
+  }
+  const hires = request.hires && resolveHires(request.hires, { width, height }, problems);
+  if (request.hires && request.baseImageId !== undefined) {
+    problems.push({ field: 'hires', message: 'hires is for text-to-image; with a baseImageId, ask for the size you want instead' });
   }
 
   const requested: StoredSettings = {
@@ -103,6 +122,8 @@ export function resolveSettings(
     etaNoiseSeedDelta: request.etaNoiseSeedDelta ?? 0,
     batchSize: request.batchSize ?? 1,
     denoiseStrength: request.denoiseStrength ?? DEFAULT_DENOISE_STRENGTH,
+    padConds: request.padConds ?? false,
+    ...(hires && { hires }),
   };
   // The contract has the last word, and reports in its own terms what the checks above do not cover.
   const contract = GenerationSettings.safeParse({ ...prompts, ...requested });
@@ -133,6 +154,31 @@ function guidanceProblems(model: CatalogModel, request: GenerateImageRequest): I
     problems.push({ field: 'cfgScale', message: `${model.name} is guidance-distilled and runs without classifier-free guidance: leave cfgScale at 1 (FLUX.1 [dev] takes guidance instead)` });
   }
   return problems;
+}
+
+/** The hires fix with its sampler label read and its target size checked (A1111's calculate_target_resolution). */
+function resolveHires({ sampler, scheduleType, ...rest }: HiresFixRequest, firstPass: { width: number; height: number }, problems: InvalidField[]): HiresFix | undefined {
+  let choice: { sampler?: HiresFix['sampler']; schedule?: HiresFix['schedule'] } = {};
+  if (sampler !== undefined || scheduleType !== undefined) {
+    const parsed = sampler === undefined ? undefined : parseSampler(sampler, scheduleType);
+    const schedule = sampler === undefined ? parseSampler('Euler', scheduleType)?.schedule : undefined;
+    if (sampler !== undefined && !parsed) {
+      problems.push({ ...samplerProblem(sampler, scheduleType), field: 'hires.sampler' });
+      return undefined;
+    }
+    choice = parsed ? { sampler: parsed.sampler, ...(scheduleType !== undefined && { schedule: parsed.schedule }) } : { schedule };
+  }
+  const parsed = HiresFix.safeParse({ ...rest, ...choice });
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push({ field: `hires.${issue.path.join('.')}`, message: `hires.${issue.path.join('.')}: ${issue.message}` });
+    return undefined;
+  }
+  const size = hiresSize(firstPass.width, firstPass.height, parsed.data);
+  if (size.width > 2048 || size.height > 2048 || size.upscaleWidth < firstPass.width || size.upscaleHeight < firstPass.height) {
+    problems.push({ field: 'hires', message: `the hires fix makes ${size.width}x${size.height} from ${firstPass.width}x${firstPass.height}; it must enlarge, up to 2048 on a side` });
+    return undefined;
+  }
+  return parsed.data;
 }
 
 function samplerProblem(label: string, scheduleType: string | undefined): InvalidField {

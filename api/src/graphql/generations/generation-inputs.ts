@@ -1,7 +1,7 @@
 import { IsDivisibleBy, IsInt, Length, Max, MaxLength, Min, MinLength } from 'class-validator';
 import { Field, Float, ID, InputType, Int } from 'type-graphql';
-import { GenerationSettings, MAX_SEED, SIZE_MULTIPLE, settingRange, type NumericSetting, type RngSource } from '@easel/schema';
-import type { GenerateImageRequest } from '../../generations/create/settings.js';
+import { GenerationSettings, HIRES_UPSCALERS, MAX_SEED, SIZE_MULTIPLE, settingRange, type HiresUpscaler, type NumericSetting, type RngSource } from '@easel/schema';
+import type { GenerateImageRequest, HiresFixRequest } from '../../generations/create/settings.js';
 import { RngSourceEnum } from '../samplers/sampler-types.js';
 
 /** A numeric setting's range as the job contract defines it (@easel/schema's ImageSettings). */
@@ -17,6 +17,41 @@ const MAX_PROMPT_LENGTH = GenerationSettings.shape.prompt.maxLength!;
 // Here the shapes and the ranges any model shares. What depends on the model (its sizes, that it
 // exists and is installed), the sampler name and the base image are checked by the generation
 // service, and the job contract has the last word there.
+
+@InputType({ description: "A1111's hires fix: make the image at width x height, upscale it, and refine it with an img2img pass of denoiseStrength (default 0.75)." })
+export class HiresFixInput implements HiresFixRequest {
+  @Field(() => Float, { nullable: true, description: 'Hires upscale: the factor, when no resize is given. Default 2.' })
+  scale?: number;
+
+  @Field(() => Int, { nullable: true, description: 'Hires resize: the width; 0 follows the aspect. Both 0: use scale.' })
+  resizeWidth?: number;
+
+  @Field(() => Int, { nullable: true, description: 'Hires resize: the height; 0 follows the aspect.' })
+  resizeHeight?: number;
+
+  @Field(() => String, { nullable: true, description: `Hires upscaler, as A1111 names it: ${HIRES_UPSCALERS.join(', ')}. Default Latent.` })
+  @MaxLength(100)
+  upscaler?: HiresUpscaler;
+
+  @Field(() => Int, { nullable: true, description: 'Hires steps; 0 or absent: the same as steps.' })
+  steps?: number;
+
+  @Field(() => String, { nullable: true, description: 'Hires prompt; absent: the prompt.' })
+  @MaxLength(10_000)
+  prompt?: string;
+
+  @Field(() => String, { nullable: true, description: 'Hires negative prompt; absent: the negative prompt.' })
+  @MaxLength(10_000)
+  negativePrompt?: string;
+
+  @Field(() => String, { nullable: true, description: 'Hires sampler, an A1111 label; absent: the first pass\'s.' })
+  @MaxLength(100)
+  sampler?: string;
+
+  @Field(() => String, { nullable: true, description: 'Hires schedule type; absent: the first pass\'s.' })
+  @MaxLength(100)
+  scheduleType?: string;
+}
 
 @InputType({ description: 'What to generate. Settings left out come from the model\'s defaults (see `model { defaults }`).' })
 export class GenerateImageInput implements GenerateImageRequest {
@@ -104,6 +139,15 @@ export class GenerateImageInput implements GenerateImageRequest {
   @Field(() => Int, { nullable: true, description: 'Images to make, 1 to 4; each costs one token.' })
   @InRange('batchSize')
   batchSize?: number;
+
+  @Field(() => HiresFixInput, { nullable: true, description: "A1111's hires fix (text-to-image only). Still one token per image." })
+  hires?: HiresFixInput;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'A1111 "pad conds": run prompt and negative prompt at one length (the shorter padded with empty chunks). Default false: each at its own length, as A1111 does.',
+  })
+  padConds?: boolean;
 
   @Field({ nullable: true, description: 'Your id for this request: sending it again returns the same generation and charges nothing more.' })
   @Length(1, 200)

@@ -1,10 +1,10 @@
 import path from 'node:path';
-import { Arg, Authorized, Ctx, ID, Query, Resolver } from 'type-graphql';
-import { analyzePrompts, checkPromptLength } from '../../prompts/analyze-prompt.js';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import { analyzedSchedule, analyzePrompts, checkPromptLength } from '../../prompts/analyze-prompt.js';
 import { t5TokenCounterFor, t5TokenLimit } from '../../prompts/t5-token-counter.js';
 import { tokenCounterFor } from '../../prompts/token-counter.js';
 import type { GraphQLContext } from '../context.js';
-import { PromptAnalysis } from './prompt-types.js';
+import { AnalyzedPrompt, PromptAnalysis, PromptScheduleEntry } from './prompt-types.js';
 
 @Resolver()
 export class PromptResolver {
@@ -29,5 +29,19 @@ export class PromptResolver {
     const counter = await tokenCounterFor(modelDir, installed, logger);
     const t5 = model.family === 'FLUX' ? { counter: await t5TokenCounterFor(modelDir, installed, logger), limit: t5TokenLimit(model) } : undefined;
     return analyzePrompts(model, preset, counter, { prompt, negativePrompt }, t5);
+  }
+}
+
+@Resolver(() => AnalyzedPrompt)
+export class AnalyzedPromptResolver {
+  @FieldResolver(() => [PromptScheduleEntry], {
+    description:
+      "What the model reads at each step: prompt editing ([from:to:when]) and alternation ([a|b]) resolved for this many steps, exactly as A1111's get_learned_conditioning_prompt_schedules. One entry when the prompt uses neither.",
+  })
+  schedule(
+    @Root() prompt: AnalyzedPrompt,
+    @Arg('steps', () => Int) steps: number,
+  ): PromptScheduleEntry[] {
+    return analyzedSchedule(prompt, steps);
   }
 }

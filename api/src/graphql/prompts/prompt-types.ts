@@ -42,6 +42,24 @@ export class PromptWarning {
   replacement!: string | null;
 }
 
+@ObjectType({ description: "A span of steps and the prompt text the model reads during it, as A1111's get_learned_conditioning_prompt_schedules gives it." })
+export class PromptScheduleEntry {
+  @Field(() => Int, { description: 'The text applies up to and including this step (A1111 counts model calls from 0, so the first entry also covers step 0).' })
+  untilStep!: number;
+
+  @Field({ description: 'The prompt for those steps: editing and alternation resolved, attention syntax kept.' })
+  prompt!: string;
+}
+
+@ObjectType({ description: "One part of a prompt split at AND (A1111's composable prompts), with its weight." })
+export class Subprompt {
+  @Field({ description: 'The part, its `:weight` suffix removed.' })
+  text!: string;
+
+  @Field(() => Float, { description: 'What its difference from the negative prompt counts for in guidance: 1 unless written `part :0.7`.' })
+  weight!: number;
+}
+
 @ObjectType({ description: 'One prompt, read as the model reads it.' })
 export class AnalyzedPrompt {
   @Field(() => [PromptSegment])
@@ -67,6 +85,12 @@ export class AnalyzedPrompt {
 
   @Field(() => [PromptWarning], { description: 'In the order of where they start.' })
   warnings!: PromptWarning[];
+
+  @Field(() => [Subprompt], { description: 'The AND parts and their weights; the whole prompt at weight 1 without AND. A negative prompt is never split.' })
+  subprompts!: Subprompt[];
+
+  /** The prompt as written; read by the `schedule` field. */
+  text!: string;
 }
 
 @ObjectType({ description: 'What Easel makes of a prompt for one model.' })

@@ -1,5 +1,5 @@
 import type { ModelFamily } from '@easel/schema';
-import { scanPrompt } from '@easel/schema';
+import { promptVariant, scanPrompt, splitSubprompts, type Span } from '@easel/schema';
 import type { PromptStyle } from '../../catalog/catalog-entry.js';
 import { splitTags, tagKey } from '../syntax/tags.js';
 import { isQualityTag } from '../vocabulary.js';
@@ -40,8 +40,45 @@ export interface LintOptions {
   qualityTags?: readonly string[];
 }
 
-/** The warnings for one prompt, in the order of where they start. Never throws. */
-export function lintPrompt(source: string, { family, promptStyle, isNegative = false, qualityTags = [] }: LintOptions): PromptWarning[] {
+/**
+ * The warnings for one prompt, in the order of where they start. Never throws.
+ *
+ * The prompt language around the attention syntax is read first, as A1111 reads it: the prompt
+ * is split at AND (the negative prompt is not) and each part linted on its own, without its
+ * `:weight`; prompt editing and alternation are linted twice, once with each form's first branch
+ * and once with its last, in place, so `[smile:frown:0.5]` reads as `smile` and as `frown`.
+ */
+export function lintPrompt(source: string, options: LintOptions): PromptWarning[] {
+  const parts = options.isNegative ? [{ text: source, start: 0 }] : splitSubprompts(source);
+  const seen = new Set<string>();
+  const warnings: PromptWarning[] = [];
+  for (const part of parts) {
+    const first = promptVariant(part.text, 'first');
+    // Without editing or alternation there is one reading.
+    const variants = first.blanked.length === 0 ? [first] : [first, promptVariant(part.text, 'last')];
+    for (const variant of variants) {
+      for (const warning of lintText(variant.text, options)) {
+        const placed = placeWarning(warning, part.start, variant.blanked);
+        const key = `${placed.code} ${placed.start} ${placed.end} ${placed.message}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        warnings.push(placed);
+      }
+    }
+  }
+  // Stable: rule order is kept between warnings that start at the same place.
+  return warnings.sort((a, b) => (a.start ?? -1) - (b.start ?? -1));
+}
+
+/** A warning on a part's variant, moved to the whole prompt; its fix is dropped where it covers blanked syntax. */
+function placeWarning(warning: PromptWarning, offset: number, blanked: readonly Span[]): PromptWarning {
+  if (warning.start === null || warning.end === null) return warning;
+  const { start, end } = warning;
+  const touchesSyntax = blanked.some((span) => span.start < Math.max(end, start + 1) && start < span.end);
+  return { ...warning, start: start + offset, end: end + offset, replacement: touchesSyntax ? null : warning.replacement };
+}
+
+function lintText(source: string, { family, promptStyle, isNegative = false, qualityTags = [] }: LintOptions): PromptWarning[] {
   const scan = scanPrompt(source);
   const presetQuality = new Set(qualityTags.map(tagKey));
   const prompt = {
