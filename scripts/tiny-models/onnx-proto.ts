@@ -58,6 +58,14 @@ const ONNX_DESCRIPTOR = {
             dataType: { type: 'int32', id: 2 },
             name: { type: 'string', id: 8 },
             rawData: { type: 'bytes', id: 9 },
+            externalData: { rule: 'repeated', type: 'StringStringEntryProto', id: 13 },
+            dataLocation: { type: 'int32', id: 14 },
+          },
+        },
+        StringStringEntryProto: {
+          fields: {
+            key: { type: 'string', id: 1 },
+            value: { type: 'string', id: 2 },
           },
         },
         ValueInfoProto: {
@@ -98,6 +106,9 @@ const ONNX_DESCRIPTOR = {
 export const ElemType = { FLOAT: 1, INT32: 6, INT64: 7, FLOAT16: 10 } as const;
 export type ElemType = (typeof ElemType)[keyof typeof ElemType];
 
+/** TensorProto.DataLocation values. */
+export const DataLocation = { DEFAULT: 0, EXTERNAL: 1 } as const;
+
 /** AttributeProto.AttributeType values. */
 export const AttrType = { FLOAT: 1, INT: 2, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;
 
@@ -106,6 +117,8 @@ export interface TensorMessage {
   dims: number[];
   dataType: ElemType;
   rawData: Uint8Array;
+  externalData?: { key: string; value: string }[];
+  dataLocation?: number;
 }
 
 export interface AttributeMessage {
