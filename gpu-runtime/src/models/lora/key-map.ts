@@ -18,6 +18,8 @@ import type { GraphIndex, Initializer } from './onnx-wire.js';
 export interface WeightTarget {
   /** The module path in kohya's spelling. */
   module: string;
+  /** The module path as torch writes it: `down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q`. */
+  path: string;
   initializer: Initializer;
   /** Stored [in, out] (a MatMul's right operand): the [out, in] delta goes in transposed. */
   transposed: boolean;
@@ -26,11 +28,10 @@ export interface WeightTarget {
 const WEIGHT_OPS = new Set(['MatMul', 'Gemm', 'Conv']);
 const PASS_THROUGH = new Set(['Transpose', 'Cast']);
 
-/** `/down_blocks.0/attentions.0/…/to_q/MatMul` -> `down_blocks_0_attentions_0_…_to_q`. */
-function moduleOf(nodeName: string): string | undefined {
+/** `/down_blocks.0/attentions.0/…/to_q/MatMul` -> `down_blocks.0.attentions.0.….to_q`. */
+function modulePathOf(nodeName: string): string | undefined {
   const segments = nodeName.split('/').filter(Boolean);
-  if (segments.length < 2) return undefined;
-  return segments.slice(0, -1).join('_').replaceAll('.', '_');
+  return segments.length < 2 ? undefined : segments.slice(0, -1).join('.');
 }
 
 /** Every weight a LoRA could target in one graph, by module. */
@@ -39,8 +40,9 @@ export function indexWeights(graph: GraphIndex): Map<string, WeightTarget> {
   const targets = new Map<string, WeightTarget>();
   for (const node of graph.nodes) {
     if (!WEIGHT_OPS.has(node.opType)) continue;
-    const module = moduleOf(node.name);
-    if (!module || targets.has(module)) continue;
+    const path = modulePathOf(node.name);
+    const module = path?.replaceAll('.', '_');
+    if (!path || !module || targets.has(module)) continue;
     let value = node.inputs[1];
     let transposed = node.opType === 'MatMul' || (node.opType === 'Gemm' && !node.ints.transB);
     for (let hops = 0; hops < 4 && !graph.initializers.has(value); hops++) {
@@ -50,7 +52,7 @@ export function indexWeights(graph: GraphIndex): Map<string, WeightTarget> {
       value = from.inputs[0];
     }
     const initializer = graph.initializers.get(value);
-    if (initializer) targets.set(module, { module, initializer, transposed: node.opType !== 'Conv' && transposed });
+    if (initializer) targets.set(module, { module, path, initializer, transposed: node.opType !== 'Conv' && transposed });
   }
   return targets;
 }

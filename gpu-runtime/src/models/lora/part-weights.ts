@@ -82,7 +82,8 @@ export class PartWeights {
       offset += align(bytes.length);
     }
     const model = rewriteInitializers(this.model, replacements);
-    const session = await create(model, [...this.shards, { path: MERGED_FILE, data: buffer }]);
+    // onnxruntime refuses an empty buffer: without merged tensors the base shards are all there is.
+    const session = await create(model, buffer.length > 0 ? [...this.shards, { path: MERGED_FILE, data: buffer }] : this.shards);
     return { session, mergedBytes: buffer.length };
   }
 }
