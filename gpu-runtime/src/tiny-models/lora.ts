@@ -9,8 +9,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { indexWeights, readGraph, type WeightTarget } from '../../gpu-runtime/src/models/lora/index.js';
-import { float32ToFloat16 } from '../../gpu-runtime/src/models/float16.js';
+import { indexWeights, readGraph, type WeightTarget } from '../models/lora/index.js';
+import { float32ToFloat16 } from '../models/float16.js';
 import { WeightRandom } from './random.js';
 
 export type TinyLoraKind = 'lora' | 'loha' | 'lokr' | 'diff';
