@@ -51,7 +51,9 @@ function job(steps: number, size = 64): GenerationJob {
       batchSize: 1,
       denoiseStrength: 0.75,
       previewEvery: 0,
+      loras: [],
     },
+    loraFiles: [],
     callback: { url: `${receiver.url}/callback`, secret },
   };
 }

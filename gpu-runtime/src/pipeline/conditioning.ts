@@ -17,7 +17,7 @@
  * 1 and 2 both mean hidden_states[-2], and N > 2 goes N layers deep, as ComfyUI's CLIPSetLastLayer
  * does for both encoders.
  */
-import { chunkPrompt, chunkToEncoderInput, type WeightedToken } from '@easel/schema';
+import { chunkPrompt, chunkToEncoderInput, extractLoraTags, type WeightedToken } from '@easel/schema';
 import type { HiddenStateChoice, LoadedModel, TextEncoderStage, UNetConditioningInput } from '../models/index.js';
 import { InvalidRequestError } from './errors.js';
 
@@ -71,8 +71,9 @@ export async function encodePrompts(model: LoadedModel, request: PromptEncodingR
   }
 
   const chunked = model.textEncoders.map(({ tokenizer }) => ({
-    positive: chunkPrompt(request.prompt, tokenizer).chunks,
-    negative: chunkPrompt(request.negativePrompt, tokenizer).chunks,
+    // LoRA tags are applied to the weights, not encoded: cut them first, as A1111 does.
+    positive: chunkPrompt(extractLoraTags(request.prompt).text, tokenizer).chunks,
+    negative: chunkPrompt(extractLoraTags(request.negativePrompt).text, tokenizer).chunks,
   }));
   const chunkCount = Math.max(...chunked.flatMap(({ positive, negative }) => [positive.length, negative.length]));
 

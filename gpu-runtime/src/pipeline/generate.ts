@@ -13,7 +13,8 @@
 import { z } from 'zod';
 import { FAMILY_ARCHITECTURE } from '@easel/schema';
 import { GenerationSettings, ModelRef } from '@easel/schema';
-import { loadModel, type LoadedModel } from '../models/index.js';
+import type { LoadedModel } from '../models/index.js';
+import { loraCache, type AppliedLora, type LoraChoice } from '../models/lora/index.js';
 import { Discretization, getSampler, getSigmas, initialNoise } from '../samplers/index.js';
 import { cfgDenoiser } from './cfg.js';
 import { encodePrompts } from './conditioning.js';
@@ -32,6 +33,8 @@ export type GenerationRequest = z.input<typeof GenerationSettings> & {
   model: ModelRef;
   /** img2img: the image to start from, in any format sharp reads. */
   baseImage?: Uint8Array;
+  /** The file of each LoRA in `loras`, by name (absolute paths). */
+  loraFiles?: readonly { name: string; file: string }[];
 };
 
 export interface GenerateOptions {
@@ -54,14 +57,29 @@ const VAE_SCALE = 8;
 
 export async function generate(request: GenerationRequest, { onProgress, signal }: GenerateOptions = {}): Promise<GeneratedImage[]> {
   const { settings, modelRef } = validate(request);
+  throwIfCancelled(signal, 0, settings.steps);
+
+  // 1. The model with the request's LoRAs merged in: both are cached, so a warm function loads neither again.
+  const lease = await loraCache.acquire(request.modelDir, loraChoices(settings, request.loraFiles));
+  try {
+    return await generateWith(lease.model, lease.loras, request, settings, modelRef, { onProgress, signal });
+  } finally {
+    lease.release();
+  }
+}
+
+async function generateWith(
+  model: LoadedModel,
+  loras: readonly AppliedLora[],
+  request: GenerationRequest,
+  settings: GenerationSettings,
+  modelRef: ModelRef,
+  { onProgress, signal }: GenerateOptions,
+): Promise<GeneratedImage[]> {
   const { width, height, batchSize, steps } = settings;
   const latentDims = [batchSize, LATENT_CHANNELS, height / VAE_SCALE, width / VAE_SCALE] as const;
   const latentSize = LATENT_CHANNELS * latentDims[2] * latentDims[3];
   const seeds = Array.from({ length: batchSize }, (_, i) => settings.seed + i);
-  throwIfCancelled(signal, 0, steps);
-
-  // 1. The model: sessions are cached, so a warm function does not load it again.
-  const model = await loadModel(request.modelDir);
   checkArchitecture(model, modelRef);
   const discretization = Discretization.fromConfig(model.scheduler);
 
@@ -111,6 +129,7 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
         ...settings,
         seed,
         model: modelRef.name,
+        loraHashes: loras.map(({ name, hash }) => ({ name, hash })),
         denoiseStrength: request.baseImage ? settings.denoiseStrength : undefined,
       });
     const images: Promise<GeneratedImage>[] = [];
@@ -126,6 +145,15 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
     await progress.settle();
     throw error;
   }
+}
+
+/** Each requested LoRA with its file; a LoRA the job gives no file for cannot be applied. */
+function loraChoices(settings: GenerationSettings, files: GenerationRequest['loraFiles'] = []): LoraChoice[] {
+  return settings.loras.map(({ name, weight, unetWeight }) => {
+    const found = files.find((entry) => entry.name === name);
+    if (!found) throw new InvalidRequestError(`invalid generation request: the LoRA "${name}" has no file in the job`);
+    return { name, file: found.file, weight, unetWeight };
+  });
 }
 
 function validate(request: GenerationRequest): { settings: GenerationSettings; modelRef: ModelRef } {

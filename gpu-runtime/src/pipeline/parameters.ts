@@ -30,6 +30,8 @@ export interface ImageParameters {
   clipSkip: number;
   /** Only for img2img. */
   denoiseStrength?: number;
+  /** A1111's "Lora hashes": each LoRA's name and short file hash, so Civitai can link the resources. */
+  loraHashes?: { name: string; hash: string }[];
 }
 
 /** What a foreign infotext may hold: anything can be missing, and keys we do not model are kept raw. */
@@ -53,6 +55,7 @@ export function formatParameters(params: ImageParameters): string {
     ['Model', params.model],
     ['Denoising strength', params.denoiseStrength],
     ['Clip skip', params.clipSkip > 1 ? params.clipSkip : undefined],
+    ['Lora hashes', params.loraHashes?.length ? params.loraHashes.map(({ name, hash }) => `${name}: ${hash}`).join(', ') : undefined],
   ];
   const settings = fields
     .filter((field): field is [string, string | number] => field[1] !== undefined)
@@ -104,6 +107,11 @@ export function parseParameters(text: string): ParsedParameters {
   parsed.clipSkip = number('Clip skip') ?? 1;
   parsed.denoiseStrength = number('Denoising strength');
   parsed.model = fields['Model'];
+  parsed.loraHashes = fields['Lora hashes']
+    ?.split(',')
+    .map((entry) => /^\s*(.+?):\s*([0-9a-f]+)\s*$/i.exec(entry))
+    .filter((match) => match !== null)
+    .map(([, name, hash]) => ({ name, hash }));
   const size = SIZE.exec(fields['Size'] ?? '');
   if (size) {
     parsed.width = Number(size[1]);

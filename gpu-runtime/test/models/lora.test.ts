@@ -1,4 +1,4 @@
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
@@ -8,6 +8,9 @@ import { buildTinyLora, encodeSafetensors, loraTargets, type SafetensorsTensor, 
 import { loadModel, ModelLoadError, type LoadedModel } from '../../src/models/index.js';
 import { LoraCache, LoraFileError, parseSafetensors, PartWeights, sgmCandidates, type LoraChoice } from '../../src/models/lora/index.js';
 import { runMerge } from '../../src/models/lora/merge-graph.js';
+import { generate, type GenerationRequest } from '../../src/pipeline/generate.js';
+import { readParameters } from '../../src/pipeline/png.js';
+import { pixelsOf } from '../pipeline/fixtures.js';
 
 let root: string;
 let dirs: { sd15: string; sdxl: string };
@@ -275,5 +278,42 @@ describe('cache', () => {
     expect(await probe(second.model)).toHaveLength((await probe(await loadModel(dirs.sd15))).length);
     second.release();
     await local.clear();
+  });
+});
+
+describe('generate with LoRAs', () => {
+  const request = (overrides: Partial<GenerationRequest>): GenerationRequest => ({
+    modelDir: dirs.sdxl,
+    model: { id: 'tiny-sdxl', name: 'Tiny SDXL', family: 'SDXL', path: 'tiny-sdxl' },
+    prompt: 'a lighthouse, <lora:tiny style:0.8>',
+    negativePrompt: '',
+    width: 64,
+    height: 64,
+    steps: 2,
+    cfgScale: 5,
+    sampler: 'euler',
+    schedule: 'normal',
+    seed: 3,
+    previewEvery: 0,
+    ...overrides,
+  });
+
+  it('merges the LoRA, keeps the tag out of the text encoders and records it in the infotext', async () => {
+    const file = await tinyLora('sdxl', { kind: 'lora', naming: 'sgm' });
+    const loraFiles = [{ name: 'tiny style', file }];
+    const [withLora] = await generate(request({ loras: [{ name: 'tiny style', weight: 0.8 }], loraFiles }));
+    const [plain] = await generate(request({ prompt: 'a lighthouse, ' }));
+    const [tagOnly] = await generate(request({}));
+    expect(withLora.png.equals(plain.png)).toBe(false);
+    // The tag alone changes nothing but the infotext: the encoders never see it.
+    expect(await pixelsOf(tagOnly.png)).toEqual(await pixelsOf(plain.png));
+    const parameters = readParameters(withLora.png)!;
+    expect(parameters.prompt).toBe('a lighthouse, <lora:tiny style:0.8>');
+    expect(parameters.fields['Lora hashes']).toMatch(/^tiny style: [0-9a-f]{12}$/);
+    expect(parameters.loraHashes).toEqual([{ name: 'tiny style', hash: parseSafetensors(file, await readFile(file)).shortHash }]);
+  });
+
+  it('refuses a LoRA the request gives no file for', async () => {
+    await expect(generate(request({ loras: [{ name: 'nowhere', weight: 1 }] }))).rejects.toThrow(/the LoRA "nowhere" has no file/);
   });
 });
