@@ -1,5 +1,5 @@
 import { model, Schema, type Types } from 'mongoose';
-import { MODEL_FAMILIES, type ModelFamily } from '@easel/schema';
+import { MODEL_FAMILIES, type LoraSetting, type ModelFamily } from '@easel/schema';
 import { SAMPLERS, SCHEDULES, type SamplerId, type ScheduleId } from '@easel/schema';
 import { PLANS } from '../accounts/user.js';
 import type { Plan } from '../accounts/accounts.js';
@@ -38,6 +38,8 @@ export interface StoredSettings {
   seed: number;
   batchSize: number;
   denoiseStrength: number;
+  /** With the weights they run at (defaults filled in); the final prompt carries them as tags too. */
+  loras: LoraSetting[];
 }
 
 /**
@@ -63,6 +65,8 @@ export interface GenerationDocument {
   finalNegativePrompt: string;
   enhancePrompt: boolean;
   settings: StoredSettings;
+  /** Each LoRA's file under LORAS_DIR, as the catalog said when the generation was made. */
+  loraFiles: { name: string; file: string }[];
   baseImageId?: Types.ObjectId;
   tokensCharged: number;
 
@@ -133,7 +137,9 @@ const generationSchema = new Schema<GenerationDocument>(
       seed: { type: Number, required: true },
       batchSize: { type: Number, required: true },
       denoiseStrength: { type: Number, required: true },
+      loras: { type: [new Schema({ name: String, weight: Number, unetWeight: Number }, { _id: false })], default: [] },
     },
+    loraFiles: { type: [new Schema({ name: String, file: String }, { _id: false })], default: [] },
     baseImageId: { type: Schema.Types.ObjectId },
     tokensCharged: { type: Number, required: true },
 

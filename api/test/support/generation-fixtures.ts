@@ -24,6 +24,7 @@ export const TINY_SETTINGS: StoredSettings = {
   seed: 1234,
   batchSize: 1,
   denoiseStrength: 0.75,
+  loras: [],
 };
 
 /**

@@ -183,3 +183,4 @@ export async function makeTinyModels(targetDir: string): Promise<Record<TinyMode
   );
   return Object.fromEntries(entries) as Record<TinyModelName, string>;
 }
+export { buildTinyLora, encodeSafetensors, writeDemoLoras } from './lora.js';

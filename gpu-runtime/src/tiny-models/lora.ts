@@ -7,7 +7,7 @@
  *   sgm     lora_unet_input_blocks_1_1_…_to_q.lora_down.weight     (SDXL trainers on SGM's UNet names)
  *   peft    unet.down_blocks.0.….to_q.lora_A.weight                (diffusers / PEFT)
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { indexWeights, readGraph, type WeightTarget } from '../models/lora/index.js';
 import { float32ToFloat16 } from '../models/float16.js';
@@ -132,4 +132,21 @@ export function encodeSafetensors(tensors: Record<string, SafetensorsTensor>, op
   const length = Buffer.alloc(8);
   length.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
   return Buffer.concat([length, Buffer.from(json), ...chunks]);
+}
+
+/** The demo LoRA of each tiny model: a rank-4 kohya LoRA over all its layers, written once into `lorasDir`. */
+export async function writeDemoLoras(models: Record<string, string>, lorasDir: string): Promise<{ model: string; name: string; file: string }[]> {
+  await mkdir(lorasDir, { recursive: true });
+  const written: { model: string; name: string; file: string }[] = [];
+  for (const [model, dir] of Object.entries(models)) {
+    const name = `${model}-demo`;
+    const file = `${name}.safetensors`;
+    const bytes = encodeSafetensors(await buildTinyLora(dir, { kind: 'lora', rank: 4, alpha: 4, std: 0.2 }), { float16: true, metadata: { ss_output_name: name } });
+    // Unique name, then rename: parallel writers never leave half a file.
+    const staging = path.join(lorasDir, `.${file}.${process.pid}-${Math.random().toString(36).slice(2)}`);
+    await writeFile(staging, bytes);
+    await rename(staging, path.join(lorasDir, file));
+    written.push({ model, name, file });
+  }
+  return written;
 }

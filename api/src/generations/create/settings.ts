@@ -5,6 +5,7 @@ import type { CatalogModel } from '../../catalog/catalog.js';
 import { includesSize } from '../../catalog/catalog-rules.js';
 import { InvalidInputError, type InvalidField } from '../../errors.js';
 import type { StoredSettings } from '../generation.js';
+import type { RequestedLora } from './loras.js';
 
 /** What generateImage takes; every setting left out comes from the model's defaults. */
 export interface GenerateImageRequest {
@@ -32,6 +33,8 @@ export interface GenerateImageRequest {
   batchSize?: number;
   /** The same id from the same user returns the same generation and charges once. */
   clientRequestId?: string;
+  /** LoRAs besides the prompt's `<lora:…>` tags. */
+  loras?: RequestedLora[];
 }
 
 /** A1111's img2img default. */
@@ -50,7 +53,7 @@ export function resolveSettings(
   request: GenerateImageRequest,
   prompts: { prompt: string; negativePrompt: string },
   newSeed: () => number = randomSeed,
-): StoredSettings {
+): Omit<StoredSettings, 'loras'> {
   const problems: InvalidField[] = [];
   const width = request.width ?? model.defaults.width;
   const height = request.height ?? model.defaults.height;
@@ -70,7 +73,7 @@ export function resolveSettings(
     problems.push({ field: 'denoiseStrength', message: 'denoiseStrength needs a baseImageId: it says how much of that image to repaint' });
   }
 
-  const settings: StoredSettings = {
+  const settings: Omit<StoredSettings, 'loras'> = {
     width,
     height,
     steps: request.steps ?? model.defaults.steps,

@@ -35,7 +35,9 @@ export function jobRequest(generation: GenerationDocument, callbackBase: string)
       seed: settings.seed,
       batchSize: settings.batchSize,
       denoiseStrength: settings.denoiseStrength,
+      loras: settings.loras ?? [],
     },
+    loraFiles: generation.loraFiles ?? [],
     ...(generation.baseImageId ? { baseImageUrl: baseImageUrl(callbackBase, id) } : {}),
     callback: { url: callbackUrl(callbackBase, id), secret: generation.jobSecret },
   });

@@ -1,11 +1,28 @@
-import { IsDivisibleBy, IsInt, Length, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { ArrayMaxSize, IsDivisibleBy, IsInt, Length, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
 import { Field, Float, ID, InputType, Int } from 'type-graphql';
-import { MAX_SEED } from '@easel/schema';
+import { MAX_LORAS, MAX_SEED } from '@easel/schema';
 import type { GenerateImageRequest } from '../../generations/create/settings.js';
 
 // Here the shapes and the ranges any model shares. What depends on the model (its sizes, that it
 // exists and is installed), the sampler name and the base image are checked by the generation
 // service, and the job contract has the last word there.
+
+@InputType({ description: 'A LoRA to merge into the model for this generation, as `<lora:name:weight>` in the prompt would.' })
+export class LoraInput {
+  @Field({ description: 'Its name in the `loras` query.' })
+  @Length(1, 200)
+  name!: string;
+
+  @Field(() => Float, { nullable: true, description: "Multiplier of its change, -10 to 10; default: the LoRA's defaultWeight." })
+  @Min(-10)
+  @Max(10)
+  weight?: number;
+
+  @Field(() => Float, { nullable: true, description: 'A separate multiplier for the UNet (A1111 `<lora:name:te:unet>`); default: weight.' })
+  @Min(-10)
+  @Max(10)
+  unetWeight?: number;
+}
 
 @InputType({ description: 'What to generate. Settings left out come from the model\'s defaults (see `model { defaults }`).' })
 export class GenerateImageInput implements GenerateImageRequest {
@@ -13,7 +30,7 @@ export class GenerateImageInput implements GenerateImageRequest {
   @Length(1, 200)
   modelId!: string;
 
-  @Field({ description: 'A1111 prompt syntax: (emphasis:1.2), [less], BREAK.' })
+  @Field({ description: 'A1111 prompt syntax: (emphasis:1.2), [less], BREAK, <lora:name:weight>.' })
   @MinLength(1, { message: 'prompt must not be empty' })
   @MaxLength(10_000)
   prompt!: string;
@@ -78,6 +95,11 @@ export class GenerateImageInput implements GenerateImageRequest {
   @Min(1)
   @Max(4)
   batchSize?: number;
+
+  @Field(() => [LoraInput], { nullable: true, description: `LoRAs besides the prompt's <lora:…> tags, at most ${MAX_LORAS} in all; they are added to the prompt as tags.` })
+  @ArrayMaxSize(MAX_LORAS)
+  @ValidateNested()
+  loras?: LoraInput[];
 
   @Field({ nullable: true, description: 'Your id for this request: sending it again returns the same generation and charges nothing more.' })
   @Length(1, 200)
