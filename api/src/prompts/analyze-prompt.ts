@@ -1,5 +1,5 @@
 import { GenerationSettings } from '@easel/schema';
-import { parseAttention, type PromptSegment } from '@easel/schema';
+import { extractLoraTags, parseAttention, type PromptSegment } from '@easel/schema';
 import { InvalidInputError } from '../errors.js';
 import { enhancePrompts, type EnhancerModel, type EnhancerPreset } from './enhance-prompts.js';
 import { lintPrompt } from './lint/lint-prompt.js';
@@ -43,14 +43,17 @@ export function analyzePrompts(
   if (negativePrompt != null) checkPromptLength('negativePrompt', negativePrompt);
 
   const analyze = (text: string, isNegative: boolean): AnalyzedPrompt => {
-    const { tokenCount, chunkCount, tokenLimit } = counter.count(text);
+    // The encoders never see LoRA tags; the linter sees blanks in their place, so its offsets still point into `text`.
+    const { text: encoded, tags, problems } = extractLoraTags(text);
+    const blanked = [...tags, ...problems].reduce((t, { start, end }) => t.slice(0, start) + ' '.repeat(end - start) + t.slice(end), text);
+    const { tokenCount, chunkCount, tokenLimit } = counter.count(encoded);
     return {
-      segments: parseAttention(text),
+      segments: parseAttention(encoded),
       tokenCount,
       chunks: chunkCount,
       tokenLimit,
       tokenCountSource: counter.source,
-      warnings: lintPrompt(text, { ...model, isNegative, qualityTags: preset?.qualityTags }),
+      warnings: lintPrompt(blanked, { ...model, isNegative, qualityTags: preset?.qualityTags }),
     };
   };
   const enhanced = enhancePrompts(model, preset, { prompt, negativePrompt });

@@ -91,4 +91,30 @@ describe('LoRAs', () => {
     ]);
     expect(await balanceOf(server(), key)).toBe(before);
   });
+
+  it('analyzePrompt lists the LoRAs and warns about unknown names, other families, missing trigger words and negatives', async () => {
+    const { key } = await server().createUser('analyst');
+    const query = `query ($prompt: String!, $negative: String) { analyzePrompt(modelId: "tiny-sd15", prompt: $prompt, negativePrompt: $negative) {
+      loras { name weight unetWeight known triggerWords }
+      prompt { tokenCount segments { text } warnings { code start end } }
+      negativePrompt { warnings { code } } } }`;
+    const prompt = 'a harbour, <lora:tiny-sd15-demo:0.5> <lora:nope> <lora:tiny-sdxl-demo:1:0.5>';
+    const response = await server().graphql<{ analyzePrompt: any }>(query, { key, variables: { prompt, negative: 'blurry <lora:tiny-sd15-demo:1>' } });
+    expect(response.errors).toBeUndefined();
+    const analysis = response.data!.analyzePrompt;
+    expect(analysis.loras).toEqual([
+      { name: 'tiny-sd15-demo', weight: 0.5, unetWeight: null, known: true, triggerWords: ['demo style'] },
+      { name: 'nope', weight: null, unetWeight: null, known: false, triggerWords: [] },
+      { name: 'tiny-sdxl-demo', weight: 1, unetWeight: 0.5, known: true, triggerWords: [] },
+    ]);
+    const codes = analysis.prompt.warnings.map((w: { code: string; start: number }) => [w.code, prompt.slice(w.start, w.start + 6)]);
+    expect(codes).toEqual([
+      ['LORA_TRIGGER_MISSING', '<lora:'],
+      ['LORA_UNKNOWN', '<lora:'],
+      ['LORA_WRONG_FAMILY', '<lora:'],
+    ]);
+    // The tags are not text: the segments and the token count are those of "a harbour, ".
+    expect(analysis.prompt.segments.map((s: { text: string }) => s.text).join('')).not.toContain('lora');
+    expect(analysis.negativePrompt.warnings.map((w: { code: string }) => w.code)).toContain('LORA_IN_NEGATIVE');
+  });
 });

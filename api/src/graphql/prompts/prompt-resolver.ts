@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { Arg, Authorized, Ctx, ID, Query, Resolver } from 'type-graphql';
 import { analyzePrompts, checkPromptLength } from '../../prompts/analyze-prompt.js';
+import { analyzeLoras } from '../../prompts/lora-warnings.js';
+import type { PromptWarning } from '../../prompts/warnings.js';
 import { tokenCounterFor } from '../../prompts/token-counter.js';
 import type { GraphQLContext } from '../context.js';
 import { PromptAnalysis } from './prompt-types.js';
@@ -25,6 +27,18 @@ export class PromptResolver {
     const model = await catalog.get(modelId);
     const [preset, installed] = await Promise.all([catalog.preset(model.family), catalog.isInstalled(model)]);
     const counter = await tokenCounterFor(path.join(config.modelsDir, model.path), installed, logger);
-    return analyzePrompts(model, preset, counter, { prompt, negativePrompt });
+    const analysis = analyzePrompts(model, preset, counter, { prompt, negativePrompt });
+    const positive = await analyzeLoras(services.loras, model, prompt, false);
+    const negative = negativePrompt == null ? undefined : await analyzeLoras(services.loras, model, negativePrompt, true);
+    const withWarnings = <T extends { warnings: PromptWarning[] }>(part: T, more: PromptWarning[]): T => ({
+      ...part,
+      warnings: [...part.warnings, ...more].sort((a, b) => (a.start ?? Infinity) - (b.start ?? Infinity)),
+    });
+    return {
+      ...analysis,
+      prompt: withWarnings(analysis.prompt, positive.warnings),
+      negativePrompt: analysis.negativePrompt && withWarnings(analysis.negativePrompt, negative?.warnings ?? []),
+      loras: positive.loras,
+    };
   }
 }
