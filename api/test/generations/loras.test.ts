@@ -12,7 +12,8 @@ import { balanceOf, generate, type GenerationView } from './support.js';
  * `loras`, the GPU function (local, in this process) merges them into the tiny models.
  */
 
-const TINY_MODELS = path.join(os.tmpdir(), 'easel-tiny-models');
+// Its own folder: other test files (and other checkouts on this machine) rewrite the shared one.
+const TINY_MODELS = path.join(os.tmpdir(), `easel-tiny-models-loras-${process.pid}`);
 const LORAS_DIR = path.join(os.tmpdir(), `easel-loras-${process.pid}`);
 beforeAll(async () => {
   const models = await makeTinyModels(TINY_MODELS);
