@@ -184,3 +184,5 @@ export async function makeTinyModels(targetDir: string): Promise<Record<TinyMode
   return Object.fromEntries(entries) as Record<TinyModelName, string>;
 }
 export { buildTinyLora, encodeSafetensors, writeDemoLoras } from './lora.js';
+export { DataLocation, ElemType, encodeModel, type NodeMessage, type TensorMessage, type ValueInfoMessage } from './onnx-proto.js';
+export { nodeNameOf } from './graph-builder.js';
