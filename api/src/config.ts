@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { z } from 'zod';
 import { API_KEY_PATTERN } from './accounts/api-key-format.js';
 
@@ -34,6 +35,11 @@ export const ENVIRONMENT = z.object({
     .min(1)
     .default('./models')
     .describe('Folder of ONNX models; a catalog entry is installed when `MODELS_DIR/<path>/model_index.json` exists.'),
+  LORAS_DIR: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Folder of LoRA .safetensors files (the GPU function reads the same files). Default `MODELS_DIR/loras`.'),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
@@ -106,6 +112,7 @@ export interface Config {
   mongodbUri: string | undefined;
   dataDir: string;
   modelsDir: string;
+  lorasDir: string;
   logLevel: Environment['LOG_LEVEL'];
   devApiKey: string | undefined;
   dailyTokens: { FREE: number; PLUS: number };
@@ -153,6 +160,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     mongodbUri: e.MONGODB_URI,
     dataDir: e.DATA_DIR,
     modelsDir: e.MODELS_DIR,
+    lorasDir: e.LORAS_DIR ?? path.join(e.MODELS_DIR, 'loras'),
     logLevel: e.LOG_LEVEL,
     devApiKey: e.DEV_API_KEY,
     dailyTokens: { FREE: e.FREE_DAILY_TOKENS, PLUS: e.PLUS_DAILY_TOKENS },

@@ -15,8 +15,8 @@ async function main(): Promise<void> {
   // The models before the dispatcher: a job queued before a restart must find its model's files.
   const server = await startServer(config, {
     logger,
-    prepare: async ({ catalog }) => {
-      await prepareModels({ catalog, modelsDir: config.modelsDir, logger, demoModels: !config.isProduction });
+    prepare: async ({ catalog, loras }) => {
+      await prepareModels({ catalog, loras, modelsDir: config.modelsDir, logger, demoModels: !config.isProduction });
     },
   });
 

@@ -14,6 +14,7 @@ import { Accounts, type User } from './accounts/accounts.js';
 import { bearerKey } from './accounts/api-key-format.js';
 import { TokenService } from './accounts/token-service.js';
 import { Catalog } from './catalog/catalog.js';
+import { LoraCatalog } from './catalog/lora-catalog.js';
 import { STARTER_CATALOG } from './catalog/starter.js';
 import type { Config } from './config.js';
 import { initIndexes, startDatabase, type Database } from './db/connection.js';
@@ -87,6 +88,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
       accounts: new Accounts(),
       tokens,
       catalog: new Catalog(config.modelsDir),
+      loras: new LoraCatalog(config.lorasDir),
       pubSub,
       dispatcher: createDispatcher({
         services: { tokens, pubSub, logger },

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Accounts } from './accounts/accounts.js';
 import type { TokenService } from './accounts/token-service.js';
 import type { Catalog } from './catalog/catalog.js';
+import type { LoraCatalog } from './catalog/lora-catalog.js';
 import type { Config } from './config.js';
 import type { Dispatcher } from './generations/dispatch/dispatcher.js';
 import type { EaselPubSub } from './generations/events/pubsub.js';
@@ -14,6 +15,8 @@ export interface Services {
   accounts: Accounts;
   tokens: TokenService;
   catalog: Catalog;
+  /** LoRAs people may name in prompts and in generateImage's `loras`. */
+  loras: LoraCatalog;
   pubSub: EaselPubSub;
   /** Sends QUEUED generations to the GPU function; call `notify()` after queueing one. */
   dispatcher: Dispatcher;

@@ -8,6 +8,13 @@ import { z } from 'zod';
  */
 export const FUNCTION_ENVIRONMENT = z.object({
   MODELS_DIR: z.string().min(1).default('./models').describe('Folder of ONNX models; a job names a folder inside it.'),
+  LORAS_DIR: z.string().min(1).optional().describe('Folder of LoRA .safetensors files; a job names files inside it. Default: MODELS_DIR/loras.'),
+  // Read by models/lora/lora-cache.ts; checked here so that a typo fails the first invocation.
+  EASEL_LORA_CACHE_MB: z.coerce
+    .number()
+    .min(0)
+    .default(4096)
+    .describe('Memory for sessions with merged LoRAs, per process; past it the least recently used sets are released.'),
   // Read by models/execution-provider.ts when a session opens; checked here so that a typo fails
   // the first invocation with this message rather than the first model load.
   EASEL_EXECUTION_PROVIDER: z
@@ -41,6 +48,8 @@ export const FUNCTION_ENVIRONMENT = z.object({
 export interface FunctionConfig {
   /** Absolute, so a job's folder is checked against it after resolving. */
   modelsDir: string;
+  /** Absolute. */
+  lorasDir: string;
   baseImage: { maxBytes: number; timeoutMs: number };
   logLevel: z.infer<typeof FUNCTION_ENVIRONMENT>['LOG_LEVEL'];
 }
@@ -55,6 +64,7 @@ export function loadFunctionConfig(env: Record<string, string | undefined> = pro
   const e = parsed.data;
   return {
     modelsDir: path.resolve(e.MODELS_DIR),
+    lorasDir: path.resolve(e.LORAS_DIR ?? path.join(e.MODELS_DIR, 'loras')),
     baseImage: { maxBytes: e.BASE_IMAGE_MAX_BYTES, timeoutMs: e.BASE_IMAGE_TIMEOUT_MS },
     logLevel: e.LOG_LEVEL,
   };

@@ -10,13 +10,15 @@
  */
 import type { Logger } from 'pino';
 import type { ZodError } from 'zod';
-import { GenerationJob, JOB_CONTRACT_VERSION } from '@easel/schema';
+import { FAMILY_ARCHITECTURE, GenerationJob, JOB_CONTRACT_VERSION } from '@easel/schema';
 import { CallbackClient } from './callback-client.js';
 import { loadFunctionConfig, type FunctionConfig } from './config.js';
 import { fetchBaseImage } from './job/base-image.js';
 import { describeFailure, JobFailure, type FailureReport } from './job/failure.js';
 import { resolveModelDir } from './job/model-dir.js';
 import { createFunctionLogger } from './logger.js';
+import { loraCache } from './models/lora/index.js';
+import { resolveLoraFiles } from './job/lora-files.js';
 import { GenerationCancelledError } from './pipeline/errors.js';
 import { generate, preloadModel } from './pipeline/generate.js';
 
@@ -73,10 +75,21 @@ export function createHandler(config: FunctionConfig, logger: Logger) {
       abort.signal.throwIfAborted();
 
       const loadStart = performance.now();
-      await preloadModel(modelDir, job.model.family, { logger: log });
+      const loraFiles = await resolveLoraFiles(config.lorasDir, job.loraFiles);
+      // Loads the model (and merges the LoRAs) now, so the timings tell loading from denoising.
+      const lease =
+        FAMILY_ARCHITECTURE[job.model.family] === 'flux'
+          ? await preloadModel(modelDir, job.model.family, { logger: log }).then(() => undefined)
+          : await loraCache.acquire(modelDir, job.settings.loras.map((lora) => ({ ...lora, file: loraFiles.find((f) => f.name === lora.name)?.file ?? '' })), log);
+      lease?.release();
+      if (lease && lease.loras.length > 0) {
+        const loras = lease.loras.map(({ name, hash, applied, unmatched }) => ({ name, hash, applied, unmatched: unmatched.length }));
+        log.info({ loras, switchMs: Math.round(lease.switchMs), cacheHit: lease.cacheHit }, 'LoRAs applied');
+        for (const { name, unmatched } of lease.loras) if (unmatched.length > 0) log.warn({ lora: name, unmatched }, 'LoRA keys that match nothing in the model');
+      }
       const inferenceStart = performance.now();
       const images = await generate(
-        { ...job.settings, modelDir, model: job.model, baseImage },
+        { ...job.settings, modelDir, model: job.model, baseImage, loraFiles },
         {
           signal: abort.signal,
           // Not awaited: the callback client queues events, so the loop never waits on the network.
@@ -93,6 +106,7 @@ export function createHandler(config: FunctionConfig, logger: Logger) {
         images: images.map(({ png, seed, width, height }) => ({ png: png.toString('base64'), seed, width, height })),
         timings: {
           loadMs: Math.round(inferenceStart - loadStart),
+          ...(lease && lease.loras.length > 0 ? { loraMs: Math.round(lease.switchMs) } : {}),
           inferenceMs: Math.round(done - inferenceStart),
           totalMs: Math.round(done - startedAt),
         },

@@ -23,6 +23,8 @@ export const URL_LINE_PREFIX = 'LOCAL_FUNCTION_URL=';
 
 export interface LocalFunctionOptions {
   modelsDir: string;
+  /** Default MODELS_DIR/loras. */
+  lorasDir?: string;
   /** The name the Lambda client invokes; default `easel-gpu`. */
   functionName?: string;
   /** 0 (default) picks a free port. */
@@ -33,7 +35,7 @@ export interface LocalFunctionOptions {
 }
 
 export async function startLocalFunction(options: LocalFunctionOptions): Promise<LocalInvokeServer> {
-  const config = loadFunctionConfig({ ...process.env, MODELS_DIR: options.modelsDir });
+  const config = loadFunctionConfig({ ...process.env, MODELS_DIR: options.modelsDir, LORAS_DIR: options.lorasDir ?? process.env.LORAS_DIR });
   const logger = options.logger ?? createFunctionLogger(config);
   return startLocalInvoke({
     functions: { [options.functionName ?? DEFAULT_FUNCTION_NAME]: createHandler(config, logger) },

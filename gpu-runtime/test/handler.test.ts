@@ -60,8 +60,10 @@ function job(overrides: Omit<Partial<GenerationJob>, 'settings'> & { settings?: 
       subseed: 0,
       subseedStrength: 0,
       etaNoiseSeedDelta: 0,
+      loras: [],
       ...settings,
     },
+    loraFiles: [],
     callback: { url: `${receiver.url}/callback`, secret },
     ...rest,
   };

@@ -56,7 +56,9 @@ function job(steps: number, size = 64): GenerationJob {
       subseed: 0,
       subseedStrength: 0,
       etaNoiseSeedDelta: 0,
+      loras: [],
     },
+    loraFiles: [],
     callback: { url: `${receiver.url}/callback`, secret },
   };
 }

@@ -35,7 +35,13 @@ export const CompletedEvent = EventBase.extend({
       }),
     )
     .min(1),
-  timings: z.object({ loadMs: z.number().min(0), inferenceMs: z.number().min(0), totalMs: z.number().min(0) }),
+  timings: z.object({
+    loadMs: z.number().min(0),
+    inferenceMs: z.number().min(0),
+    totalMs: z.number().min(0),
+    /** Merging the job's LoRAs into the model and opening its sessions; 0 when the set was cached. */
+    loraMs: z.number().min(0).optional(),
+  }),
 });
 
 /**
@@ -62,6 +68,8 @@ export const FAILURE_CODES = [
   'BASE_IMAGE_INVALID',
   /** The settings cannot run on this model. */
   'INVALID_REQUEST',
+  /** A LoRA file is missing, pickled, malformed, or made for another model; the reason names it. */
+  'LORA_INVALID',
   /** Stopped because the callback said cancel (or no longer knew the job). */
   'CANCELLED',
   /** The function was about to reach its time limit. */

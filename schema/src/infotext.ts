@@ -19,7 +19,7 @@ import { parseSampler, RNG_SOURCES, SAMPLER_LABELS, SAMPLER_NOISE, SCHEDULE_LABE
 
 /** The settings that decided an image, as written into its PNG. */
 export interface InfotextParameters
-  extends Omit<ImageSettings, 'batchSize' | 'denoiseStrength' | 'padConds' | 'rngSource' | 'subseed' | 'subseedStrength' | 'etaNoiseSeedDelta'> {
+  extends Omit<ImageSettings, 'batchSize' | 'denoiseStrength' | 'padConds' | 'rngSource' | 'subseed' | 'subseedStrength' | 'etaNoiseSeedDelta' | 'loras'> {
   padConds?: boolean;
   /** "RNG: CPU" or "RNG: NV". */
   rngSource?: RngSource;
@@ -34,6 +34,8 @@ export interface InfotextParameters
   model?: string;
   /** img2img and the hires pass only. */
   denoiseStrength?: number;
+  /** A1111's "Lora hashes": each LoRA's name and short file hash. */
+  loraHashes?: { name: string; hash: string }[];
 }
 
 /** A pasted infotext read into settings: what it said, and what of it Easel could not use. */
@@ -198,6 +200,17 @@ const FIELDS: readonly Field[] = [
       hires(settings).upscaler = upscaler as HiresUpscaler;
     },
   },
+  // The LoRAs themselves are read from the prompt's <lora:name:weight> tags; the hashes let
+  // Civitai link them.
+  {
+    key: 'Lora hashes',
+    write: (p) => (p.loraHashes?.length ? p.loraHashes.map(({ name, hash }) => `${name}: ${hash}`).join(', ') : undefined),
+    read(value, settings) {
+      const pairs = value.split(',').map((pair) => /^\s*(.+?):\s*([0-9a-fA-F]+)\s*$/.exec(pair));
+      if (pairs.some((pair) => !pair)) return `"${value}" is not a list of name: hash pairs`;
+      settings.loraHashes = pairs.map((pair) => ({ name: pair![1], hash: pair![2] }));
+    },
+  },
 ];
 
 const BY_KEY = new Map(FIELDS.map((field) => [field.key, field]));
@@ -208,7 +221,6 @@ const KNOWN_UNMAPPED: Record<string, string> = {
   VAE: 'each catalog model comes with its own VAE',
   'VAE hash': 'each catalog model comes with its own VAE',
   Version: 'the version of the tool that wrote it',
-  'Lora hashes': 'LoRAs are not supported',
   'TI hashes': 'textual inversions are not supported',
   Hashes: 'Easel picks a model by catalog id, not by hash',
   'Civitai resources': 'Easel picks a model by catalog id; Civitai resources are not looked up',

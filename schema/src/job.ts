@@ -46,6 +46,18 @@ export const JOB_CONTRACT_VERSION = 2;
 
 export const MAX_SEED = 2 ** 32 - 1;
 
+export const MAX_LORAS = 8;
+
+/** One LoRA of a generation, by its catalog name, with A1111's multipliers. */
+export const LoraSetting = z.object({
+  name: z.string().trim().min(1).max(200),
+  /** Multiplier of the LoRA's change, for the text encoders and (unless unetWeight is given) the UNet. */
+  weight: z.number().min(-10).max(10),
+  /** The UNet's own multiplier (A1111's `<lora:name:te:unet>`). */
+  unetWeight: z.number().min(-10).max(10).optional(),
+});
+export type LoraSetting = z.infer<typeof LoraSetting>;
+
 /** Image sizes are whole latent pixels: the VAE scales by 8. */
 export const SIZE_MULTIPLE = 8;
 
@@ -85,6 +97,8 @@ export const ImageSettings = z.object({
   padConds: z.boolean().default(false),
   /** The hires fix; absent: none. */
   hires: HiresFix.optional(),
+  /** LoRAs merged into the model for this generation; the prompt carries them as `<lora:name:weight>` too. */
+  loras: z.array(LoraSetting).max(MAX_LORAS).default([]),
 });
 export type ImageSettings = z.infer<typeof ImageSettings>;
 
@@ -129,6 +143,16 @@ export const GenerationJob = z.object({
   attempt: z.number().int().min(1),
   model: ModelRef,
   settings: GenerationSettings,
+  /** Where the function finds each LoRA of settings.loras: a plain file name under its LORAS_DIR. */
+  loraFiles: z
+    .array(
+      z.object({
+        name: z.string().min(1),
+        file: z.string().regex(/^(?!\.+$)[A-Za-z0-9._ -]+\.safetensors$/, 'must be a plain .safetensors file name'),
+      }),
+    )
+    .max(MAX_LORAS)
+    .default([]),
   /** img2img base image, fetched by the function with the same signature scheme as callbacks. */
   baseImageUrl: z.url().optional(),
   callback: z.object({

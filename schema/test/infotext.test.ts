@@ -145,11 +145,13 @@ describe('pasted infotexts', () => {
     expect(a1111.settings).toEqual({
       steps: 28, sampler: 'dpmpp_2m', schedule: 'karras', cfgScale: 7, seed: 42, width: 832, height: 1216, model: 'ponyDiffusionV6XL', denoiseStrength: 0.4, clipSkip: 2,
       hires: { scale: 1.5, steps: 15, upscaler: 'Latent (nearest-exact)' },
+      loraHashes: [{ name: 'detail', hash: '5ae4e3f4d2cb' }],
     });
-    expect(a1111.unmapped.map((field) => field.key)).toEqual(['Model hash', 'Lora hashes', 'Version']);
+    expect(a1111.unmapped.map((field) => field.key)).toEqual(['Model hash', 'Version']);
 
     const forge = parseInfotext('a fox\nSteps: 20, Sampler: Euler, Schedule type: Simple, CFG scale: 1, Distilled CFG Scale: 3.5, Seed: 5, Size: 896x1152, Model: flux1-dev-bnb-nf4-v2, Version: f2.0.1v1.10.1-previous-313-g8a042934');
-    expect(forge.unmapped.map((field) => field.key)).toEqual(['Distilled CFG Scale', 'Version']);
+    expect(forge.settings.guidance).toBe(3.5);
+    expect(forge.unmapped.map((field) => field.key)).toEqual(['Version']);
 
     const civitai = parseInfotext(
       'cat\nNegative prompt: bad\nSteps: 25, CFG scale: 5, Sampler: Euler a, Seed: 1, Size: 1024x1024, Clip skip: 2, Created Date: 2024-09-01T10:00:00.000Z, Civitai resources: [{"type":"checkpoint","modelVersionId":290640}], Civitai metadata: {}',

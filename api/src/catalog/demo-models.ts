@@ -1,8 +1,9 @@
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { TINY_MODEL_MARKER } from '@easel/schema';
+import { FAMILY_ARCHITECTURE, TINY_MODEL_MARKER } from '@easel/schema';
 import type { Catalog } from './catalog.js';
+import type { LoraCatalog } from './lora-catalog.js';
 import { modelFolders, registerFetchedModels } from './installed-models.js';
 import { STARTER_CATALOG } from './starter.js';
 
@@ -20,6 +21,8 @@ export async function realModelsIn(modelsDir: string): Promise<string[]> {
 
 export interface PrepareModelsOptions {
   catalog: Catalog;
+  /** Gets a demo LoRA for each demo model; its files go to the catalog's LORAS_DIR. */
+  loras?: LoraCatalog;
   modelsDir: string;
   logger: Logger;
   /** Development: with no real model, install the tiny ones so generation works out of the box. */
@@ -31,17 +34,36 @@ export interface PrepareModelsOptions {
  * when no real model is installed, writes the tiny demo models and makes sure the catalog lists
  * them. Returns the slugs of the demo models installed (none when a real model is there).
  */
-export async function prepareModels({ catalog, modelsDir, logger, demoModels }: PrepareModelsOptions): Promise<string[]> {
+export async function prepareModels({ catalog, loras, modelsDir, logger, demoModels }: PrepareModelsOptions): Promise<string[]> {
   const { added, failed } = await registerFetchedModels(catalog, modelsDir);
   for (const model of added) logger.info({ slug: model.slug, source: model.source }, 'registered a fetched model in the catalog');
   for (const { folder, reason } of failed) logger.warn({ folder, reason }, 'could not register a fetched model');
   if (!demoModels || (await realModelsIn(modelsDir)).length > 0) return [];
 
   // Development only: the writer (and its ONNX protobuf encoder) is loaded when demo models are wanted.
-  const { makeTinyModels } = await import('@easel/gpu-runtime/tiny-models');
+  const { makeTinyModels, writeDemoLoras } = await import('@easel/gpu-runtime/tiny-models');
   const written = await makeTinyModels(modelsDir);
   const slugs = Object.keys(written);
-  await catalog.seed({ presets: [], models: STARTER_CATALOG.models.filter((entry) => slugs.includes(entry.path)) });
+  const entries = STARTER_CATALOG.models.filter((entry) => slugs.includes(entry.path));
+  await catalog.seed({ presets: [], models: entries });
+  if (loras) {
+    // LoRAs are for the UNet families (SD 1.x, SDXL), not Flux.
+    const unetModels = Object.fromEntries(
+      Object.entries(written).filter(([folder]) => entries.some((entry) => entry.path === folder && FAMILY_ARCHITECTURE[entry.family] !== 'flux')),
+    );
+    const demoLoras = await writeDemoLoras(unetModels, loras.lorasDir);
+    await loras.seed(
+      demoLoras.map(({ model, name, file }) => ({
+        name,
+        file,
+        families: [entries.find((entry) => entry.path === model)!.family],
+        triggerWords: ['demo style'],
+        defaultWeight: 0.8,
+        description: `A rank-4 LoRA over every layer of ${model}, with seeded weights: it changes the demo images, nothing more.`,
+        source: null,
+      })),
+    );
+  }
   logger.warn(
     { modelsDir, models: slugs },
     'No real model is installed, so the tiny demo models are: they run the whole pipeline in seconds, but their images are noise. ' +

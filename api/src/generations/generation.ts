@@ -53,6 +53,8 @@ export interface GenerationDocument {
   finalNegativePrompt: string;
   enhancePrompt: boolean;
   settings: StoredSettings;
+  /** Each LoRA's file under LORAS_DIR, as the catalog said when the generation was made. */
+  loraFiles: { name: string; file: string }[];
   baseImageId?: Types.ObjectId;
   tokensCharged: number;
 
@@ -119,6 +121,7 @@ const generationSchema = new Schema<GenerationDocument>(
       required: true,
       validate: { validator: (value: unknown) => ImageSettings.safeParse(value).success, message: 'settings do not fit the job contract' },
     },
+    loraFiles: { type: [new Schema({ name: String, file: String }, { _id: false })], default: [] },
     baseImageId: { type: Schema.Types.ObjectId },
     tokensCharged: { type: Number, required: true },
 

@@ -5,6 +5,7 @@ import { AccountResolver } from './accounts/account-resolver.js';
 import { TokenResolver } from './accounts/token-resolver.js';
 import { authChecker } from './auth.js';
 import { CatalogResolver } from './catalog/catalog-resolver.js';
+import { LoraResolver } from './catalog/lora-resolver.js';
 import { DomainErrors } from './errors.js';
 import { GenerationResolver } from './generations/generation-resolver.js';
 import { GenerationSubscriptions } from './generations/generation-subscriptions.js';
@@ -16,7 +17,19 @@ import { HeartbeatResolver } from './system/heartbeat-resolver.js';
 import { validateInput } from './validation.js';
 
 /** Every resolver class of the API. A new GraphQL module is one more line here. */
-export const RESOLVERS = [AccountResolver, TokenResolver, CatalogResolver, GenerationResolver, GenerationSubscriptions, PromptResolver, AnalyzedPromptResolver, ParametersResolver, SamplerResolver, HeartbeatResolver] as const;
+export const RESOLVERS = [
+  AccountResolver,
+  TokenResolver,
+  CatalogResolver,
+  LoraResolver,
+  GenerationResolver,
+  GenerationSubscriptions,
+  PromptResolver,
+  AnalyzedPromptResolver,
+  ParametersResolver,
+  SamplerResolver,
+  HeartbeatResolver,
+] as const;
 
 export function buildEaselSchema(pubSub: EaselPubSub): Promise<GraphQLSchema> {
   return buildSchema({

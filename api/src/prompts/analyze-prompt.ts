@@ -1,5 +1,5 @@
 import { GenerationSettings } from '@easel/schema';
-import { FAMILY_ARCHITECTURE, isBreak, parseAttention, promptSchedule, splitSubprompts, type PromptScheduleEntry, type PromptSegment, type Subprompt } from '@easel/schema';
+import { extractLoraTags, FAMILY_ARCHITECTURE, isBreak, parseAttention, promptSchedule, splitSubprompts, type PromptScheduleEntry, type PromptSegment, type Subprompt } from '@easel/schema';
 import { InvalidInputError } from '../errors.js';
 import { enhancePrompts, type EnhancerModel, type EnhancerPreset } from './enhance-prompts.js';
 import { lintPrompt } from './lint/lint-prompt.js';
@@ -68,11 +68,14 @@ export function analyzePrompts(
   if (negativePrompt != null) checkPromptLength('negativePrompt', negativePrompt);
 
   const analyze = (text: string, isNegative: boolean): AnalyzedPrompt => {
-    const { tokenCount, chunkCount, tokenLimit } = counter.count(text);
-    const segments = parseAttention(text);
-    const warnings = lintPrompt(text, { ...model, isNegative, qualityTags: preset?.qualityTags });
-    const t5TokenCount = flux ? t5.counter.count(text) : null;
-    if (flux && !isNegative) warnings.push(...fluxWarnings(text, segments, t5TokenCount!, t5.limit));
+    // The encoders never see LoRA tags; the linter sees blanks in their place, so its offsets still point into `text`.
+    const { text: encoded, tags, problems } = extractLoraTags(text);
+    const blanked = [...tags, ...problems].reduce((t, { start, end }) => t.slice(0, start) + ' '.repeat(end - start) + t.slice(end), text);
+    const { tokenCount, chunkCount, tokenLimit } = counter.count(encoded);
+    const segments = parseAttention(encoded);
+    const warnings = lintPrompt(blanked, { ...model, isNegative, qualityTags: preset?.qualityTags });
+    const t5TokenCount = flux ? t5.counter.count(encoded) : null;
+    if (flux && !isNegative) warnings.push(...fluxWarnings(blanked, segments, t5TokenCount!, t5.limit));
     return {
       text,
       segments,

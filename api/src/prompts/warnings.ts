@@ -31,6 +31,16 @@ export const PromptWarningCode = {
   TOO_MANY_QUALITY_TAGS: 'TOO_MANY_QUALITY_TAGS',
   /** The enhancer took a score tag out of an Illustrious prompt. */
   SCORE_TAG_REMOVED: 'SCORE_TAG_REMOVED',
+  /** `<lora:name>` naming no LoRA of the catalog. */
+  LORA_UNKNOWN: 'LORA_UNKNOWN',
+  /** A LoRA made for another family than the model's. */
+  LORA_WRONG_FAMILY: 'LORA_WRONG_FAMILY',
+  /** None of the LoRA's trigger words is in the prompt. */
+  LORA_TRIGGER_MISSING: 'LORA_TRIGGER_MISSING',
+  /** A `<lora:…>` tag that cannot be read (no name, a weight that is not a number). */
+  LORA_UNREADABLE: 'LORA_UNREADABLE',
+  /** A `<lora:…>` tag in a negative prompt, where it applies nothing. */
+  LORA_IN_NEGATIVE: 'LORA_IN_NEGATIVE',
 } as const;
 export type PromptWarningCode = (typeof PromptWarningCode)[keyof typeof PromptWarningCode];
 

@@ -29,6 +29,7 @@ export const TINY_SETTINGS: StoredSettings = {
   subseed: 0,
   subseedStrength: 0,
   etaNoiseSeedDelta: 0,
+  loras: [],
 };
 
 /**

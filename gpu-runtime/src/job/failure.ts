@@ -1,5 +1,6 @@
 import type { FailureCode } from '@easel/schema';
 import { GpuUnavailableError, ModelLoadError } from '../models/errors.js';
+import { LoraFileError } from '../models/lora/errors.js';
 import { GenerationCancelledError, InvalidRequestError, NonFiniteOutputError } from '../pipeline/errors.js';
 
 /** A job failure whose code and reason the handler reports as they are. */
@@ -30,6 +31,7 @@ export function describeFailure(error: unknown): FailureReport {
     return { code: error.code === 'MODEL_NOT_FOUND' ? 'MODEL_NOT_INSTALLED' : error.code, reason: error.message };
   }
   if (error instanceof GpuUnavailableError) return { code: error.code, reason: error.message };
+  if (error instanceof LoraFileError) return { code: error.code, reason: error.message };
   if (error instanceof InvalidRequestError) return { code: 'INVALID_REQUEST', reason: error.message };
   if (error instanceof GenerationCancelledError) return { code: 'CANCELLED', reason: error.message };
   if (error instanceof NonFiniteOutputError) return { code: error.code, reason: error.message };

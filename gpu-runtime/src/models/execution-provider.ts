@@ -56,18 +56,25 @@ export interface OpenedSession {
   provider: ExecutionProvider;
 }
 
-export async function openSession(file: string, logger?: Logger, env: NodeJS.ProcessEnv = process.env): Promise<OpenedSession> {
+/** A model given as bytes, its external data files as buffers (LoRA-merged weights); `file` then only names it. */
+export interface InMemoryModel {
+  model: Uint8Array;
+  externalData: { path: string; data: Uint8Array }[];
+}
+
+export async function openSession(file: string, logger?: Logger, env: NodeJS.ProcessEnv = process.env, inMemory?: InMemoryModel): Promise<OpenedSession> {
   const setting = providerSetting(env);
-  const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' };
+  const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', externalData: inMemory?.externalData };
+  const create = (opts: ort.InferenceSession.SessionOptions) => (inMemory ? ort.InferenceSession.create(inMemory.model, opts) : ort.InferenceSession.create(file, opts));
   if (setting === 'cuda' && !cudaLibraryInstalled()) throw cudaNotInstalled();
   const tryCuda = setting === 'cuda' || (setting === 'auto' && !cudaUnavailable && cudaLibraryInstalled());
-  if (!tryCuda) return { session: await ort.InferenceSession.create(file, { ...options, executionProviders: ['cpu'] }), provider: 'cpu' };
+  if (!tryCuda) return { session: await create({ ...options, executionProviders: ['cpu'] }), provider: 'cpu' };
   try {
     // 'cpu' after 'cuda' lets onnxruntime place the few ops CUDA lacks on the CPU.
-    return { session: await ort.InferenceSession.create(file, { ...options, executionProviders: ['cuda', 'cpu'] }), provider: 'cuda' };
+    return { session: await create({ ...options, executionProviders: ['cuda', 'cpu'] }), provider: 'cuda' };
   } catch (cudaError) {
     // If the CPU opens the file, CUDA was the problem (a bad model fails both ways and says so).
-    const session = await ort.InferenceSession.create(file, { ...options, executionProviders: ['cpu'] });
+    const session = await create({ ...options, executionProviders: ['cpu'] });
     if (setting === 'cuda') {
       await session.release();
       throw cudaFailed(file, cudaError);

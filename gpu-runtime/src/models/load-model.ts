@@ -40,10 +40,12 @@ export class LoadedModel {
   readonly scheduler: SchedulerConfig;
   readonly vaeScalingFactor: number;
   readonly forceZerosForEmptyPrompt: boolean;
+  /** Set on a model derived with other sessions: only those are its own to release. */
+  private ownParts?: { release(): Promise<void> }[];
 
   constructor(
     readonly dir: string,
-    config: PipelineConfig,
+    private readonly config: PipelineConfig,
     readonly textEncoders: readonly TextEncoderStage[],
     readonly unet: UNet,
     readonly vaeDecoder: VaeDecoder,
@@ -65,7 +67,19 @@ export class LoadedModel {
     return this.vaeEncoder;
   }
 
+  /** The same model with the text encoders and UNet given (merged LoRA weights); the VAE sessions are shared. */
+  withSessions(textEncoders: readonly TextEncoderStage[], unet: UNet): LoadedModel {
+    const derived = new LoadedModel(this.dir, this.config, textEncoders, unet, this.vaeDecoder, this.vaeEncoder, this.executionProvider);
+    const ownEncoders = textEncoders.filter((stage, i) => stage.encoder !== this.textEncoders[i]?.encoder).map((stage) => stage.encoder);
+    derived.ownParts = [...ownEncoders, ...(unet === this.unet ? [] : [unet])];
+    return derived;
+  }
+
   async release(): Promise<void> {
+    if (this.ownParts) {
+      await Promise.all(this.ownParts.map((part) => part.release()));
+      return;
+    }
     const parts = [...this.textEncoders.map((stage) => stage.encoder), this.unet, this.vaeDecoder, ...(this.vaeEncoder ? [this.vaeEncoder] : [])];
     await Promise.all(parts.map((part) => part.release()));
   }

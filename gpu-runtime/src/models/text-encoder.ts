@@ -101,6 +101,11 @@ export class TextEncoder {
     return `hidden_states.${this.layers + 1 - layerFromEnd}`;
   }
 
+  /** The same encoder over another session of the same graph (merged LoRA weights). */
+  withSession(session: ort.InferenceSession): TextEncoder {
+    return new TextEncoder(session, this.file, this.layerNormEpsilon, this.width);
+  }
+
   release(): Promise<void> {
     return this.session.release();
   }

@@ -19,7 +19,7 @@
  * 1 and 2 both mean hidden_states[-2], and N > 2 goes N layers deep, as ComfyUI's CLIPSetLastLayer
  * does for both encoders.
  */
-import { chunkPrompt, chunkToEncoderInput, type WeightedToken } from '@easel/schema';
+import { chunkPrompt, chunkToEncoderInput, extractLoraTags, type WeightedToken } from '@easel/schema';
 import type { HiddenStateChoice, LoadedModel, TextEncoderStage, UNetConditioningInput } from '../models/index.js';
 import { InvalidRequestError } from './errors.js';
 
@@ -94,7 +94,8 @@ export async function encodePrompts(model: LoadedModel, request: PromptEncodingR
   }
 
   // The prompt's parts, the negative prompt, and with padConds the empty prompt that pads.
-  const texts = [...request.prompts.map((part) => part.text), request.negativePrompt, ...(request.padConds ? [''] : [])];
+  // LoRA tags are applied to the weights, not encoded: cut them first, as A1111 does.
+  const texts = [...request.prompts.map((part) => part.text), request.negativePrompt, ...(request.padConds ? [''] : [])].map((text) => extractLoraTags(text).text);
   const encoded = await encodeTexts(model, texts, choice);
   const parts = encoded.slice(0, request.prompts.length);
   const [negative, empty] = encoded.slice(request.prompts.length);

@@ -18,8 +18,9 @@ import { FAMILY_ARCHITECTURE } from '@easel/schema';
 import { GenerationSettings, ModelRef } from '@easel/schema';
 import type { Logger } from 'pino';
 import type { ModelFamily } from '@easel/schema';
-import { loadModel, type LoadedModel } from '../models/index.js';
 import { loadFluxModel } from '../models/flux/index.js';
+import { loadModel, type LoadedModel } from '../models/index.js';
+import { loraCache, type AppliedLora, type LoraChoice } from '../models/lora/index.js';
 import { Discretization, getSamplerDefinition, ImageNoise, samplerNoise, samplerSigmas } from '../samplers/index.js';
 import { cfgDenoiser } from './cfg.js';
 import { allFinite, GenerationCancelledError, InvalidRequestError, NonFiniteOutputError } from './errors.js';
@@ -41,6 +42,8 @@ export type GenerationRequest = z.input<typeof GenerationSettings> & {
   model: ModelRef;
   /** img2img: the image to start from, in any format sharp reads. */
   baseImage?: Uint8Array;
+  /** The file of each LoRA in `loras`, by name (absolute paths). */
+  loraFiles?: readonly { name: string; file: string }[];
 };
 
 export type { GenerateOptions, GeneratedImage } from './generation-output.js';
@@ -56,15 +59,30 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
   if (settings.guidance !== undefined) {
     throw new InvalidRequestError(`guidance: ${modelRef.family} models take no distilled guidance (it is FLUX.1 [dev]'s setting); use cfgScale`);
   }
+  throwIfCancelled(signal, 0, settings.steps);
+
+  // 1. The model with the request's LoRAs merged in: both are cached, so a warm function loads neither again.
+  const lease = await loraCache.acquire(request.modelDir, loraChoices(settings, request.loraFiles));
+  try {
+    return await generateWith(lease.model, lease.loras, request, settings, modelRef, { onProgress, signal });
+  } finally {
+    lease.release();
+  }
+}
+
+async function generateWith(
+  model: LoadedModel,
+  loras: readonly AppliedLora[],
+  request: GenerationRequest,
+  settings: GenerationSettings,
+  modelRef: ModelRef,
+  { onProgress, signal }: GenerateOptions,
+): Promise<GeneratedImage[]> {
   const { width, height, batchSize, steps } = settings;
   const latentDims = [batchSize, LATENT_CHANNELS, height / VAE_SCALE, width / VAE_SCALE] as const;
   const latentSize = LATENT_CHANNELS * latentDims[2] * latentDims[3];
   const seeds = Array.from({ length: batchSize }, (_, i) => settings.seed + i);
   const subseeds = seeds.map((_, i) => settings.subseed + i);
-  throwIfCancelled(signal, 0, steps);
-
-  // 1. The model: sessions are cached, so a warm function does not load it again.
-  const model = await loadModel(request.modelDir);
   checkArchitecture(model, modelRef);
   const discretization = Discretization.fromConfig(model.scheduler);
 
@@ -156,6 +174,7 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
         seed,
         subseed,
         model: modelRef.name,
+        loraHashes: loras.map(({ name, hash }) => ({ name, hash })),
         denoiseStrength: request.baseImage || hires ? settings.denoiseStrength : undefined,
       });
     const [, , outHeight, outWidth] = outputDims;
@@ -180,6 +199,15 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
 export async function preloadModel(modelDir: string, family: ModelFamily, options: { logger?: Logger } = {}): Promise<void> {
   if (FAMILY_ARCHITECTURE[family] === 'flux') await loadFluxModel(modelDir, options);
   else await loadModel(modelDir, options);
+}
+
+/** Each requested LoRA with its file; a LoRA the job gives no file for cannot be applied. */
+function loraChoices(settings: GenerationSettings, files: GenerationRequest['loraFiles'] = []): LoraChoice[] {
+  return settings.loras.map(({ name, weight, unetWeight }) => {
+    const found = files.find((entry) => entry.name === name);
+    if (!found) throw new InvalidRequestError(`invalid generation request: the LoRA "${name}" has no file in the job`);
+    return { name, file: found.file, weight, unetWeight };
+  });
 }
 
 function validate(request: GenerationRequest): { settings: GenerationSettings; modelRef: ModelRef } {

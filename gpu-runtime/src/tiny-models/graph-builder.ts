@@ -1,8 +1,10 @@
 import { float32ToFloat16 } from '../models/float16.js';
 import {
   AttrType,
+  DataLocation,
   ElemType,
   encodeModel,
+  stringEntries,
   type AttributeMessage,
   type Dim,
   type NodeMessage,
@@ -81,10 +83,11 @@ export class GraphBuilder {
     return `${prefix}_${this.counter++}`;
   }
 
-  op(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, output?: string): string {
+  /** `nodeName` gives the node a real export's name (see nodeNameOf). */
+  op(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, output?: string, nodeName?: string): string {
     const out = output ?? this.fresh(opType.toLowerCase());
     this.nodes.push({
-      name: this.fresh(`${opType}_node`),
+      name: nodeName ?? this.fresh(`${opType}_node`),
       opType,
       input: inputs,
       output: [out],
@@ -105,14 +108,14 @@ export class GraphBuilder {
     this.outputs.push(valueInfo(name, type, dims));
   }
 
-  /** A trainable-looking weight: normal(mean, std) from the seeded generator. */
-  weight(dims: number[], std: number, mean = 0): string {
-    return this.floats(dims, this.random.normal(dims.reduce((a, b) => a * b, 1), std, mean));
+  /** A trainable-looking weight: normal(mean, std) from the seeded generator; `name` as the export would name it. */
+  weight(dims: number[], std: number, mean = 0, name?: string): string {
+    return this.floats(dims, this.random.normal(dims.reduce((a, b) => a * b, 1), std, mean), name);
   }
 
   /** A float32 constant with explicit values, stored like the other weights. */
-  floats(dims: number[], values: Float32Array): string {
-    const name = this.fresh('w');
+  floats(dims: number[], values: Float32Array, initializerName?: string): string {
+    const name = initializerName ?? this.fresh('w');
     if (this.weightType === 'float32') {
       this.initializers.push({ name, dims: dims.map(BigInt), dataType: ElemType.FLOAT, rawData: littleEndianBytes(values) });
       return name;
@@ -130,14 +133,50 @@ export class GraphBuilder {
     return name;
   }
 
-  /** x @ W + b with fresh weights, the workhorse of every tiny layer. */
-  linear(x: string, inFeatures: number, outFeatures: number, std = 1 / Math.sqrt(inFeatures)): string {
-    const product = this.op('MatMul', [x, this.weight([inFeatures, outFeatures], std)]);
-    return this.op('Add', [product, this.weight([outFeatures], 0.02)]);
+  /**
+   * x @ W + b with fresh weights, the workhorse of every tiny layer. Given the torch module's path
+   * (`down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q`), the nodes and weights are named
+   * as Optimum's export names them: the MatMul `/down_blocks.0/…/to_q/MatMul`, its weight an
+   * anonymous `onnx::MatMul_N` stored [in, out], the bias `<module>.bias`.
+   */
+  linear(x: string, inFeatures: number, outFeatures: number, std = 1 / Math.sqrt(inFeatures), module?: string): string {
+    const weight = this.weight([inFeatures, outFeatures], std, 0, module && `onnx::MatMul_${this.counter++}`);
+    const product = this.op('MatMul', [x, weight], {}, undefined, module && nodeNameOf(module, 'MatMul'));
+    return this.op('Add', [product, this.weight([outFeatures], 0.02, 0, module && `${module}.bias`)], {}, undefined, module && nodeNameOf(module, 'Add'));
+  }
+
+  /** A convolution with fresh weights; a module path names it as the export does (`<module>.weight`). */
+  conv(x: string, dims: [number, number, number, number], std: number, biasStd: number, attrs: Record<string, AttrValue> = {}, module?: string): string {
+    const weight = this.weight(dims, std, 0, module && `${module}.weight`);
+    const bias = this.weight([dims[0]], biasStd, 0, module && `${module}.bias`);
+    return this.op('Conv', [x, weight, bias], attrs, undefined, module && nodeNameOf(module, 'Conv'));
   }
 
   toBytes(graphName: string): Uint8Array {
-    return encodeModel({
+    return this.toFiles(graphName).model;
+  }
+
+  /**
+   * The model, with every initializer of `externalThreshold` bytes or more moved to the external
+   * data file `location` beside it, as Optimum's export writes large models (`model.onnx_data`).
+   */
+  toFiles(graphName: string, external?: { location: string; threshold: number }): { model: Uint8Array; data?: Uint8Array } {
+    let initializers = this.initializers;
+    let data: Uint8Array | undefined;
+    if (external) {
+      const chunks: Uint8Array[] = [];
+      let offset = 0;
+      initializers = this.initializers.map((tensor) => {
+        const bytes = tensor.rawData ?? new Uint8Array();
+        if (bytes.length < external.threshold) return tensor;
+        const entry: TensorMessage = { ...tensor, rawData: new Uint8Array(), dataLocation: DataLocation.EXTERNAL, externalData: externalEntries(external.location, offset, bytes.length) };
+        chunks.push(bytes);
+        offset += bytes.length;
+        return entry;
+      });
+      data = Buffer.concat(chunks);
+    }
+    const model = encodeModel({
       irVersion: BigInt(IR_VERSION),
       producerName: 'easel-make-tiny-models',
       producerVersion: '1',
@@ -145,10 +184,23 @@ export class GraphBuilder {
       graph: {
         name: graphName,
         node: this.nodes,
-        initializer: this.initializers,
+        initializer: initializers,
         input: this.inputs,
         output: this.outputs,
       },
     });
+    return { model, data };
   }
+}
+
+const externalEntries = (location: string, offset: number, length: number) => stringEntries({ location, offset: String(offset), length: String(length) });
+
+/** The name Optimum's export gives a module's node: `/down_blocks.0/attentions.0/…/to_out.0/MatMul`. */
+export function nodeNameOf(module: string, opType: string): string {
+  const segments: string[] = [];
+  for (const part of module.split('.')) {
+    if (/^\d+$/.test(part) && segments.length > 0) segments[segments.length - 1] += `.${part}`;
+    else segments.push(part);
+  }
+  return `/${segments.join('/')}/${opType}`;
 }

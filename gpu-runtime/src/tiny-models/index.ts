@@ -13,7 +13,7 @@ import { Discretization, parseSchedulerConfig } from '../samplers/index.js';
 import { tinyFluxDev } from './flux-model.js';
 import { WeightRandom } from './random.js';
 import { buildTextEncoder, type TextEncoderSpec } from './text-encoder.js';
-import { buildUNet } from './unet.js';
+import { buildUNet, UNET_EXTERNAL_DATA, type UNetSpec } from './unet.js';
 import { buildVaeDecoder, buildVaeEncoder } from './vae.js';
 import { buildVocabulary, tokenizerFiles } from './tokenizer-files.js';
 import {
@@ -27,7 +27,7 @@ import {
 } from './pipeline-files.js';
 
 /** Bump when the generated files change, so existing folders are rewritten. */
-export const TINY_MODELS_VERSION = 2;
+export const TINY_MODELS_VERSION = 3;
 
 type ModelFiles = Record<string, string | Uint8Array>;
 
@@ -58,6 +58,12 @@ function vaeFiles(floatType: 'float32' | 'float16', seed: number, config: Return
   };
 }
 
+/** The UNet with its weights in external data, as Optimum writes a UNet. */
+function unetFiles(spec: UNetSpec, seed: number): ModelFiles {
+  const { model, data } = buildUNet(spec, new WeightRandom(seed));
+  return { 'unet/model.onnx': model, ...(data ? { [`unet/${UNET_EXTERNAL_DATA.location}`]: data } : {}) };
+}
+
 /** The UNet denoises consistently with its own scheduler, so it needs the σ of each training timestep. */
 const trainingSigmas = (scheduler: unknown) => Discretization.fromConfig(parseSchedulerConfig(scheduler)).sigmas;
 
@@ -78,14 +84,16 @@ function tinySd15(): ModelFiles {
       { vocabSize, hiddenSize, layers: 12, maxPositions: 77, layerNormEps: 1e-5, outputType: 'float32' },
       1501,
     ),
-    'unet/model.onnx': buildUNet(
+    ...unetFiles(
       {
         crossAttentionDim: hiddenSize,
         floatType: 'float32',
         timestep: { type: 'int64', dims: ['steps'] },
         trainingSigmas: trainingSigmas(SD15_SCHEDULER),
+        // SD 1.5 has transformers in down blocks 0-2, the mid block and up blocks 1-3.
+        attentionBlocks: ['down_blocks.0.attentions.0', 'mid_block.attentions.0', 'up_blocks.1.attentions.0'],
       },
-      new WeightRandom(1502),
+      1502,
     ),
     'unet/config.json': json(unetConfig({ crossAttentionDim: hiddenSize, sampleSize: 64 })),
     ...vaeFiles('float32', 1503, vaeConfig({ scalingFactor: 0.18215, sampleSize: 512, forceUpcast: false })),
@@ -110,15 +118,17 @@ function tinySdxl(): ModelFiles {
       { vocabSize, hiddenSize: hidden2, layers: 16, maxPositions: 77, layerNormEps: 1e-5, projectionDim: hidden2, outputType: 'float16' },
       2002,
     ),
-    'unet/model.onnx': buildUNet(
+    ...unetFiles(
       {
         crossAttentionDim: hidden1 + hidden2,
         pooledDim: hidden2,
         floatType: 'float16',
         timestep: { type: 'float16', dims: [] },
         trainingSigmas: trainingSigmas(SDXL_SCHEDULER),
+        // SDXL has transformers in down blocks 1-2, the mid block and up blocks 0-1 (none in down block 0).
+        attentionBlocks: ['down_blocks.1.attentions.0', 'mid_block.attentions.0', 'up_blocks.0.attentions.1'],
       },
-      new WeightRandom(2003),
+      2003,
     ),
     'unet/config.json': json(unetConfig({ crossAttentionDim: hidden1 + hidden2, sampleSize: 128, pooledDim: hidden2 })),
     ...vaeFiles('float16', 2004, vaeConfig({ scalingFactor: 0.13025, sampleSize: 1024, forceUpcast: true })),
@@ -175,3 +185,6 @@ export async function makeTinyModels(targetDir: string): Promise<Record<TinyMode
   );
   return Object.fromEntries(entries) as Record<TinyModelName, string>;
 }
+export { buildTinyLora, encodeSafetensors, writeDemoLoras } from './lora.js';
+export { DataLocation, ElemType, encodeModel, stringEntries, type NodeMessage, type TensorMessage, type ValueInfoMessage } from './onnx-proto.js';
+export { nodeNameOf } from './graph-builder.js';

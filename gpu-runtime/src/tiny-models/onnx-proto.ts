@@ -4,6 +4,8 @@ import {
   AttributeProtoSchema,
   ModelProtoSchema,
   NodeProtoSchema,
+  StringStringEntryProtoSchema,
+  TensorProto_DataLocation,
   TensorProto_DataType,
   TensorProtoSchema,
   ValueInfoProtoSchema,
@@ -26,6 +28,9 @@ export type ElemType = (typeof ElemType)[keyof typeof ElemType];
 
 export const AttrType = AttributeProto_AttributeType;
 
+/** Where a tensor's bytes are: in the model file, or in an external data file beside it. */
+export const DataLocation = TensorProto_DataLocation;
+
 export type TensorMessage = MessageInitShape<typeof TensorProtoSchema>;
 export type AttributeMessage = MessageInitShape<typeof AttributeProtoSchema>;
 export type NodeMessage = MessageInitShape<typeof NodeProtoSchema>;
@@ -37,4 +42,9 @@ export type Dim = number | string;
 
 export function encodeModel(model: ModelMessage): Uint8Array {
   return toBinary(ModelProtoSchema, create(ModelProtoSchema, model));
+}
+
+/** A map as ONNX's repeated StringStringEntryProto (external data locations, metadata). */
+export function stringEntries(entries: Record<string, string>) {
+  return Object.entries(entries).map(([key, value]) => create(StringStringEntryProtoSchema, { key, value }));
 }

@@ -42,7 +42,7 @@ export function buildTextEncoder(spec: TextEncoderSpec, random: WeightRandom): U
     const previous = hidden[hidden.length - 1];
     const mixed = g.op('CumSum', [previous, sequenceAxis]);
     const normed = g.op('LayerNormalization', [mixed, ones, zeros], { axis: -1, epsilon: spec.layerNormEps });
-    const update = g.op('Tanh', [g.linear(normed, H, H, 1.5 / Math.sqrt(H))]);
+    const update = g.op('Tanh', [g.linear(normed, H, H, 1.5 / Math.sqrt(H), `text_model.encoder.layers.${layer}.mlp.fc1`)]);
     hidden.push(g.op('Add', [previous, update]));
   }
 

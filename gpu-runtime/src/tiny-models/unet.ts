@@ -12,7 +12,15 @@ export interface UNetSpec {
   timestep: { type: IoType; dims: Dim[] };
   /** σ of each training timestep 0 … N−1, from the model's own scheduler config. */
   trainingSigmas: ArrayLike<number>;
+  /**
+   * Where the real architecture has transformer blocks (`down_blocks.1.attentions.0`, …): each
+   * lends its names to a few layers here, so LoRA keys written for the real model find them.
+   */
+  attentionBlocks: string[];
 }
+
+/** Where the weights go: the export's own layout for a UNet, large tensors in `model.onnx_data`. */
+export const UNET_EXTERNAL_DATA = { location: 'model.onnx_data', threshold: 1024 };
 
 const LATENT_CHANNELS = 4;
 const HIDDEN_CHANNELS = 8;
@@ -34,7 +42,7 @@ const TIME_FREQUENCIES = 4;
  * stays stable at any step count, in fp16 too; a plain random network instead feeds its output
  * back with a random gain, and the latents grow to 10⁴ and past fp16's range.
  */
-export function buildUNet(spec: UNetSpec, random: WeightRandom): Uint8Array {
+export function buildUNet(spec: UNetSpec, random: WeightRandom): { model: Uint8Array; data?: Uint8Array } {
   const g = new GraphBuilder(random, spec.floatType);
   const imageDims = ['batch_size', LATENT_CHANNELS, 'height', 'width'];
 
@@ -48,8 +56,16 @@ export function buildUNet(spec: UNetSpec, random: WeightRandom): Uint8Array {
   const timeEmbedding = g.op('Concat', [g.op('Sin', [angles]), g.op('Cos', [angles])], { axis: 1 });
   let cond = g.linear(timeEmbedding, 2 * TIME_FREQUENCIES, HIDDEN_CHANNELS);
 
-  const tokenFeatures = g.op('Tanh', [g.linear(context, spec.crossAttentionDim, HIDDEN_CHANNELS, 3 / Math.sqrt(spec.crossAttentionDim))]);
+  const [firstBlock] = spec.attentionBlocks;
+  const tokenFeatures = g.op('Tanh', [
+    g.linear(context, spec.crossAttentionDim, HIDDEN_CHANNELS, 3 / Math.sqrt(spec.crossAttentionDim), `${firstBlock}.transformer_blocks.0.attn2.to_k`),
+  ]);
   cond = g.op('Add', [cond, g.op('ReduceMean', [tokenFeatures], { axes: [1], keepdims: 0 })]);
+  // A residual mixer per attention block, named like its self-attention projections.
+  for (const block of spec.attentionBlocks) {
+    const query = g.op('Tanh', [g.linear(cond, HIDDEN_CHANNELS, HIDDEN_CHANNELS, undefined, `${block}.transformer_blocks.0.attn1.to_q`)]);
+    cond = g.op('Add', [cond, g.linear(query, HIDDEN_CHANNELS, HIDDEN_CHANNELS, 0.5 / Math.sqrt(HIDDEN_CHANNELS), `${block}.transformer_blocks.0.attn1.to_out.0`)]);
+  }
 
   if (spec.pooledDim !== undefined) {
     const textEmbeds = g.input('text_embeds', spec.floatType, ['batch_size', spec.pooledDim]);
@@ -60,12 +76,10 @@ export function buildUNet(spec: UNetSpec, random: WeightRandom): Uint8Array {
     cond = g.op('Add', [cond, g.linear(added, spec.pooledDim + 6, HIDDEN_CHANNELS)]);
   }
 
-  const conv1x1 = g.op('Conv', [sample, g.weight([HIDDEN_CHANNELS, LATENT_CHANNELS, 1, 1], 0.5), g.weight([HIDDEN_CHANNELS], 0.1)]);
+  const conv1x1 = g.conv(sample, [HIDDEN_CHANNELS, LATENT_CHANNELS, 1, 1], 0.5, 0.1, {}, 'conv_in');
   const h = g.op('Add', [conv1x1, g.op('Unsqueeze', [cond, g.ints([2, 3])])]);
   const activated = g.op('Mul', [h, g.op('Sigmoid', [h])]);
-  const features = g.op('Conv', [activated, g.weight([LATENT_CHANNELS, HIDDEN_CHANNELS, 3, 3], 0.15), g.weight([LATENT_CHANNELS], 0.05)], {
-    pads: [1, 1, 1, 1],
-  });
+  const features = g.conv(activated, [LATENT_CHANNELS, HIDDEN_CHANNELS, 3, 3], 0.15, 0.05, { pads: [1, 1, 1, 1] }, 'down_blocks.0.resnets.0.conv1');
   const mean = g.op('Tanh', [features]);
 
   const sigma = g.op('Reshape', [trainingSigma(g, t, spec.trainingSigmas), g.ints([-1, 1, 1, 1])]);
@@ -74,7 +88,7 @@ export function buildUNet(spec: UNetSpec, random: WeightRandom): Uint8Array {
   const meanGain = g.op('Div', [sigma, variance]);
   const noise = g.op('Sub', [g.op('Mul', [sampleGain, sample]), g.op('Mul', [meanGain, mean])]);
   g.output(noise, 'out_sample', spec.floatType, imageDims);
-  return g.toBytes('unet');
+  return g.toFiles('unet', UNET_EXTERNAL_DATA);
 }
 
 /** σ at fractional timesteps t ([k, 1]): log σ interpolated between the neighbouring training timesteps, as k-diffusion does. */

@@ -95,7 +95,8 @@ describe('Flux loader', () => {
     expect(model).toMatchObject({ variant: 'schnell', textLength: 256, hasVaeEncoder: false, flow: { useDynamicShifting: false, shift: 1 } });
     expect(model.layout).toMatchObject({ kind: 'bfl', transformer: path.join(dir, 'transformer.opt/bf16/model.onnx') });
     const [image] = await generate(request(dir, { steps: 4 }));
-    expect(readParameters(image.png)).toMatchObject({ steps: 4, guidance: undefined });
+    expect(readParameters(image.png)).toMatchObject({ steps: 4 });
+    expect(readParameters(image.png)?.guidance).toBeUndefined();
     const refused = await generate(request(dir, { guidance: 3.5 })).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(InvalidRequestError);
     expect((refused as Error).message).toMatch(/FLUX.1 \[schnell\]-type model, which takes no distilled guidance/);

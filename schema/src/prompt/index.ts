@@ -11,6 +11,7 @@ export {
   type TextRun,
 } from './scan.js';
 export { cleanText } from './text-cleaning.js';
+export { extractLoraTags, formatLoraTag, type ExtractedLoras, type LoraTag, type LoraTagProblem } from './lora-tags.js';
 export { ClipTokenizer, TokenizerFilesError, type ClipTokenizerFiles } from './clip-tokenizer.js';
 export {
   DEFAULT_COMMA_BACKTRACK,

@@ -11,6 +11,7 @@ import { FINAL_STATUSES, GENERATION_STATUSES, GenerationModel, type GenerationDo
 import { findImage, OBJECT_ID } from '../images/image-store.js';
 import { finishGeneration } from '../events/lifecycle.js';
 import { publishGeneration } from '../events/publisher.js';
+import { resolveLoras } from './loras.js';
 import { resolveSettings, type GenerateImageRequest } from './settings.js';
 
 /*
@@ -43,7 +44,7 @@ const CREATE_ATTEMPTS = 10;
 type GenerationDraft = Pick<
   GenerationDocument,
   | 'userId' | 'plan' | 'requestKey' | 'clientRequestId' | 'model' | 'prompt' | 'negativePrompt' | 'finalPrompt'
-  | 'finalNegativePrompt' | 'enhancePrompt' | 'settings' | 'baseImageId' | 'tokensCharged' | 'totalSteps'
+  | 'finalNegativePrompt' | 'enhancePrompt' | 'settings' | 'loraFiles' | 'baseImageId' | 'tokensCharged' | 'totalSteps'
 >;
 
 /** Stores, charges and queues a generation; or returns the one this clientRequestId made before. */
@@ -75,7 +76,8 @@ async function draftGeneration(services: Services, user: User, request: Generate
   const prompts = enhancePrompt
     ? enhancePrompts(model, await services.catalog.preset(model.family), request)
     : { prompt: request.prompt, negativePrompt: request.negativePrompt ?? '' };
-  const settings = resolveSettings(model, request, prompts);
+  const resolved = await resolveLoras(services.loras, model, prompts.prompt, request.loras);
+  const settings = { ...resolveSettings(model, request, prompts), loras: resolved.loras };
   return {
     userId: user.id,
     plan: user.plan,
@@ -83,10 +85,11 @@ async function draftGeneration(services: Services, user: User, request: Generate
     model: { id: model.id, name: model.name, family: model.family, path: model.path },
     prompt: request.prompt,
     negativePrompt: request.negativePrompt ?? '',
-    finalPrompt: prompts.prompt,
+    finalPrompt: resolved.prompt,
     finalNegativePrompt: prompts.negativePrompt,
     enhancePrompt,
     settings,
+    loraFiles: resolved.files,
     ...(request.baseImageId !== undefined ? { baseImageId: new Types.ObjectId(request.baseImageId) } : {}),
     tokensCharged: settings.batchSize,
     totalSteps: settings.steps,

@@ -5,6 +5,7 @@ import type { CatalogModel } from '../../catalog/catalog.js';
 import { includesSize } from '../../catalog/catalog-rules.js';
 import { InvalidInputError, type InvalidField } from '../../errors.js';
 import type { StoredSettings } from '../generation.js';
+import type { RequestedLora } from './loras.js';
 
 /** The settings a request may give as numbers; the model's defaults fill the rest. */
 type NumericOverrides = Partial<
@@ -46,6 +47,8 @@ export interface GenerateImageRequest extends NumericOverrides, Partial<Pick<Ima
   subseed?: number;
   /** The same id from the same user returns the same generation and charges once. */
   clientRequestId?: string;
+  /** LoRAs besides the prompt's `<lora:…>` tags. */
+  loras?: RequestedLora[];
   /** A1111's hires fix (txt2img only); its sampler and schedule by A1111 label. */
   hires?: HiresFixRequest;
 }
@@ -105,7 +108,8 @@ export function resolveSettings(
     problems.push({ field: 'hires', message: 'hires is for text-to-image; with a baseImageId, ask for the size you want instead' });
   }
 
-  const requested: StoredSettings = {
+  // The LoRAs are resolved apart (loras.ts), against the LoRA catalog.
+  const requested: Omit<StoredSettings, 'loras'> = {
     width,
     height,
     steps: request.steps ?? model.defaults.steps,

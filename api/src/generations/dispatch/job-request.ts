@@ -22,6 +22,8 @@ export function jobRequest(generation: GenerationDocument, callbackBase: string)
     attempt: generation.attempt,
     model: { id: generation.model.id, name: generation.model.name, family: generation.model.family, path: generation.model.path },
     settings: { ...generation.settings, prompt: generation.finalPrompt, negativePrompt: generation.finalNegativePrompt },
+    // Generations stored before LoRAs existed have none.
+    loraFiles: generation.loraFiles ?? [],
     ...(generation.baseImageId ? { baseImageUrl: baseImageUrl(callbackBase, id) } : {}),
     callback: { url: callbackUrl(callbackBase, id), secret: generation.jobSecret! },
   };

@@ -60,6 +60,7 @@ function localFunction(config: Config, logger: Logger): GpuFunction {
     const { startLocalFunction } = await import('@easel/gpu-runtime/local-function');
     const server = await startLocalFunction({
       modelsDir: config.modelsDir,
+      lorasDir: config.lorasDir,
       functionName: config.gpu.functionName,
       maxConcurrency: Math.max(1, config.gpu.concurrency),
       logger: logger.child({ component: 'local-gpu-function' }),

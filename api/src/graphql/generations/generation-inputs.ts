@@ -1,6 +1,6 @@
-import { IsDivisibleBy, IsInt, Length, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { ArrayMaxSize, IsDivisibleBy, IsInt, Length, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
 import { Field, Float, ID, InputType, Int } from 'type-graphql';
-import { GenerationSettings, HIRES_UPSCALERS, MAX_SEED, SIZE_MULTIPLE, settingRange, type HiresUpscaler, type NumericSetting, type RngSource } from '@easel/schema';
+import { GenerationSettings, HIRES_UPSCALERS, LoraSetting, MAX_LORAS, MAX_SEED, SIZE_MULTIPLE, settingRange, type HiresUpscaler, type NumericSetting, type RngSource } from '@easel/schema';
 import type { GenerateImageRequest, HiresFixRequest } from '../../generations/create/settings.js';
 import { RngSourceEnum } from '../samplers/sampler-types.js';
 
@@ -13,6 +13,7 @@ const InRange = (name: NumericSetting): PropertyDecorator => {
   };
 };
 const MAX_PROMPT_LENGTH = GenerationSettings.shape.prompt.maxLength!;
+const LORA_WEIGHT = { min: LoraSetting.shape.weight.minValue!, max: LoraSetting.shape.weight.maxValue! };
 
 // Here the shapes and the ranges any model shares. What depends on the model (its sizes, that it
 // exists and is installed), the sampler name and the base image are checked by the generation
@@ -53,13 +54,30 @@ export class HiresFixInput implements HiresFixRequest {
   scheduleType?: string;
 }
 
+@InputType({ description: 'A LoRA to merge into the model for this generation, as `<lora:name:weight>` in the prompt would.' })
+export class LoraInput {
+  @Field({ description: 'Its name in the `loras` query.' })
+  @Length(1, 200)
+  name!: string;
+
+  @Field(() => Float, { nullable: true, description: `Multiplier of its change, ${LORA_WEIGHT.min} to ${LORA_WEIGHT.max}; default: the LoRA's defaultWeight.` })
+  @Min(LORA_WEIGHT.min)
+  @Max(LORA_WEIGHT.max)
+  weight?: number;
+
+  @Field(() => Float, { nullable: true, description: 'A separate multiplier for the UNet (A1111 `<lora:name:te:unet>`); default: weight.' })
+  @Min(LORA_WEIGHT.min)
+  @Max(LORA_WEIGHT.max)
+  unetWeight?: number;
+}
+
 @InputType({ description: 'What to generate. Settings left out come from the model\'s defaults (see `model { defaults }`).' })
 export class GenerateImageInput implements GenerateImageRequest {
   @Field(() => ID, { description: 'Catalog id or slug.' })
   @Length(1, 200)
   modelId!: string;
 
-  @Field({ description: 'A1111 prompt syntax: (emphasis:1.2), [less], BREAK.' })
+  @Field({ description: 'A1111 prompt syntax: (emphasis:1.2), [less], BREAK, <lora:name:weight>.' })
   @MinLength(1, { message: 'prompt must not be empty' })
   @MaxLength(MAX_PROMPT_LENGTH)
   prompt!: string;
@@ -148,6 +166,11 @@ export class GenerateImageInput implements GenerateImageRequest {
     description: 'A1111 "pad conds": run prompt and negative prompt at one length (the shorter padded with empty chunks). Default false: each at its own length, as A1111 does.',
   })
   padConds?: boolean;
+
+  @Field(() => [LoraInput], { nullable: true, description: `LoRAs besides the prompt's <lora:…> tags, at most ${MAX_LORAS} in all; they are added to the prompt as tags.` })
+  @ArrayMaxSize(MAX_LORAS)
+  @ValidateNested()
+  loras?: LoraInput[];
 
   @Field({ nullable: true, description: 'Your id for this request: sending it again returns the same generation and charges nothing more.' })
   @Length(1, 200)

@@ -1,7 +1,9 @@
 import path from 'node:path';
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
 import { analyzedSchedule, analyzePrompts, checkPromptLength } from '../../prompts/analyze-prompt.js';
+import { analyzeLoras } from '../../prompts/lora-warnings.js';
 import { t5TokenCounterFor, t5TokenLimit } from '../../prompts/t5-token-counter.js';
+import type { PromptWarning } from '../../prompts/warnings.js';
 import { tokenCounterFor } from '../../prompts/token-counter.js';
 import type { GraphQLContext } from '../context.js';
 import { AnalyzedPrompt, PromptAnalysis, PromptScheduleEntry } from './prompt-types.js';
@@ -28,7 +30,19 @@ export class PromptResolver {
     const modelDir = path.join(config.modelsDir, model.path);
     const counter = await tokenCounterFor(modelDir, installed, logger);
     const t5 = model.family === 'FLUX' ? { counter: await t5TokenCounterFor(modelDir, installed, logger), limit: t5TokenLimit(model) } : undefined;
-    return analyzePrompts(model, preset, counter, { prompt, negativePrompt }, t5);
+    const analysis = analyzePrompts(model, preset, counter, { prompt, negativePrompt }, t5);
+    const positive = await analyzeLoras(services.loras, model, prompt, false);
+    const negative = negativePrompt == null ? undefined : await analyzeLoras(services.loras, model, negativePrompt, true);
+    const withWarnings = <T extends { warnings: PromptWarning[] }>(part: T, more: PromptWarning[]): T => ({
+      ...part,
+      warnings: [...part.warnings, ...more].sort((a, b) => (a.start ?? Infinity) - (b.start ?? Infinity)),
+    });
+    return {
+      ...analysis,
+      prompt: withWarnings(analysis.prompt, positive.warnings),
+      negativePrompt: analysis.negativePrompt && withWarnings(analysis.negativePrompt, negative?.warnings ?? []),
+      loras: positive.loras,
+    };
   }
 }
 

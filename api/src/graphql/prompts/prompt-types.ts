@@ -60,6 +60,24 @@ export class Subprompt {
   weight!: number;
 }
 
+@ObjectType({ description: 'A `<lora:name:weight>` tag of the prompt.' })
+export class PromptLora {
+  @Field()
+  name!: string;
+
+  @Field(() => Float, { nullable: true, description: "As written; null: the LoRA's defaultWeight applies." })
+  weight!: number | null;
+
+  @Field(() => Float, { nullable: true, description: 'The UNet weight of `<lora:name:te:unet>`, when written.' })
+  unetWeight!: number | null;
+
+  @Field({ description: 'Whether the LoRA catalog has it (the `loras` query).' })
+  known!: boolean;
+
+  @Field(() => [String])
+  triggerWords!: string[];
+}
+
 @ObjectType({ description: 'One prompt, read as the model reads it.' })
 export class AnalyzedPrompt {
   @Field(() => [PromptSegment])
@@ -100,6 +118,9 @@ export class PromptAnalysis {
 
   @Field(() => AnalyzedPrompt, { nullable: true, description: 'Null when no negative prompt was given.' })
   negativePrompt!: AnalyzedPrompt | null;
+
+  @Field(() => [PromptLora], { description: "The prompt's LoRA tags, cut from what the text encoders read and merged into the model's weights." })
+  loras!: PromptLora[];
 
   @Field({ description: "The prompt the model receives with `enhancePrompt`: the family's quality tags added, the user's text kept." })
   enhancedPrompt!: string;

@@ -1,0 +1,40 @@
+import { model, Schema, type Types } from 'mongoose';
+import { MODEL_FAMILIES, type ModelFamily } from '@easel/schema';
+
+/** What an admin says about a LoRA when adding it. */
+export interface LoraFields {
+  /** The name prompts use: `<lora:name:weight>`. */
+  name: string;
+  /** A .safetensors file name under LORAS_DIR. */
+  file: string;
+  /** The families whose models it was trained for (an SDXL LoRA also suits Illustrious and Pony, if the admin says so). */
+  families: ModelFamily[];
+  /** Words the LoRA was trained to respond to; analyzePrompt warns when a prompt has none of them. */
+  triggerWords: string[];
+  /** The weight of `<lora:name>` written without one. */
+  defaultWeight: number;
+  description: string;
+  /** Where the file came from (a Hugging Face repository, a URL), for people. */
+  source?: string | null;
+}
+
+export interface LoraDocument extends LoraFields {
+  _id: Types.ObjectId;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const loraSchema = new Schema<LoraDocument>(
+  {
+    name: { type: String, required: true, unique: true },
+    file: { type: String, required: true },
+    families: { type: [{ type: String, enum: MODEL_FAMILIES }], required: true },
+    triggerWords: { type: [String], default: [] },
+    defaultWeight: { type: Number, default: 1 },
+    description: { type: String, default: '' },
+    source: { type: String, default: null },
+  },
+  { timestamps: true, collection: 'catalog_loras' },
+);
+
+export const LoraModel = model<LoraDocument>('Lora', loraSchema);
