@@ -5,6 +5,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { Config } from '../config.js';
 import type { Dispatcher } from '../generations/dispatcher.js';
 import type { ImageLinks } from '../generations/image-links.js';
+import type { RateLimits } from '../rate-limits/rate-limits.js';
 import type { EaselPubSub } from './pubsub.js';
 
 /** The long-lived parts resolvers use; built once at start (see server.ts). */
@@ -21,6 +22,8 @@ export interface Services {
   publicUrl: string;
   /** Signs and checks the image links that need no API key (for <img> tags). */
   imageLinks: ImageLinks;
+  /** Per-user and per-address budgets (RATE_LIMITED / HTTP 429). */
+  rateLimits: RateLimits;
 }
 
 /** What every resolver receives, over HTTP and WebSocket alike. */

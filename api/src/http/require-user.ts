@@ -1,6 +1,8 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Accounts, User } from '../accounts/accounts.js';
 import { bearerKey } from '../accounts/api-key-format.js';
+import { authenticateFrom } from '../rate-limits/authenticate.js';
+import { RateLimitedError, type RateLimits } from '../rate-limits/rate-limits.js';
 
 /** The JSON body of every error a plain HTTP endpoint answers, with the same codes as GraphQL. */
 export interface HttpErrorBody {
@@ -21,10 +23,16 @@ export interface UserLocals {
  * ("Authorization: Bearer easel_…"). No key or a bad one: 401 with a JSON error, before any body
  * is read.
  */
-export function requireUser(accounts: Accounts): RequestHandler {
+export function requireUser(services: { accounts: Accounts; rateLimits: RateLimits }): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
-    const key = bearerKey(req.headers.authorization);
-    const user = key ? await accounts.authenticate(key) : undefined;
+    let user: User | undefined;
+    try {
+      user = await authenticateFrom(req.socket.remoteAddress ?? 'unknown', bearerKey(req.headers.authorization), services);
+    } catch (error) {
+      if (!(error instanceof RateLimitedError)) return next(error);
+      res.setHeader('retry-after', String(error.retryAfterSeconds));
+      return sendError(res, 429, 'RATE_LIMITED', error.message);
+    }
     if (!user) {
       res.setHeader('www-authenticate', 'Bearer');
       sendError(res, 401, 'UNAUTHENTICATED', 'Send a valid API key: "Authorization: Bearer easel_…".');

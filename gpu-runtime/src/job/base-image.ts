@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import { MAX_BASE_IMAGE_PIXELS } from '../../../schema/src/job.js';
 import { SIGNATURE_HEADER, signBody } from '../../../schema/src/signing.js';
 import { JobFailure } from './failure.js';
 
@@ -40,7 +41,8 @@ export async function fetchBaseImage(url: string, secret: string, limits: BaseIm
     throw unavailable(error, timeout, limits);
   }
   try {
-    await sharp(bytes).metadata();
+    const { width = 0, height = 0 } = await sharp(bytes, { limitInputPixels: MAX_BASE_IMAGE_PIXELS }).metadata();
+    if (width * height > MAX_BASE_IMAGE_PIXELS) throw new Error(`${width}×${height} is more than ${MAX_BASE_IMAGE_PIXELS} pixels`);
   } catch (error) {
     throw new JobFailure('BASE_IMAGE_INVALID', `the base image is not an image that can be read (${(error as Error).message})`, { cause: error });
   }

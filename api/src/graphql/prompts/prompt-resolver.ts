@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Arg, Authorized, Ctx, ID, Query, Resolver } from 'type-graphql';
 import { analyzePrompts, checkPromptLength } from '../../prompts/analyze-prompt.js';
 import { tokenCounterFor } from '../../prompts/token-counter.js';
@@ -12,7 +13,7 @@ export class PromptResolver {
     description: "A prompt as the model reads it: weighted segments, token count, warnings, and the enhancer's version.",
   })
   async analyzePrompt(
-    @Ctx() { services }: GraphQLContext,
+    @Ctx() { user, services }: GraphQLContext,
     @Arg('modelId', () => ID, { description: 'Id or slug.' }) modelId: string,
     @Arg('prompt') prompt: string,
     @Arg('negativePrompt', () => String, { nullable: true }) negativePrompt?: string | null,
@@ -20,11 +21,15 @@ export class PromptResolver {
     // Refuse oversize input before any work on it.
     checkPromptLength('prompt', prompt);
     if (negativePrompt != null) checkPromptLength('negativePrompt', negativePrompt);
+    await services.rateLimits.consume('analyze', user!.id);
 
     const { catalog, config, logger } = services;
     const model = await catalog.get(modelId);
     const [preset, installed] = await Promise.all([catalog.preset(model.family), catalog.isInstalled(model)]);
     const counter = await tokenCounterFor(path.join(config.modelsDir, model.path), installed, logger);
+    // One analysis per turn of the event loop: the fields of one request (up to the cost budget's
+    // worth) take turns with every other request instead of running back to back.
+    await nextTurn();
     return analyzePrompts(model, preset, counter, { prompt, negativePrompt });
   }
 }

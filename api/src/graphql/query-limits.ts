@@ -1,0 +1,103 @@
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import {
+  getNamedType,
+  getNullableType,
+  GraphQLError,
+  isListType,
+  parse,
+  type DocumentNode,
+  type GraphQLSchema,
+  type ValidationContext,
+  type ValidationRule,
+} from 'graphql';
+import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
+import type { QueryLimits } from '../config.js';
+
+/*
+ * What one GraphQL operation may ask for, checked before anything runs, on HTTP (Apollo) and on
+ * graphql-ws alike: tokens (while parsing), aliases and depth (graphql-armor's validation rules),
+ * and a cost budget (graphql-query-complexity, with the variables known). A refusal is
+ * QUERY_TOO_COMPLEX, naming the limit, its value and what the operation needed.
+ */
+
+export const QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX';
+
+/** What the costly fields weigh, on top of 1 for every field. */
+export const FIELD_COSTS: Record<string, number> = {
+  // Parses, counts and lints up to 2 × 10,000 characters.
+  'Query.analyzePrompt': 50,
+  // Validates, charges and queues a job: the most work one field starts.
+  'Mutation.generateImage': 100,
+};
+
+/** An unpaged list (models, samplers, users...) counts as this many items. */
+export const UNPAGED_LIST_SIZE = 10;
+
+export function tooComplex(limit: keyof QueryLimits, max: number, actual: number): GraphQLError {
+  const names = { aliases: 'aliases', depth: 'depth', tokens: 'tokens', cost: 'cost' } as const;
+  return new GraphQLError(`Query too complex: its ${names[limit]} is ${actual}, the limit is ${max}. Split it into smaller operations.`, {
+    extensions: { code: QUERY_TOO_COMPLEX, limit, max, actual, http: { status: 400 } },
+  });
+}
+
+/** Parses with the token limit: a huge document is refused before its tree is built. */
+export function parseWithLimits(source: string, limits: QueryLimits): DocumentNode {
+  try {
+    return parse(source, { maxTokens: limits.tokens });
+  } catch (error) {
+    const tokens = error instanceof GraphQLError && /contains more than (\d+) tokens/.exec(error.message);
+    if (tokens) throw tooComplex('tokens', limits.tokens, limits.tokens + 1);
+    throw error;
+  }
+}
+
+/** graphql-js's message for the token limit, for the HTTP path where Apollo parses. */
+export function tokenLimitError(error: GraphQLError, limits: QueryLimits): GraphQLError | undefined {
+  return /contains more than \d+ tokens/.test(error.message) ? tooComplex('tokens', limits.tokens, limits.tokens + 1) : undefined;
+}
+
+/** Aliases and depth, as validation rules that report QUERY_TOO_COMPLEX. */
+export function limitRules(limits: QueryLimits): ValidationRule[] {
+  const report = (limit: 'aliases' | 'depth', max: number) => ({
+    propagateOnRejection: false,
+    onReject: [
+      (context: ValidationContext | null, error: GraphQLError) => {
+        const found = /found (\d+)/.exec(error.message);
+        context?.reportError(tooComplex(limit, max, found ? Number(found[1]) : max + 1));
+      },
+    ],
+  });
+  return [
+    maxAliasesRule({ n: limits.aliases, ...report('aliases', limits.aliases) }),
+    maxDepthRule({ n: limits.depth, ignoreIntrospection: true, ...report('depth', limits.depth) }),
+  ] as ValidationRule[];
+}
+
+/** Each field 1 (its own weight for the costly ones), plus its children times the list size. */
+const estimator: ComplexityEstimator = ({ type, field, args, childComplexity }) => {
+  // Introspection (GraphiQL's schema query) is served from memory: free.
+  if (field.name.startsWith('__') || getNamedType(field.type).name.startsWith('__')) return 0;
+  const own = FIELD_COSTS[`${type.name}.${field.name}`] ?? 1;
+  const listType = isListType(getNullableType(field.type));
+  // A connection's `first` sizes the page; its edges are that page, already counted.
+  const size = typeof args.first === 'number' ? args.first : listType && field.name !== 'edges' ? UNPAGED_LIST_SIZE : 1;
+  return own + size * childComplexity;
+};
+
+/** The operation's cost under the budget, or QUERY_TOO_COMPLEX. */
+export function checkCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  limits: QueryLimits,
+  request: { variables?: Record<string, unknown> | null; operationName?: string | null },
+): void {
+  const cost = getComplexity({
+    schema,
+    query: document,
+    variables: request.variables ?? undefined,
+    operationName: request.operationName ?? undefined,
+    estimators: [estimator],
+  });
+  if (cost > limits.cost) throw tooComplex('cost', limits.cost, cost);
+}
