@@ -16,7 +16,7 @@ import { Catalog } from './catalog/catalog.js';
 import { STARTER_CATALOG } from './catalog/starter.js';
 import type { Config } from './config.js';
 import { initIndexes, startDatabase, type Database } from './db/connection.js';
-import { callbackRouter } from './generations/callbacks.js';
+import { callbackRouter } from './http/callbacks.js';
 import { createDispatcher } from './generations/dispatcher.js';
 import { ImageLinks } from './generations/image-links.js';
 import { imageRoutes } from './generations/image-routes.js';

@@ -1,5 +1,5 @@
 import pRetry, { AbortError } from 'p-retry';
-import { CallbackReply, type GenerationEvent } from '../../schema/src/events.js';
+import { CallbackReply, EVENT_TYPE_HEADER, type GenerationEvent } from '../../schema/src/events.js';
 import { SIGNATURE_HEADER, signBody } from '../../schema/src/signing.js';
 
 /** What the function knows about a job's callback endpoint. */
@@ -79,7 +79,7 @@ export class CallbackClient {
       async () => {
         const response = await fetch(url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signBody(secret, body) },
+          headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signBody(secret, body), [EVENT_TYPE_HEADER]: event.type },
           body,
         });
         const text = await response.text();

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Arg, Authorized, Ctx, ID, Query, Resolver } from 'type-graphql';
 import { analyzePrompts, checkPromptLength } from '../../prompts/analyze-prompt.js';
+import { cleanPromptText } from '../../prompts/prompt-text.js';
 import { tokenCounterFor } from '../../prompts/token-counter.js';
 import type { GraphQLContext } from '../context.js';
 import { PromptAnalysis } from './prompt-types.js';
@@ -30,6 +31,10 @@ export class PromptResolver {
     // One analysis per turn of the event loop: the fields of one request (up to the cost budget's
     // worth) take turns with every other request instead of running back to back.
     await nextTurn();
-    return analyzePrompts(model, preset, counter, { prompt, negativePrompt });
+    // As generateImage will read them: control characters removed, lone surrogates refused.
+    return analyzePrompts(model, preset, counter, {
+      prompt: cleanPromptText('prompt', prompt),
+      negativePrompt: negativePrompt == null ? negativePrompt : cleanPromptText('negativePrompt', negativePrompt),
+    });
   }
 }

@@ -1,95 +1,61 @@
-import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
 import { isValidObjectId } from 'mongoose';
 import { z } from 'zod';
-import { GenerationEvent, type CallbackReply } from '../../../schema/src/events.js';
-import { SIGNATURE_HEADER, verifySignature } from '../../../schema/src/signing.js';
-import type { Dispatcher } from './dispatcher.js';
-import { FINAL_STATUSES, GenerationModel, type GenerationDocument, type StoredImage } from './generation.js';
-import { deleteImages, findImage, openImage, storeGeneratedImage } from './image-store.js';
-import { CALLBACK_ROUTE } from './job-request.js';
-import { finishGeneration, type LifecycleServices } from './lifecycle.js';
-import { publishGeneration } from './publisher.js';
+import { GenerationEvent, type CallbackReply } from '../../../../schema/src/events.js';
+import { verifySignature } from '../../../../schema/src/signing.js';
+import type { Dispatcher } from '../dispatcher.js';
+import { FINAL_STATUSES, GenerationModel, type GenerationDocument, type StoredImage } from '../generation.js';
+import { deleteImages, storeGeneratedImage } from '../image-store.js';
+import { finishGeneration, type LifecycleServices } from '../lifecycle.js';
+import { publishGeneration } from '../publisher.js';
 
 /*
- * The GPU function's side door: POST <CALLBACK_ROUTE>/:id receives a job's events, GET
- * <CALLBACK_ROUTE>/:id/base-image serves its img2img base image.
+ * What the GPU function's events do to a generation (the HTTP side is http/callbacks.ts).
  *
- * A request changes something only when it is signed with the current attempt's secret, names
+ * An event changes something only when it is signed with the current attempt's secret, names
  * the current attempt of a RUNNING job, and carries a sequence number above the last one applied.
- * Everything else changes nothing and is answered so that the function knows what to do:
- *   404 no such job, 410 the job has ended, 409 this attempt is no longer the job's
- *     → the function stops (its callback client treats these as cancel)
- *   401 bad, missing or expired signature    400 not an event
- *   200 { cancel } applied, or a duplicate of an event already applied
- * Each change is one conditional update (on _id, attempt, status RUNNING and the sequence), so
- * events racing each other, the lease sweep or a cancel cannot both win.
+ * Everything else changes nothing and says why (EventRefusal), so that the function knows what
+ * to do. Each change is one conditional update (on _id, attempt, status RUNNING and the
+ * sequence), so events racing each other, the lease sweep or a cancel cannot both win.
  */
 
-/** Four 1024² PNGs in base64, with room to spare. */
-const MAX_EVENT_BYTES = '64mb';
-
-export interface CallbackOptions {
+export interface EventOptions {
   services: LifecycleServices;
   /** Woken when a job ends, so its slot goes to the next one at once. */
   dispatcher: Pick<Dispatcher, 'notify'>;
   leaseMs: number;
 }
 
+export type RefusalCode = 'NOT_FOUND' | 'JOB_ENDED' | 'STALE_ATTEMPT' | 'BAD_SIGNATURE' | 'INVALID_EVENT' | 'EVENT_TOO_LARGE';
+
 /** Why a request changes nothing, as the function is told. */
-class Refusal {
+export class EventRefusal {
   constructor(
-    readonly status: 400 | 401 | 404 | 409 | 410,
-    readonly code: string,
+    readonly code: RefusalCode,
     readonly message: string,
   ) {}
 }
 
-const refusals = {
-  notFound: new Refusal(404, 'NOT_FOUND', 'No such generation.'),
-  ended: new Refusal(410, 'JOB_ENDED', 'This generation has ended; stop working on it.'),
-  staleAttempt: new Refusal(409, 'STALE_ATTEMPT', "This attempt is no longer the generation's current one; stop working on it."),
-  badSignature: new Refusal(401, 'BAD_SIGNATURE', `The ${SIGNATURE_HEADER} header is missing, expired or does not match.`),
+export const refusals = {
+  notFound: new EventRefusal('NOT_FOUND', 'No such generation.'),
+  ended: new EventRefusal('JOB_ENDED', 'This generation has ended; stop working on it.'),
+  staleAttempt: new EventRefusal('STALE_ATTEMPT', "This attempt is no longer the generation's current one; stop working on it."),
+  badSignature: new EventRefusal('BAD_SIGNATURE', 'The signature header is missing, malformed, expired or does not match.'),
 };
 
-export function callbackRouter(options: CallbackOptions): express.Router {
-  const router = express.Router();
-  router.post(`${CALLBACK_ROUTE}/:id`, express.raw({ type: () => true, limit: MAX_EVENT_BYTES }), async (request, response) => {
-    const generationId = String(request.params.id);
-    const result = await receiveEvent(options, generationId, rawBody(request), request.get(SIGNATURE_HEADER));
-    if (result instanceof Refusal) {
-      // A bad signature is someone other than the job's function knocking.
-      options.services.logger[result.status === 401 ? 'warn' : 'info']({ generationId, status: result.status, code: result.code }, 'callback refused');
-      return refuse(response, result);
-    }
-    response.json(result satisfies CallbackReply);
-  });
-  router.get(`${CALLBACK_ROUTE}/:id/base-image`, async (request, response) => {
-    const job = await currentJob(String(request.params.id));
-    if (job instanceof Refusal) return refuse(response, job);
-    if (!verifySignature(job.jobSecret, '', request.get(SIGNATURE_HEADER)).ok) return refuse(response, refusals.badSignature);
-    const file = job.baseImageId && (await findImage('uploads', String(job.baseImageId), job.userId));
-    if (!file) return refuse(response, new Refusal(404, 'NOT_FOUND', 'This generation has no base image.'));
-    response.type(file.metadata.contentType).setHeader('content-length', file.length);
-    openImage(file)
-      .on('error', (error) => response.destroy(error))
-      .pipe(response);
-  });
-  router.use(CALLBACK_ROUTE, callbackErrors(options.services.logger));
-  return router;
-}
+export type RunningJob = GenerationDocument & { jobSecret: string };
 
 /** The job a callback may act on: RUNNING with a secret; otherwise why not. */
-async function currentJob(id: string): Promise<(GenerationDocument & { jobSecret: string }) | Refusal> {
+export async function currentJob(id: string): Promise<RunningJob | EventRefusal> {
   const job = isValidObjectId(id) ? await GenerationModel.findById(id).lean<GenerationDocument>() : null;
   if (!job) return refusals.notFound;
   if (FINAL_STATUSES.includes(job.status)) return refusals.ended;
   if (job.status !== 'RUNNING' || !job.jobSecret) return refusals.staleAttempt;
-  return job as GenerationDocument & { jobSecret: string };
+  return job as RunningJob;
 }
 
-async function receiveEvent(options: CallbackOptions, id: string, body: Buffer, signature: string | undefined): Promise<CallbackReply | Refusal> {
-  const job = await currentJob(id);
-  if (job instanceof Refusal) return job;
+/** Checks one posted event against its job (looked up by the caller) and applies it. */
+export async function receiveEvent(options: EventOptions, job: RunningJob, body: Buffer, signature: string | undefined): Promise<CallbackReply | EventRefusal> {
+  const id = String(job._id);
   const json = parseJson(body);
   if (!verifySignature(job.jobSecret, body, signature).ok) {
     // Events of an earlier attempt were signed with that attempt's secret, so they land here.
@@ -97,9 +63,9 @@ async function receiveEvent(options: CallbackOptions, id: string, body: Buffer, 
     return typeof attempt === 'number' && attempt < job.attempt ? refusals.staleAttempt : refusals.badSignature;
   }
   const parsed = GenerationEvent.safeParse(json);
-  if (!parsed.success) return new Refusal(400, 'INVALID_EVENT', `Not a generation event: ${z.prettifyError(parsed.error)}`);
+  if (!parsed.success) return new EventRefusal('INVALID_EVENT', `Not a generation event: ${z.prettifyError(parsed.error)}`);
   const event = parsed.data;
-  if (event.jobId !== id) return new Refusal(400, 'INVALID_EVENT', 'The event names another generation.');
+  if (event.jobId !== id) return new EventRefusal('INVALID_EVENT', 'The event names another generation.');
   if (event.attempt !== job.attempt) return refusals.staleAttempt;
   // A retry of a post that got through, or a replay: already applied.
   if (event.sequence <= job.lastSequence) return { cancel: job.cancelRequested };
@@ -108,12 +74,12 @@ async function receiveEvent(options: CallbackOptions, id: string, body: Buffer, 
   if (applied) return { cancel: applied.cancelRequested && !FINAL_STATUSES.includes(applied.status) };
   // Lost a race: to a duplicate of this event (fine), or to whatever ended or moved the job.
   const now = await currentJob(id);
-  if (now instanceof Refusal) return now;
+  if (now instanceof EventRefusal) return now;
   return now.attempt === event.attempt && event.sequence <= now.lastSequence ? { cancel: now.cancelRequested } : refusals.staleAttempt;
 }
 
 /** Applies one event with one conditional update; null when the job was no longer as the event expects. */
-async function applyEvent(options: CallbackOptions, job: GenerationDocument, event: GenerationEvent): Promise<GenerationDocument | null> {
+export async function applyEvent(options: EventOptions, job: GenerationDocument, event: GenerationEvent): Promise<GenerationDocument | null> {
   const { services, leaseMs } = options;
   const now = Date.now();
   const current = { _id: job._id, status: 'RUNNING', attempt: event.attempt, lastSequence: { $lt: event.sequence } };
@@ -194,27 +160,10 @@ export function etaSeconds(since: Date | undefined, now: number, step: number, t
 
 const pick = ({ seed, width, height }: StoredImage | { seed: number; width: number; height: number }) => ({ seed, width, height });
 
-function rawBody(request: Request): Buffer {
-  return Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-}
-
 function parseJson(body: Buffer): unknown {
   try {
     return JSON.parse(body.toString('utf8'));
   } catch {
     return undefined;
   }
-}
-
-function refuse(response: Response, { status, code, message }: Refusal): void {
-  response.status(status).json({ code, message });
-}
-
-/** Body too large or unreadable, or a bug: JSON the function can log, never an HTML page. */
-function callbackErrors(logger: LifecycleServices['logger']): ErrorRequestHandler {
-  return (error, _request, response, _next) => {
-    const status = typeof error?.status === 'number' && error.status >= 400 && error.status < 500 ? error.status : 500;
-    if (status === 500) logger.error({ err: error }, 'callback failed');
-    response.status(status).json({ code: status === 413 ? 'EVENT_TOO_LARGE' : status === 500 ? 'INTERNAL_ERROR' : 'BAD_REQUEST', message: error.message });
-  };
 }
