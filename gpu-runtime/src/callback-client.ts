@@ -1,6 +1,5 @@
 import pRetry, { AbortError } from 'p-retry';
-import { CallbackReply, EVENT_TYPE_HEADER, type GenerationEvent } from '../../schema/src/events.js';
-import { SIGNATURE_HEADER, signBody } from '../../schema/src/signing.js';
+import { CallbackReply, EVENT_TYPE_HEADER, SIGNATURE_HEADER, signBody, type GenerationEvent } from '@easel/schema';
 
 /** What the function knows about a job's callback endpoint. */
 export interface CallbackTarget {

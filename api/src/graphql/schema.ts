@@ -9,7 +9,7 @@ import { DomainErrors } from './errors.js';
 import { GenerationResolver } from './generations/generation-resolver.js';
 import { GenerationSubscriptions } from './generations/generation-subscriptions.js';
 import { PromptResolver } from './prompts/prompt-resolver.js';
-import { createEaselPubSub, type EaselPubSub } from './pubsub.js';
+import { createEaselPubSub, type EaselPubSub } from '../generations/events/pubsub.js';
 import { SamplerResolver } from './samplers/sampler-resolver.js';
 import { HeartbeatResolver } from './system/heartbeat-resolver.js';
 import { validateInput } from './validation.js';

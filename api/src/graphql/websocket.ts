@@ -7,7 +7,8 @@ import { ACCESS_CHANGES_TOPIC, type AccessChange } from '../accounts/access-chan
 import type { User } from '../accounts/accounts.js';
 import { bearerKey, hashApiKey } from '../accounts/api-key-format.js';
 import { RateLimitedError } from '../rate-limits/rate-limits.js';
-import { callerKey, type GraphQLContext, type Services } from './context.js';
+import type { Services } from '../services.js';
+import { callerKey, type GraphQLContext } from './context.js';
 import { ErrorCode } from './errors.js';
 import type { errorFormatter } from './format-error.js';
 import { checkCost, limitRules, parseWithLimits } from './query-limits.js';
@@ -102,7 +103,7 @@ export function graphqlWebSocket(options: {
     wsServer,
   );
 
-  const stopListening = services.pubSub.listen(ACCESS_CHANGES_TOPIC, undefined, (payload) => {
+  const stopListening = services.pubSub.listen(ACCESS_CHANGES_TOPIC, undefined, (payload: unknown) => {
     const change = payload as AccessChange;
     for (const [socket, extra] of open) {
       if (extra.user.id !== change.userId) continue;

@@ -1,10 +1,9 @@
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
-import { EVENT_TYPE_HEADER, GenerationEvent, type CallbackReply, type GenerationEventType } from '../../../schema/src/events.js';
-import { checkSignatureHeader, SIGNATURE_HEADER, verifySignature } from '../../../schema/src/signing.js';
+import { checkSignatureHeader, EVENT_TYPE_HEADER, GenerationEvent, SIGNATURE_HEADER, verifySignature, type CallbackReply, type GenerationEventType } from '@easel/schema';
 import { currentJob, EventRefusal, receiveEvent, refusals, type EventOptions, type RefusalCode } from '../generations/events/apply-event.js';
 import { maxEventBytes } from '../generations/events/event-size.js';
-import { findImage, openImage } from '../generations/image-store.js';
-import { CALLBACK_ROUTE } from '../generations/job-request.js';
+import { CALLBACK_ROUTE } from '../generations/dispatch/job-request.js';
+import { findImage, openImage } from '../generations/images/image-store.js';
 
 /*
  * The GPU function's side door: POST <CALLBACK_ROUTE>/:id receives a job's events, GET

@@ -1,15 +1,15 @@
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startLocalInvoke, type LocalInvokeServer } from '../../../gpu-runtime/src/local-invoke.js';
-import { GenerationJob } from '../../../schema/src/job.js';
+import { startLocalInvoke, type LocalInvokeServer } from '@easel/gpu-runtime/local-invoke';
+import { GenerationJob } from '@easel/schema';
 import { TokenService } from '../../src/accounts/token-service.js';
 import { loadConfig } from '../../src/config.js';
-import { CHARGE_TIMEOUT_MS } from '../../src/generations/charging.js';
-import { createDispatcher, type Dispatcher } from '../../src/generations/dispatcher.js';
+import { CHARGE_TIMEOUT_MS } from '../../src/generations/create/charging.js';
+import { createDispatcher, type Dispatcher } from '../../src/generations/dispatch/dispatcher.js';
 import { GenerationModel, type GenerationDocument } from '../../src/generations/generation.js';
-import { createGpuFunction } from '../../src/generations/lambda.js';
-import { finishGeneration } from '../../src/generations/lifecycle.js';
-import { createEaselPubSub } from '../../src/graphql/pubsub.js';
+import { createGpuFunction } from '../../src/generations/dispatch/lambda.js';
+import { finishGeneration } from '../../src/generations/events/lifecycle.js';
+import { createEaselPubSub } from '../../src/generations/events/pubsub.js';
 import { clearDatabase, useTestDatabase } from '../support/database.js';
 import { chargedGeneration, chargingGeneration, expectTokensAccountedFor, ledgerOf, reload, settledStatus, type Holder } from '../support/generation-fixtures.js';
 

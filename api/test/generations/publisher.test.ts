@@ -8,8 +8,8 @@ import {
   generationVersion,
   publishGeneration,
   USER_GENERATIONS_TOPIC,
-} from '../../src/generations/publisher.js';
-import { createEaselPubSub } from '../../src/graphql/pubsub.js';
+} from '../../src/generations/events/publisher.js';
+import { createEaselPubSub } from '../../src/generations/events/pubsub.js';
 
 type State = Pick<GenerationDocument, 'status' | 'attempt' | 'lastSequence' | 'cancelRequested'>;
 

@@ -1,6 +1,5 @@
 import sharp from 'sharp';
-import { MAX_BASE_IMAGE_PIXELS } from '../../../schema/src/job.js';
-import { SIGNATURE_HEADER, signBody } from '../../../schema/src/signing.js';
+import { MAX_BASE_IMAGE_PIXELS, SIGNATURE_HEADER, signBody } from '@easel/schema';
 import { JobFailure } from './failure.js';
 
 export interface BaseImageLimits {

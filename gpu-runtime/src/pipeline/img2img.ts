@@ -2,8 +2,8 @@
  * img2img's extra stages: the base image read, fitted to the target size and encoded to latents,
  * and the part of the sigma schedule that `denoiseStrength` leaves to run.
  */
+import { MAX_BASE_IMAGE_PIXELS } from '@easel/schema';
 import sharp from 'sharp';
-import { MAX_BASE_IMAGE_PIXELS } from '../../../schema/src/job.js';
 import type { LoadedModel } from '../models/index.js';
 import { InvalidRequestError } from './errors.js';
 

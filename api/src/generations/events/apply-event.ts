@@ -1,12 +1,11 @@
 import { isValidObjectId } from 'mongoose';
 import { z } from 'zod';
-import { GenerationEvent, type CallbackReply } from '../../../../schema/src/events.js';
-import { verifySignature } from '../../../../schema/src/signing.js';
-import type { Dispatcher } from '../dispatcher.js';
+import { GenerationEvent, verifySignature, type CallbackReply } from '@easel/schema';
+import type { Dispatcher } from '../dispatch/dispatcher.js';
 import { FINAL_STATUSES, GenerationModel, type GenerationDocument, type StoredImage } from '../generation.js';
-import { deleteImages, storeGeneratedImage } from '../image-store.js';
-import { finishGeneration, type LifecycleServices } from '../lifecycle.js';
-import { publishGeneration } from '../publisher.js';
+import { deleteImages, storeGeneratedImage } from '../images/image-store.js';
+import { finishGeneration, type LifecycleServices } from './lifecycle.js';
+import { publishGeneration } from './publisher.js';
 
 /*
  * What the GPU function's events do to a generation (the HTTP side is http/callbacks.ts).

@@ -1,4 +1,4 @@
-import type { GenerationEventType } from '../../../../schema/src/events.js';
+import type { GenerationEventType } from '@easel/schema';
 import type { StoredSettings } from '../generation.js';
 
 /*

@@ -2,11 +2,11 @@ import express, { Router, type RequestHandler, type Response } from 'express';
 import multer from 'multer';
 import pLimit from 'p-limit';
 import sharp from 'sharp';
-import { MAX_BASE_IMAGE_PIXELS } from '../../../schema/src/job.js';
-import type { Services } from '../graphql/context.js';
-import { rateLimit } from '../http/rate-limit.js';
-import { requireUser, sendError, type UserLocals } from '../http/require-user.js';
-import { storeUpload } from './image-store.js';
+import { MAX_BASE_IMAGE_PIXELS } from '@easel/schema';
+import { storeUpload } from '../generations/images/image-store.js';
+import type { Services } from '../services.js';
+import { rateLimit } from './rate-limit.js';
+import { requireUser, sendError, type UserLocals } from './require-user.js';
 
 export const UPLOADS_PATH = '/uploads';
 
