@@ -123,14 +123,14 @@ export const ENVIRONMENT = z.object({
     .optional()
     .describe('Signs the short-lived image links (`images { signedUrl }`) for `<img>` tags. Unset: a random key per start; set one shared key when running several API instances.'),
   RATE_LIMIT_GENERATE: perMinute(30, '`generateImage` calls per user'),
-  RATE_LIMIT_ANALYZE: perMinute(300, '`analyzePrompt` fields per user'),
+  RATE_LIMIT_ANALYZE: perMinute(120, '`analyzePrompt` fields per user'),
   RATE_LIMIT_UPLOADS: perMinute(30, '`POST /uploads` per user'),
   RATE_LIMIT_AUTH_FAILURES: perMinute(30, 'requests with an unknown or revoked API key per client address'),
   RATE_LIMIT_WS_CONNECTS: perMinute(60, 'WebSocket connections opened per client address'),
   QUERY_MAX_ALIASES: queryLimit(30, 'Most aliases one GraphQL operation may use.'),
   QUERY_MAX_DEPTH: queryLimit(12, 'Deepest field nesting one GraphQL operation may reach (introspection excepted).'),
   QUERY_MAX_TOKENS: queryLimit(3000, 'Most lexical tokens one GraphQL document may have.'),
-  QUERY_MAX_COST: queryLimit(1000, 'Cost budget of one GraphQL operation: each field 1, lists times their size, `analyzePrompt` 50, `generateImage` 100 (README, Query limits).'),
+  QUERY_MAX_COST: queryLimit(5000, 'Cost budget of one GraphQL operation: each object field 1, lists times their size, `analyzePrompt` 100, `generateImage` 200 (README, Query limits).'),
 });
 
 export type Environment = z.infer<typeof ENVIRONMENT>;

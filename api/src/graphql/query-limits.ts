@@ -4,6 +4,7 @@ import {
   getNamedType,
   getNullableType,
   GraphQLError,
+  isLeafType,
   isListType,
   parse,
   type DocumentNode,
@@ -26,9 +27,9 @@ export const QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX';
 /** What the costly fields weigh, on top of 1 for every field. */
 export const FIELD_COSTS: Record<string, number> = {
   // Parses, counts and lints up to 2 × 10,000 characters.
-  'Query.analyzePrompt': 50,
+  'Query.analyzePrompt': 100,
   // Validates, charges and queues a job: the most work one field starts.
-  'Mutation.generateImage': 100,
+  'Mutation.generateImage': 200,
 };
 
 /** An unpaged list (models, samplers, users...) counts as this many items. */
@@ -74,15 +75,21 @@ export function limitRules(limits: QueryLimits): ValidationRule[] {
   ] as ValidationRule[];
 }
 
-/** Each field 1 (its own weight for the costly ones), plus its children times the list size. */
+/** The most items one page of a paged list holds (larger `first` values are refused by the resolvers). */
+export const MAX_PAGE = 100;
+
+/**
+ * An object field 1 (the costly ones their weight), a scalar 0, plus its children; a list is its
+ * items times that: `first` items (at most MAX_PAGE) for a paged one, UNPAGED_LIST_SIZE otherwise.
+ */
 const estimator: ComplexityEstimator = ({ type, field, args, childComplexity }) => {
   // Introspection (GraphiQL's schema query) is served from memory: free.
   if (field.name.startsWith('__') || getNamedType(field.type).name.startsWith('__')) return 0;
-  const own = FIELD_COSTS[`${type.name}.${field.name}`] ?? 1;
-  const listType = isListType(getNullableType(field.type));
+  const own = FIELD_COSTS[`${type.name}.${field.name}`] ?? (isLeafType(getNamedType(field.type)) ? 0 : 1);
+  const isList = isListType(getNullableType(field.type));
   // A connection's `first` sizes the page; its edges are that page, already counted.
-  const size = typeof args.first === 'number' ? args.first : listType && field.name !== 'edges' ? UNPAGED_LIST_SIZE : 1;
-  return own + size * childComplexity;
+  const size = typeof args.first === 'number' ? Math.min(Math.max(args.first, 0), MAX_PAGE) : isList && field.name !== 'edges' ? UNPAGED_LIST_SIZE : 1;
+  return size * (own + childComplexity);
 };
 
 /** The operation's cost under the budget, or QUERY_TOO_COMPLEX. */
@@ -92,12 +99,18 @@ export function checkCost(
   limits: QueryLimits,
   request: { variables?: Record<string, unknown> | null; operationName?: string | null },
 ): void {
-  const cost = getComplexity({
-    schema,
-    query: document,
-    variables: request.variables ?? undefined,
-    operationName: request.operationName ?? undefined,
-    estimators: [estimator],
-  });
+  let cost: number;
+  try {
+    cost = getComplexity({
+      schema,
+      query: document,
+      variables: request.variables ?? undefined,
+      operationName: request.operationName ?? undefined,
+      estimators: [estimator],
+    });
+  } catch {
+    // Variables that do not fit the operation: execution refuses them with BAD_USER_INPUT, before any resolver runs.
+    return;
+  }
   if (cost > limits.cost) throw tooComplex('cost', limits.cost, cost);
 }
