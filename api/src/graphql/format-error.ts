@@ -37,7 +37,8 @@ function callerFault(formatted: GraphQLFormattedError, error: unknown, limits: Q
     return tokens ? withoutHttp(tokens) : undefined;
   }
   const status = (error.extensions.http as { status?: number } | undefined)?.status;
-  if (formatted.extensions?.code === undefined && status === 400) {
+  // Apollo fills a missing code with INTERNAL_SERVER_ERROR before formatting: look at the error itself.
+  if (error.extensions.code === undefined && status === 400) {
     return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.BAD_REQUEST } };
   }
   return undefined;
