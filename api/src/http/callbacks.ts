@@ -1,4 +1,5 @@
-import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
+import express, { type ErrorRequestHandler, type Response } from 'express';
+import getRawBody from 'raw-body';
 import { checkSignatureHeader, EVENT_TYPE_HEADER, GenerationEvent, SIGNATURE_HEADER, verifySignature, type CallbackReply, type GenerationEventType } from '@easel/schema';
 import { currentJob, EventRefusal, receiveEvent, refusals, type EventOptions, type RefusalCode } from '../generations/events/apply-event.js';
 import { maxEventBytes } from '../generations/events/event-size.js';
@@ -48,16 +49,21 @@ export function callbackRouter(options: EventOptions): express.Router {
     const limit = maxEventBytes(type, job.settings);
     if (Number(request.get('content-length')) > limit) return refuse(tooLarge(type, limit));
 
-    express.raw({ type: () => true, limit })(request, response, async (error?: unknown) => {
-      if (error) return (error as { type?: string }).type === 'entity.too.large' ? refuse(tooLarge(type, limit)) : next(error);
-      try {
-        const result = await receiveEvent(options, job, rawBody(request), signature);
-        if (result instanceof EventRefusal) return refuse(result);
-        response.json(result satisfies CallbackReply);
-      } catch (failure) {
-        next(failure);
-      }
-    });
+    let body: Buffer;
+    try {
+      // Stops reading past the limit, and leaves the rest unread (express.raw would read it all to discard it).
+      body = await getRawBody(request, { limit });
+    } catch (error) {
+      if ((error as { type?: string }).type === 'entity.too.large') return refuse(tooLarge(type, limit));
+      return next(error);
+    }
+    try {
+      const result = await receiveEvent(options, job, body, signature);
+      if (result instanceof EventRefusal) return refuse(result);
+      response.json(result satisfies CallbackReply);
+    } catch (failure) {
+      next(failure);
+    }
   });
 
   router.get(`${CALLBACK_ROUTE}/:id/base-image`, async (request, response) => {
@@ -76,7 +82,7 @@ export function callbackRouter(options: EventOptions): express.Router {
 }
 
 /** The type the function says it posts; absent (an older function), the job's largest event is allowed. */
-function eventType(request: Request): GenerationEventType | undefined | EventRefusal {
+function eventType(request: express.Request): GenerationEventType | undefined | EventRefusal {
   const type = request.get(EVENT_TYPE_HEADER);
   if (type === undefined) return undefined;
   if ((EVENT_TYPES as string[]).includes(type)) return type as GenerationEventType;
@@ -85,10 +91,6 @@ function eventType(request: Request): GenerationEventType | undefined | EventRef
 
 const tooLarge = (type: GenerationEventType | undefined, limit: number) =>
   new EventRefusal('EVENT_TOO_LARGE', `A ${type ?? 'completed'} event of this generation is at most ${limit} bytes.`);
-
-function rawBody(request: Request): Buffer {
-  return Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-}
 
 /**
  * A refusal as JSON. When the body is still on its way, the connection is closed after the

@@ -71,7 +71,12 @@ export class RateLimits {
   async check(kind: RateLimitKind, key: string): Promise<void> {
     const limiter = this.limiters.get(kind);
     const state = limiter ? await limiter.get(key) : null;
-    if (state && state.remainingPoints <= 0 && state.consumedPoints > this.settings[kind]) throw this.refusal(kind, state);
+    if (state && state.consumedPoints > this.settings[kind]) throw this.refusal(kind, state);
+  }
+
+  /** Forgets what `key` has spent of `kind`, as if its minute were over. */
+  async reset(kind: RateLimitKind, key: string): Promise<void> {
+    await this.limiters.get(kind)?.delete(key);
   }
 
   async close(): Promise<void> {
