@@ -103,7 +103,8 @@ function isTooLarge(error: unknown): boolean {
  */
 async function inspectImage(bytes: Buffer): Promise<{ format: string; width: number; height: number } | { problem: string }> {
   try {
-    const { format, width, height } = await sharp(bytes, { limitInputPixels: MAX_BASE_IMAGE_PIXELS }).metadata();
+    // The header only: nothing is decoded yet, so the size can be read (and named) whatever it is.
+    const { format, width, height } = await sharp(bytes, { limitInputPixels: false }).metadata();
     if (!ACCEPTED_FORMATS.includes(format)) {
       return { problem: `A ${format} image cannot be a base image; send PNG, JPEG or WebP.` };
     }
