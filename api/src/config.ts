@@ -20,8 +20,9 @@ const perMinute = (fallback: number, what: string) =>
     .default(fallback)
     .describe(`Rate limit: ${what} per minute (0: no limit). Over it: \`RATE_LIMITED\` / HTTP 429.`);
 
+/** A query limit; 0 turns it off (for benchmarks: production keeps them all). */
 const queryLimit = (fallback: number, description: string) =>
-  z.coerce.number().int('must be a whole number').min(1).default(fallback).describe(`${description} Over it: \`QUERY_TOO_COMPLEX\`.`);
+  z.coerce.number().int('must be a whole number').min(0).default(fallback).describe(`${description} Over it: \`QUERY_TOO_COMPLEX\` (0: no limit).`);
 
 export const ENVIRONMENT = z.object({
   NODE_ENV: z

@@ -24,7 +24,7 @@ import { ImageLinks } from './generations/images/image-links.js';
 import type { GraphQLContext } from './graphql/context.js';
 import { ErrorCode, toGraphQLError } from './graphql/errors.js';
 import { errorFormatter } from './graphql/format-error.js';
-import { checkCost, limitRules } from './graphql/query-limits.js';
+import { checkCost, limitRules, parseOptions } from './graphql/query-limits.js';
 import { buildEaselSchema } from './graphql/schema.js';
 import { graphqlWebSocket } from './graphql/websocket.js';
 import { errorHandler, notFound } from './http/errors.js';
@@ -132,7 +132,7 @@ async function listen(config: Config, services: Services, database: Database, ov
     formatError,
     includeStacktraceInErrorResponses: !config.isProduction,
     // Query limits: tokens while parsing, aliases and depth while validating, cost once the variables are known.
-    parseOptions: { maxTokens: queryLimits.tokens },
+    parseOptions: parseOptions(queryLimits),
     validationRules: limitRules(queryLimits),
     // The schema is public (schema/schema.graphql); GraphiQL needs it in production too.
     introspection: true,

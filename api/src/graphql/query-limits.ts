@@ -45,10 +45,13 @@ export function tooComplex(limit: keyof QueryLimits, max: number, actual: number
 /** graphql-js's parse error for the token limit (v16 spells it "more that"). */
 const TOKEN_LIMIT_MESSAGE = /contains more tha[nt] \d+ tokens/;
 
+/** graphql-js's parse options for the token limit (0: none). */
+export const parseOptions = (limits: QueryLimits) => (limits.tokens ? { maxTokens: limits.tokens } : {});
+
 /** Parses with the token limit: a huge document is refused before its tree is built. */
 export function parseWithLimits(source: string, limits: QueryLimits): DocumentNode {
   try {
-    return parse(source, { maxTokens: limits.tokens });
+    return parse(source, parseOptions(limits));
   } catch (error) {
     throw (error instanceof GraphQLError && tokenLimitError(error, limits)) || error;
   }
@@ -72,9 +75,9 @@ export function limitRules(limits: QueryLimits): ValidationRule[] {
     ],
   });
   return [
-    maxAliasesRule({ n: limits.aliases, ...report('aliases', limits.aliases) }),
-    maxDepthRule({ n: limits.depth, ignoreIntrospection: true, ...report('depth', limits.depth) }),
-  ] as ValidationRule[];
+    limits.aliases && maxAliasesRule({ n: limits.aliases, ...report('aliases', limits.aliases) }),
+    limits.depth && maxDepthRule({ n: limits.depth, ignoreIntrospection: true, ...report('depth', limits.depth) }),
+  ].filter(Boolean) as ValidationRule[];
 }
 
 /** The most items one page of a paged list holds (larger `first` values are refused by the resolvers). */
@@ -101,6 +104,7 @@ export function checkCost(
   limits: QueryLimits,
   request: { variables?: Record<string, unknown> | null; operationName?: string | null },
 ): void {
+  if (!limits.cost) return;
   let cost: number;
   try {
     cost = getComplexity({
