@@ -39,26 +39,54 @@ export function analyzePrompts(
   counter: TokenCounter,
   { prompt, negativePrompt }: PromptsToAnalyze,
 ): PromptAnalysis {
-  checkPromptLength('prompt', prompt);
-  if (negativePrompt != null) checkPromptLength('negativePrompt', negativePrompt);
-
-  const analyze = (text: string, isNegative: boolean): AnalyzedPrompt => {
-    const { tokenCount, chunkCount, tokenLimit } = counter.count(text);
-    return {
-      segments: parseAttention(text),
-      tokenCount,
-      chunks: chunkCount,
-      tokenLimit,
-      tokenCountSource: counter.source,
-      warnings: lintPrompt(text, { ...model, isNegative, qualityTags: preset?.qualityTags }),
-    };
-  };
+  checkPromptLengths({ prompt, negativePrompt });
   const enhanced = enhancePrompts(model, preset, { prompt, negativePrompt });
   return {
-    prompt: analyze(prompt, false),
-    negativePrompt: negativePrompt == null ? null : analyze(negativePrompt, true),
+    prompt: analyzeOne(model, preset, counter, prompt, false),
+    negativePrompt: negativePrompt == null ? null : analyzeOne(model, preset, counter, negativePrompt, true),
     enhancedPrompt: enhanced.prompt,
     enhancedNegativePrompt: enhanced.negativePrompt,
+  };
+}
+
+/**
+ * The same, one prompt at a time, each after `takeTurn()` resolves: a request with many long
+ * prompts never holds the event loop for longer than one of them takes (see cpu-turns.ts).
+ */
+export async function analyzePromptsInTurns(
+  model: EnhancerModel,
+  preset: EnhancerPreset | undefined,
+  counter: TokenCounter,
+  { prompt, negativePrompt }: PromptsToAnalyze,
+  takeTurn: () => Promise<void>,
+): Promise<PromptAnalysis> {
+  checkPromptLengths({ prompt, negativePrompt });
+  await takeTurn();
+  const enhanced = enhancePrompts(model, preset, { prompt, negativePrompt });
+  const analyzedPrompt = analyzeOne(model, preset, counter, prompt, false);
+  if (negativePrompt != null) await takeTurn();
+  return {
+    prompt: analyzedPrompt,
+    negativePrompt: negativePrompt == null ? null : analyzeOne(model, preset, counter, negativePrompt, true),
+    enhancedPrompt: enhanced.prompt,
+    enhancedNegativePrompt: enhanced.negativePrompt,
+  };
+}
+
+function checkPromptLengths({ prompt, negativePrompt }: PromptsToAnalyze): void {
+  checkPromptLength('prompt', prompt);
+  if (negativePrompt != null) checkPromptLength('negativePrompt', negativePrompt);
+}
+
+function analyzeOne(model: EnhancerModel, preset: EnhancerPreset | undefined, counter: TokenCounter, text: string, isNegative: boolean): AnalyzedPrompt {
+  const { tokenCount, chunkCount, tokenLimit } = counter.count(text);
+  return {
+    segments: parseAttention(text),
+    tokenCount,
+    chunks: chunkCount,
+    tokenLimit,
+    tokenCountSource: counter.source,
+    warnings: lintPrompt(text, { ...model, isNegative, qualityTags: preset?.qualityTags }),
   };
 }
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Arg, Authorized, Ctx, ID, Query, Resolver } from 'type-graphql';
-import { analyzePrompts, checkPromptLength } from '../../prompts/analyze-prompt.js';
+import { analyzePromptsInTurns, checkPromptLength } from '../../prompts/analyze-prompt.js';
+import { takeTurn } from '../../prompts/cpu-turns.js';
 import { cleanPromptText } from '../../prompts/prompt-text.js';
 import { tokenCounterFor } from '../../prompts/token-counter.js';
 import type { GraphQLContext } from '../context.js';
@@ -28,13 +28,13 @@ export class PromptResolver {
     const model = await catalog.get(modelId);
     const [preset, installed] = await Promise.all([catalog.preset(model.family), catalog.isInstalled(model)]);
     const counter = await tokenCounterFor(path.join(config.modelsDir, model.path), installed, logger);
-    // One analysis per turn of the event loop: the fields of one request (up to the cost budget's
-    // worth) take turns with every other request instead of running back to back.
-    await nextTurn();
     // As generateImage will read them: control characters removed, lone surrogates refused.
-    return analyzePrompts(model, preset, counter, {
+    const prompts = {
       prompt: cleanPromptText('prompt', prompt),
       negativePrompt: negativePrompt == null ? negativePrompt : cleanPromptText('negativePrompt', negativePrompt),
-    });
+    };
+    // One prompt per turn of the event loop: the fields of one request (up to the cost budget's
+    // worth) take turns with every other request instead of running back to back.
+    return analyzePromptsInTurns(model, preset, counter, prompts, takeTurn);
   }
 }
