@@ -1,6 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { RateLimitedError, type RateLimitKind, type RateLimits } from '../rate-limits/rate-limits.js';
-import { sendError } from './require-user.js';
+import { sendTooMany } from './require-user.js';
 
 /** For REST routes: counts the request against `kind`'s budget for `keyOf`; over it, 429 with Retry-After. */
 export function rateLimit(rateLimits: RateLimits, kind: RateLimitKind, keyOf: (req: Request, res: Response) => string): RequestHandler {
@@ -13,9 +13,4 @@ export function rateLimit(rateLimits: RateLimits, kind: RateLimitKind, keyOf: (r
       },
     );
   };
-}
-
-export function sendTooMany(res: Response, error: RateLimitedError): void {
-  res.setHeader('retry-after', String(error.retryAfterSeconds));
-  sendError(res, 429, 'RATE_LIMITED', error.message);
 }

@@ -13,6 +13,12 @@ export function sendError(res: Response, status: number, code: string, message: 
   res.status(status).json({ error: { code, message } } satisfies HttpErrorBody);
 }
 
+/** Over a rate limit: 429 with Retry-After. */
+export function sendTooMany(res: Response, error: RateLimitedError): void {
+  res.setHeader('retry-after', String(error.retryAfterSeconds));
+  sendError(res, 429, 'RATE_LIMITED', error.message);
+}
+
 /** What requireUser leaves in `res.locals`. */
 export interface UserLocals {
   user: User;
@@ -30,8 +36,7 @@ export function requireUser(services: { accounts: Accounts; rateLimits: RateLimi
       user = await authenticateFrom(req.socket.remoteAddress ?? 'unknown', bearerKey(req.headers.authorization), services);
     } catch (error) {
       if (!(error instanceof RateLimitedError)) return next(error);
-      res.setHeader('retry-after', String(error.retryAfterSeconds));
-      return sendError(res, 429, 'RATE_LIMITED', error.message);
+      return sendTooMany(res, error);
     }
     if (!user) {
       res.setHeader('www-authenticate', 'Bearer');
