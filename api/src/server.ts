@@ -34,6 +34,7 @@ import { imageRoutes } from './http/image-routes.js';
 import { uploadRoutes } from './http/uploads.js';
 import { requestLog } from './http/request-log.js';
 import { corsPolicy, securityHeaders } from './http/security.js';
+import { studioRoutes } from './http/studio.js';
 import { createLogger } from './logger.js';
 import { authenticateFrom } from './rate-limits/authenticate.js';
 import { RateLimits } from './rate-limits/rate-limits.js';
@@ -169,6 +170,7 @@ async function listen(config: Config, services: Services, database: Database, ov
   app.get('/healthz', healthz(database));
   app.use(uploadRoutes(services), imageRoutes(services));
   app.use(graphiqlAssets);
+  app.use(studioRoutes());
   app.get(GRAPHQL_PATH, graphiqlPage({ endpoint: GRAPHQL_PATH, publicUrl: config.publicUrl, memoryOnly: database.kind === 'jongodb' }));
   app.use(
     GRAPHQL_PATH,

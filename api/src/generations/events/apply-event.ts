@@ -4,6 +4,7 @@ import { GenerationEvent, verifySignature, type CallbackReply } from '@easel/sch
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import { FINAL_STATUSES, GenerationModel, type GenerationDocument, type StoredImage } from '../generation.js';
 import { deleteImages, storeGeneratedImage } from '../images/image-store.js';
+import { readInfotext } from '../images/infotext.js';
 import { finishGeneration, type LifecycleServices } from './lifecycle.js';
 import { publishGeneration } from './publisher.js';
 
@@ -101,8 +102,9 @@ export async function applyEvent(options: EventOptions, job: GenerationDocument,
       const generationId = String(job._id);
       const images: StoredImage[] = [];
       for (const image of event.images) {
-        const fileId = await storeGeneratedImage({ userId: job.userId, generationId, png: Buffer.from(image.png, 'base64'), ...pick(image) });
-        images.push({ fileId, ...pick(image) });
+        const png = Buffer.from(image.png, 'base64');
+        const fileId = await storeGeneratedImage({ userId: job.userId, generationId, png, ...pick(image) });
+        images.push({ fileId, infotext: await readInfotext(png), ...pick(image) });
       }
       const ended = await finishGeneration(
         services,
