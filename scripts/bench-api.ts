@@ -6,12 +6,17 @@
  *   dispatch  a generation accepted (stored QUEUED and announced) → the function invoked
  *   events    a progress callback sent to the API → each of 200 WebSocket subscribers receiving it
  *   throughput  generateImage requests per second, beside a trivial query, in the same run
+ *   limits    the event loop's largest delay while a burst of the most expensive queries the
+ *             query limits allow runs; the throughput above with every limit on, as a ratio to
+ *             the same run on a server with them all off
  *
- * Targets: dispatch under 10 ms p50, events under 5 ms p50.
+ * Targets: dispatch under 10 ms p50, events under 5 ms p50, the loop's delay under 100 ms, the
+ * ratios above 0.9.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
 import sharp from 'sharp';
@@ -22,7 +27,7 @@ import { GenerationJob } from '@easel/schema';
 import { SIGNATURE_HEADER, signBody } from '@easel/schema';
 import { loadConfig } from '@easel/api';
 import { ALL_GENERATIONS_TOPIC, type PublishedGeneration } from '@easel/api';
-import { startServer } from '@easel/api';
+import { FIELD_COSTS, startServer } from '@easel/api';
 import type { SubscribersInput, SubscribersMessage } from './bench-api-subscribers.js';
 import { makeTinyModels } from '@easel/gpu-runtime/tiny-models';
 
@@ -71,8 +76,19 @@ const lambda = await startLocalInvoke({
   maxConcurrency: 4,
 });
 
-const config = loadConfig({
+/**
+ * Every limit on, at the defaults, but the per-user rate limits raised so that the bench's one
+ * user is counted, never refused (OFF: every limit 0).
+ */
+const LIMITS_ON = { RATE_LIMIT_GENERATE: '100000000', RATE_LIMIT_ANALYZE: '100000000', RATE_LIMIT_WS_CONNECTS: '100000000' };
+const LIMITS_OFF = Object.fromEntries(
+  ['RATE_LIMIT_GENERATE', 'RATE_LIMIT_ANALYZE', 'RATE_LIMIT_UPLOADS', 'RATE_LIMIT_AUTH_FAILURES', 'RATE_LIMIT_WS_CONNECTS', 'QUERY_MAX_ALIASES', 'QUERY_MAX_DEPTH', 'QUERY_MAX_TOKENS', 'QUERY_MAX_COST'].map((name) => [name, '0']),
+);
+
+const configWith = (limits: Record<string, string>) => loadConfig({
   NODE_ENV: 'production',
+  // The bench's data is thrown away: the in-memory database is what it wants.
+  ALLOW_MEMORY_DATABASE: 'true',
   HOST: '127.0.0.1',
   PORT: '0',
   LOG_LEVEL: 'warn',
@@ -81,9 +97,10 @@ const config = loadConfig({
   LAMBDA_ENDPOINT: lambda.url,
   GPU_CONCURRENCY: '2',
   JOB_LEASE_SECONDS: '600',
+  ...limits,
 });
-const server = await startServer(config, { embeddedDatabase: 'jongodb' });
-const { user, key } = await server.services.accounts.createUser({ name: 'bench', plan: 'PLUS' });
+let server = await startServer(configWith(LIMITS_ON), { embeddedDatabase: 'jongodb' });
+let { user, key } = await server.services.accounts.createUser({ name: 'bench', plan: 'PLUS' });
 await server.services.tokens.grant({ userId: user.id, plan: 'PLUS' }, { amount: 1_000_000, reason: 'benchmark' });
 
 /** When each generation was accepted, and who waits for one to end. */
@@ -235,7 +252,50 @@ const generations = await throughput(() => generateImage());
 console.log(`throughput, ${IN_FLIGHT} requests in flight for ${THROUGHPUT_SECONDS} s each:`);
 console.log(`  trivial query { me { id } }: ${trivial.perSecond.toFixed(0)} requests/s, latency ${summary(trivial.latencies)}`);
 console.log(`  generateImage:               ${generations.perSecond.toFixed(0)} requests/s, latency ${summary(generations.latencies)}`);
-console.log(`  generateImage runs at ${((generations.perSecond / trivial.perSecond) * 100).toFixed(0)}% of the trivial query's rate`);
+console.log(`  generateImage runs at ${((generations.perSecond / trivial.perSecond) * 100).toFixed(0)}% of the trivial query's rate\n`);
+
+// --- limits: the worst a query may do, and what the limits cost --------------------------------
+
+/** As many analyzePrompt fields as the limits allow (one more than the aliases), each at the longest prompts. */
+const longest = 'masterpiece, (a lighthouse at dusk:1.2), [fog], oil painting, '.repeat(200).slice(0, 10_000);
+const { queryLimits } = server.services.config;
+const analyses = Math.min(queryLimits.aliases + 1, Math.floor(queryLimits.cost / FIELD_COSTS['Query.analyzePrompt']));
+const worstQuery = `query ($p: String!) { ${Array.from({ length: analyses }, (_, i) => `${i ? `a${i}: ` : ''}analyzePrompt(modelId: "tiny-sd15", prompt: $p, negativePrompt: $p) { prompt { tokenCount warnings { code } } negativePrompt { tokenCount } enhancedPrompt }`).join(' ')} }`;
+const BURST = 4;
+await graphql(worstQuery, { p: longest }); // warm: the tokenizer is loaded once
+const loop = monitorEventLoopDelay({ resolution: 5 });
+loop.enable();
+const burstStart = performance.now();
+await Promise.all(Array.from({ length: BURST }, () => graphql(worstQuery, { p: longest })));
+const burstMs = performance.now() - burstStart;
+loop.disable();
+const worstDelay = loop.max / 1e6;
+console.log(`limits: ${BURST} requests at once, each ${analyses} analyzePrompt fields on two 10,000-character prompts (the most the query limits allow), ${burstMs.toFixed(0)} ms in all:`);
+console.log(`  largest event loop delay: ${ms(worstDelay)}, ${verdict(worstDelay, 100)}`);
+
+/** Trivial query and generateImage throughput on the running server, run after run. */
+const throughputs = async () => ({ trivial: (await throughput(() => graphql('{ me { id } }'))).perSecond, generate: (await throughput(() => generateImage())).perSecond });
+
+async function restart(limits: Record<string, string>): Promise<void> {
+  await server.close();
+  server = await startServer(configWith(limits), { embeddedDatabase: 'jongodb' });
+  ({ user, key } = await server.services.accounts.createUser({ name: 'bench', plan: 'PLUS' }));
+  await server.services.tokens.grant({ userId: user.id, plan: 'PLUS' }, { amount: 1_000_000, reason: 'benchmark' });
+}
+
+// On and off twice, alternating, on fresh servers: a busy machine's drift falls on both alike.
+const runs: Record<'on' | 'off', { trivial: number; generate: number }[]> = { on: [], off: [] };
+for (const round of [0, 1]) {
+  for (const mode of round === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
+    await restart(mode === 'on' ? LIMITS_ON : LIMITS_OFF);
+    runs[mode].push(await throughputs());
+  }
+}
+const mean = (mode: 'on' | 'off', field: 'trivial' | 'generate') => runs[mode].reduce((sum, run) => sum + run[field], 0) / runs[mode].length;
+for (const [field, label] of [['trivial', 'trivial query'], ['generate', 'generateImage']] as const) {
+  const ratio = mean('on', field) / mean('off', field);
+  console.log(`  ${label}: ${mean('on', field).toFixed(0)} requests/s with the limits on, ${mean('off', field).toFixed(0)} off: ratio ${ratio.toFixed(2)}, ${ratio > 0.9 ? 'above' : 'BELOW'} the 0.9 target`);
+}
 
 await server.close();
 await lambda.close();

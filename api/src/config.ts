@@ -7,6 +7,24 @@ import { API_KEY_PATTERN } from './accounts/api-key-format.js';
  * its description: the README's table is checked against this list, so adding a variable here is
  * the whole job (plus a line in the README, which a test asks for).
  */
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
+  .default('false')
+  .transform((value) => value === 'true' || value === '1');
+
+/** A rate limit: how many per minute; 0 turns that limit off. */
+const perMinute = (fallback: number, what: string) =>
+  z.coerce
+    .number()
+    .int('must be a whole number')
+    .min(0)
+    .default(fallback)
+    .describe(`Rate limit: ${what} per minute (0: no limit). Over it: \`RATE_LIMITED\` / HTTP 429.`);
+
+/** A query limit; 0 turns it off (for benchmarks: production keeps them all). */
+const queryLimit = (fallback: number, description: string) =>
+  z.coerce.number().int('must be a whole number').min(0).default(fallback).describe(`${description} Over it: \`QUERY_TOO_COMPLEX\` (0: no limit).`);
+
 export const ENVIRONMENT = z.object({
   NODE_ENV: z
     .enum(['development', 'production', 'test'])
@@ -28,7 +46,19 @@ export const ENVIRONMENT = z.object({
     .string()
     .regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://')
     .optional()
-    .describe('MongoDB to use. Unset: an embedded server is started (data in `DATA_DIR`, or in memory only).'),
+    .describe('MongoDB to use. Unset: an embedded server is started (data in `DATA_DIR`, or in memory only). Required in production unless `ALLOW_MEMORY_DATABASE=true`.'),
+  ALLOW_MEMORY_DATABASE: booleanFlag.describe(
+    'Production only: `true` lets Easel start without `MONGODB_URI` on an embedded, possibly in-memory database whose data is lost on restart (demos). Default `false`: production refuses to start without `MONGODB_URI`.',
+  ),
+  REDIS_URL: z
+    .url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' })
+    .optional()
+    .describe('Redis shared by all API instances (rate limits, events). Unset: in-process only, for a single instance.'),
+  CORS_ORIGINS: z
+    .string()
+    .regex(/^\s*(\*|https?:\/\/[^\s,]+(\s*,\s*https?:\/\/[^\s,]+)*)\s*$/, 'must be `*` or a comma-separated list of origins such as https://app.example.com')
+    .optional()
+    .describe('Browser origins allowed to call the API (comma-separated, e.g. `https://app.example.com`), or `*` for any (then no credentials). Unset: none in production; in development any `http://localhost:*` and `http://127.0.0.1:*`.'),
   DATA_DIR: z.string().min(1).default('./data').describe('Where the embedded database keeps its files.'),
   MODELS_DIR: z
     .string()
@@ -99,6 +129,15 @@ export const ENVIRONMENT = z.object({
     .min(32, 'must be at least 32 characters')
     .optional()
     .describe('Signs the short-lived image links (`images { signedUrl }`) for `<img>` tags. Unset: a random key per start; set one shared key when running several API instances.'),
+  RATE_LIMIT_GENERATE: perMinute(30, '`generateImage` calls per user'),
+  RATE_LIMIT_ANALYZE: perMinute(120, '`analyzePrompt` fields per user'),
+  RATE_LIMIT_UPLOADS: perMinute(30, '`POST /uploads` per user'),
+  RATE_LIMIT_AUTH_FAILURES: perMinute(30, 'requests with an unknown or revoked API key per client address'),
+  RATE_LIMIT_WS_CONNECTS: perMinute(60, 'WebSocket connections opened per client address'),
+  QUERY_MAX_ALIASES: queryLimit(30, 'Most aliases one GraphQL operation may use.'),
+  QUERY_MAX_DEPTH: queryLimit(12, 'Deepest field nesting one GraphQL operation may reach (introspection excepted).'),
+  QUERY_MAX_TOKENS: queryLimit(3000, 'Most lexical tokens one GraphQL document may have.'),
+  QUERY_MAX_COST: queryLimit(5000, 'Cost budget of one GraphQL operation: each object field 1, lists times their size, `analyzePrompt` 100, `generateImage` 200 (README, Query limits).'),
 });
 
 export type Environment = z.infer<typeof ENVIRONMENT>;
@@ -131,6 +170,29 @@ export interface Config {
   callbackUrl: string | undefined;
   /** Signs image links; unset: a random key per process. */
   imageLinkKey: string | undefined;
+  /** Production may run on an embedded database only when the operator said so. */
+  allowMemoryDatabase: boolean;
+  redisUrl: string | undefined;
+  /** Allowed browser origins; '*' any; undefined: none in production, localhost in development. */
+  corsOrigins: string[] | '*' | undefined;
+  /** Requests per minute; 0: no limit. */
+  rateLimits: RateLimits;
+  queryLimits: QueryLimits;
+}
+
+export interface RateLimits {
+  generate: number;
+  analyze: number;
+  uploads: number;
+  authFailures: number;
+  wsConnects: number;
+}
+
+export interface QueryLimits {
+  aliases: number;
+  depth: number;
+  tokens: number;
+  cost: number;
 }
 
 export class ConfigError extends Error {
@@ -151,6 +213,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid environment:\n${problems.join('\n')}`);
   }
   const e = parsed.data;
+  if (e.NODE_ENV === 'production' && !e.MONGODB_URI && !e.ALLOW_MEMORY_DATABASE) {
+    throw new ConfigError(
+      'Invalid environment:\n  MONGODB_URI: required in production, or every user, key and balance is lost on restart. ' +
+        'Set MONGODB_URI=mongodb://… (or, for a throwaway demo, ALLOW_MEMORY_DATABASE=true).',
+    );
+  }
   return {
     env: e.NODE_ENV,
     isProduction: e.NODE_ENV === 'production',
@@ -174,5 +242,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     callbackUrl: e.CALLBACK_URL?.replace(/\/+$/, ''),
     imageLinkKey: e.IMAGE_LINK_KEY,
+    allowMemoryDatabase: e.ALLOW_MEMORY_DATABASE,
+    redisUrl: e.REDIS_URL,
+    corsOrigins: e.CORS_ORIGINS === undefined ? undefined : e.CORS_ORIGINS.trim() === '*' ? '*' : e.CORS_ORIGINS.split(',').map((origin) => origin.trim().replace(/\/+$/, '')),
+    rateLimits: {
+      generate: e.RATE_LIMIT_GENERATE,
+      analyze: e.RATE_LIMIT_ANALYZE,
+      uploads: e.RATE_LIMIT_UPLOADS,
+      authFailures: e.RATE_LIMIT_AUTH_FAILURES,
+      wsConnects: e.RATE_LIMIT_WS_CONNECTS,
+    },
+    queryLimits: { aliases: e.QUERY_MAX_ALIASES, depth: e.QUERY_MAX_DEPTH, tokens: e.QUERY_MAX_TOKENS, cost: e.QUERY_MAX_COST },
   };
 }

@@ -7,9 +7,8 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import { GraphQLError } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
-import { WebSocketServer } from 'ws';
+import { ACCESS_CHANGES_TOPIC } from './accounts/access-changes.js';
 import { Accounts, type User } from './accounts/accounts.js';
 import { bearerKey } from './accounts/api-key-format.js';
 import { TokenService } from './accounts/token-service.js';
@@ -20,22 +19,27 @@ import type { Config } from './config.js';
 import { initIndexes, startDatabase, type Database } from './db/connection.js';
 import { callbackRouter } from './http/callbacks.js';
 import { createDispatcher } from './generations/dispatch/dispatcher.js';
-import { ImageLinks } from './generations/images/image-links.js';
-import { imageRoutes } from './http/image-routes.js';
 import { createGpuFunction } from './generations/dispatch/lambda.js';
-import { uploadRoutes } from './http/uploads.js';
-import { callerKey, type GraphQLContext } from './graphql/context.js';
-import type { Services } from './services.js';
-import { ErrorCode } from './graphql/errors.js';
-import { errorFormatter } from './graphql/format-error.js';
 import { createEaselPubSub } from './generations/events/pubsub.js';
+import { ImageLinks } from './generations/images/image-links.js';
+import type { GraphQLContext } from './graphql/context.js';
+import { ErrorCode, toGraphQLError } from './graphql/errors.js';
+import { errorFormatter } from './graphql/format-error.js';
+import { checkCost, limitRules, parseOptions } from './graphql/query-limits.js';
 import { buildEaselSchema } from './graphql/schema.js';
-import { sharedSubscribe } from './graphql/shared-subscriptions.js';
+import { graphqlWebSocket } from './graphql/websocket.js';
+import { errorHandler, notFound } from './http/errors.js';
 import { graphiqlAssets, graphiqlPage } from './http/graphiql.js';
 import { healthz } from './http/healthz.js';
+import { imageRoutes } from './http/image-routes.js';
+import { uploadRoutes } from './http/uploads.js';
 import { requestLog } from './http/request-log.js';
+import { corsPolicy, securityHeaders } from './http/security.js';
 import { studioRoutes } from './http/studio.js';
 import { createLogger } from './logger.js';
+import { authenticateFrom } from './rate-limits/authenticate.js';
+import { RateLimits } from './rate-limits/rate-limits.js';
+import type { Services } from './services.js';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -85,7 +89,9 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
     const services: Services = {
       config,
       logger,
-      accounts: new Accounts(),
+      // Every instance hears of a revoked key or changed user, and closes its sockets.
+      accounts: new Accounts((change) => pubSub.publish(ACCESS_CHANGES_TOPIC, change)),
+      rateLimits: new RateLimits(config.rateLimits, { redisUrl: config.redisUrl, logger }),
       tokens,
       catalog: new Catalog(config.modelsDir),
       loras: new LoraCatalog(config.lorasDir),
@@ -112,41 +118,25 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
 }
 
 async function listen(config: Config, services: Services, database: Database, overrides: ServerOverrides): Promise<RunningServer> {
-  const { logger, accounts } = services;
+  const { logger } = services;
+  const { queryLimits } = config;
   const schema = await buildEaselSchema(services.pubSub);
-  const formatError = errorFormatter({ logger, isProduction: config.isProduction });
+  const formatError = errorFormatter({ logger, isProduction: config.isProduction, queryLimits });
+  const authenticate = (authorization: unknown, address: string) => callerOf(authorization, address, services);
 
   const app = express();
   app.disable('x-powered-by');
   const httpServer = createServer(app);
 
-  // WebSocket clients authenticate once per connection: connectionParams { Authorization: "Bearer <key>" }.
-  const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH });
-  const websockets = useServer<Record<string, unknown>, { user: User }>(
-    {
-      schema,
-      onConnect: async (ctx) => {
-        try {
-          ctx.extra.user = await callerOf(ctx.connectionParams?.Authorization ?? ctx.connectionParams?.authorization, accounts);
-          return true;
-        } catch (error) {
-          if (error instanceof GraphQLError) return false; // a bad key: closes with 4403 Forbidden
-          throw error;
-        }
-      },
-      context: (ctx): GraphQLContext => ({ user: ctx.extra.user, services }),
-      // A crowd watching one generation: each update is executed once per query and caller, not per subscriber.
-      subscribe: sharedSubscribe((context) => callerKey(context as GraphQLContext)),
-      onNext: (_ctx, _id, _payload, _args, result) =>
-        result.errors ? { ...result, errors: result.errors.map((error) => formatError(error.toJSON(), error)) } : undefined,
-    },
-    wsServer,
-  );
+  const websockets = graphqlWebSocket({ httpServer, path: GRAPHQL_PATH, schema, services, authenticate, formatError });
 
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
     formatError,
     includeStacktraceInErrorResponses: !config.isProduction,
+    // Query limits: tokens while parsing, aliases and depth while validating, cost once the variables are known.
+    parseOptions: parseOptions(queryLimits),
+    validationRules: limitRules(queryLimits),
     // The schema is public (schema/schema.graphql); GraphiQL needs it in production too.
     introspection: true,
     plugins: [
@@ -162,10 +152,20 @@ async function listen(config: Config, services: Services, database: Database, ov
       },
       // Apollo's own landing page loads from a CDN; GraphiQL is served below instead.
       ApolloServerPluginLandingPageDisabled(),
+      {
+        async requestDidStart() {
+          return {
+            async didResolveOperation({ document, request }) {
+              checkCost(schema, document, queryLimits, request);
+            },
+          };
+        },
+      },
     ],
   });
   await apollo.start();
 
+  app.use(securityHeaders(config), corsPolicy(config));
   // Before the request log: a job posts an event per step; the router logs what matters.
   app.use(callbackRouter({ services, dispatcher: services.dispatcher, leaseMs: config.gpu.leaseSeconds * 1000 }));
   app.use(requestLog(logger));
@@ -173,14 +173,16 @@ async function listen(config: Config, services: Services, database: Database, ov
   app.use(uploadRoutes(services), imageRoutes(services));
   app.use(graphiqlAssets);
   app.use(studioRoutes());
-  app.get(GRAPHQL_PATH, graphiqlPage({ endpoint: GRAPHQL_PATH, publicUrl: config.publicUrl }));
+  app.get(GRAPHQL_PATH, graphiqlPage({ endpoint: GRAPHQL_PATH, publicUrl: config.publicUrl, memoryOnly: database.kind === 'jongodb' }));
   app.use(
     GRAPHQL_PATH,
     express.json({ limit: '1mb' }),
     expressMiddleware(apollo, {
-      context: async ({ req }): Promise<GraphQLContext> => ({ user: await callerOf(req.headers.authorization, accounts), services }),
+      context: async ({ req }): Promise<GraphQLContext> => ({ user: await authenticate(req.headers.authorization, req.socket.remoteAddress ?? 'unknown'), services }),
     }),
   );
+  // Whatever no route answered, and the body parsers' errors: JSON with a code, never HTML.
+  app.use(notFound(GRAPHQL_PATH), errorHandler(GRAPHQL_PATH, logger));
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
@@ -192,7 +194,7 @@ async function listen(config: Config, services: Services, database: Database, ov
   const { port } = httpServer.address() as AddressInfo;
   const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
   services.publicUrl = config.publicUrl ?? url;
-  logger.info({ url: `${url}${GRAPHQL_PATH}`, database: database.kind }, 'Easel API ready');
+  logger.info({ url: `${url}${GRAPHQL_PATH}`, database: database.kind, persistent: database.kind !== 'jongodb' }, 'Easel API ready');
   services.dispatcher.start(config.callbackUrl ?? config.publicUrl ?? loopbackUrl(config.host, port));
 
   let closing: Promise<void> | undefined;
@@ -201,6 +203,7 @@ async function listen(config: Config, services: Services, database: Database, ov
       logger.info('shutting down: finishing requests in flight');
       await services.dispatcher.stop();
       await apollo.stop();
+      await services.rateLimits.close();
       await database.stop();
       logger.info('stopped');
     })());
@@ -220,11 +223,15 @@ function loopbackUrl(host: string, port: number): string {
  * revoked fails the whole request, so a stale key is noticed at once rather than mistaken for
  * anonymous access.
  */
-async function callerOf(authorization: unknown, accounts: Accounts): Promise<User | undefined> {
+async function callerOf(authorization: unknown, address: string, services: Pick<Services, 'accounts' | 'rateLimits'>): Promise<User | undefined> {
   // "Bearer " with nothing after it is GraphiQL's untouched template: no key yet.
   if (authorization === undefined || authorization === null || /^\s*(Bearer\s*)?$/i.test(String(authorization))) return undefined;
-  const key = bearerKey(authorization);
-  const user = key ? await accounts.authenticate(key) : undefined;
+  let user: User | undefined;
+  try {
+    user = await authenticateFrom(address, bearerKey(authorization), services);
+  } catch (error) {
+    throw toGraphQLError(error);
+  }
   if (!user) {
     throw new GraphQLError('This API key is unknown or revoked. Send "Authorization: Bearer easel_…" with a valid key.', {
       extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } },

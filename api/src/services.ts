@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import type { Dispatcher } from './generations/dispatch/dispatcher.js';
 import type { EaselPubSub } from './generations/events/pubsub.js';
 import type { ImageLinks } from './generations/images/image-links.js';
+import type { RateLimits } from './rate-limits/rate-limits.js';
 
 /** The long-lived parts the API's adapters (GraphQL resolvers, HTTP routes) use; built once at start (see server.ts). */
 export interface Services {
@@ -24,4 +25,6 @@ export interface Services {
   publicUrl: string;
   /** Signs and checks the image links that need no API key (for <img> tags). */
   imageLinks: ImageLinks;
+  /** Per-user and per-address budgets (RATE_LIMITED / HTTP 429). */
+  rateLimits: RateLimits;
 }

@@ -1,6 +1,5 @@
 import pRetry, { AbortError } from 'p-retry';
-import { CallbackReply, type GenerationEvent } from '@easel/schema';
-import { SIGNATURE_HEADER, signBody } from '@easel/schema';
+import { CallbackReply, EVENT_TYPE_HEADER, SIGNATURE_HEADER, signBody, type GenerationEvent } from '@easel/schema';
 
 /** What the function knows about a job's callback endpoint. */
 export interface CallbackTarget {
@@ -79,7 +78,7 @@ export class CallbackClient {
       async () => {
         const response = await fetch(url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signBody(secret, body) },
+          headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signBody(secret, body), [EVENT_TYPE_HEADER]: event.type },
           body,
         });
         const text = await response.text();

@@ -94,6 +94,12 @@ export const GenerationEvent = z.discriminatedUnion('type', [StartedEvent, Progr
 export type GenerationEvent = z.infer<typeof GenerationEvent>;
 export type GenerationEventType = GenerationEvent['type'];
 
+/**
+ * The header that names an event's type: the API bounds the body's size by it before reading
+ * a byte (a progress event is small; a completion carries the images).
+ */
+export const EVENT_TYPE_HEADER = 'x-easel-event';
+
 /** The callback's answer. `cancel` tells the function to stop between steps. */
 export const CallbackReply = z.object({ cancel: z.boolean() });
 export type CallbackReply = z.infer<typeof CallbackReply>;

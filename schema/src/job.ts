@@ -121,6 +121,13 @@ export const GenerationSettings = ImageSettings.extend({
 });
 export type GenerationSettings = z.infer<typeof GenerationSettings>;
 
+/**
+ * The most pixels a base image may have: twice the largest output size each way, room enough to
+ * downscale from and small enough to decode (16.8 MP: 67 MB as RGBA). The API refuses larger
+ * uploads from their header; the GPU function's decoder refuses them too (sharp limitInputPixels).
+ */
+export const MAX_BASE_IMAGE_PIXELS = (2 * GenerationSettings.shape.width.maxValue!) * (2 * GenerationSettings.shape.height.maxValue!);
+
 export const ModelRef = z.object({
   /** Catalog id, echoed into the PNG metadata. */
   id: z.string().min(1),

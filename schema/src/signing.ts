@@ -20,12 +20,11 @@ export function signBody(secret: string, body: string | Buffer, now = Date.now()
 
 export type SignatureCheck = { ok: true } | { ok: false; reason: 'MALFORMED' | 'EXPIRED' | 'MISMATCH' };
 
-export function verifySignature(
-  secret: string,
-  body: string | Buffer,
-  header: string | undefined,
-  now = Date.now(),
-): SignatureCheck {
+/**
+ * What can be told of a signature header without the body: whether it is well formed and fresh.
+ * A receiver checks this before reading a body it may not need.
+ */
+export function checkSignatureHeader(header: string | undefined, now = Date.now()): { ok: true; timestamp: number; given: string } | Extract<SignatureCheck, { ok: false }> {
   const fields = new Map(
     (header ?? '').split(',').map((part) => {
       const at = part.indexOf('=');
@@ -36,6 +35,18 @@ export function verifySignature(
   const given = fields.get('v1') ?? '';
   if (!Number.isInteger(timestamp) || !/^[0-9a-f]{64}$/.test(given)) return { ok: false, reason: 'MALFORMED' };
   if (Math.abs(now / 1000 - timestamp) > SIGNATURE_TOLERANCE_SECONDS) return { ok: false, reason: 'EXPIRED' };
+  return { ok: true, timestamp, given };
+}
+
+export function verifySignature(
+  secret: string,
+  body: string | Buffer,
+  header: string | undefined,
+  now = Date.now(),
+): SignatureCheck {
+  const checked = checkSignatureHeader(header, now);
+  if (!checked.ok) return checked;
+  const { timestamp, given } = checked;
   const expected = digest(secret, timestamp, body);
   return timingSafeEqual(expected, Buffer.from(given, 'hex')) ? { ok: true } : { ok: false, reason: 'MISMATCH' };
 }

@@ -1,6 +1,7 @@
 import { isValidObjectId, Types } from 'mongoose';
 import { ConflictError, InvalidInputError, isDuplicateKeyError, NotFoundError } from '../errors.js';
 import { API_KEY_PATTERN, displayPrefix, generateApiKey, hashApiKey } from './api-key-format.js';
+import type { AccessChangeListener } from './access-changes.js';
 import { ApiKeyModel, type ApiKeyDocument } from './api-key.js';
 import { PLANS, ROLES, UserModel, type Role, type UserDocument } from './user.js';
 
@@ -52,6 +53,9 @@ const toApiKey = (doc: ApiKeyDocument): ApiKey => ({
 
 /** Users and their API keys. The GraphQL resolvers and the admin CLI both go through here. */
 export class Accounts {
+  /** `onAccessChange` hears of every revoked key and changed user (the server ends their sockets). */
+  constructor(private readonly onAccessChange: AccessChangeListener = () => {}) {}
+
   async createUser(input: { name: string; plan?: Plan; role?: Role }): Promise<{ user: User } & IssuedApiKey> {
     const name = input.name.trim();
     if (!name) throw new InvalidInputError('A user needs a name.');
@@ -88,11 +92,15 @@ export class Accounts {
   }
 
   async setPlan(userRef: string, plan: Plan): Promise<User> {
-    return this.updateUser(userRef, { plan: this.checkPlan(plan) });
+    const user = await this.updateUser(userRef, { plan: this.checkPlan(plan) });
+    this.onAccessChange({ kind: 'USER_CHANGED', userId: user.id, change: 'plan' });
+    return user;
   }
 
   async setRole(userRef: string, role: Role): Promise<User> {
-    return this.updateUser(userRef, { role: this.checkRole(role) });
+    const user = await this.updateUser(userRef, { role: this.checkRole(role) });
+    this.onAccessChange({ kind: 'USER_CHANGED', userId: user.id, change: 'role' });
+    return user;
   }
 
   async createApiKey(userRef: string, label: string): Promise<IssuedApiKey> {
@@ -128,6 +136,7 @@ export class Accounts {
       { $set: { revokedAt: new Date() } },
       { returnDocument: 'after' },
     ).lean<ApiKeyDocument>();
+    this.onAccessChange({ kind: 'KEY_REVOKED', userId: key.userId.toHexString(), keyHash: key.hash });
     return toApiKey(revoked ?? key);
   }
 

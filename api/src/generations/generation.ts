@@ -45,6 +45,8 @@ export interface GenerationDocument {
   /** `<userId>:<clientRequestId>`, unique: the idempotency key of generateImage. */
   requestKey?: string;
   clientRequestId?: string;
+  /** A hash of the request's parameters, so that a clientRequestId reused with others is refused. */
+  requestFingerprint?: string;
   model: { id: string; name: string; family: ModelFamily; path: string };
   /** What the user wrote, and what the model receives after the prompt enhancer. */
   prompt: string;
@@ -104,6 +106,7 @@ const generationSchema = new Schema<GenerationDocument>(
     plan: { type: String, enum: PLANS, required: true },
     requestKey: { type: String },
     clientRequestId: { type: String },
+    requestFingerprint: { type: String },
     model: {
       id: { type: String, required: true },
       name: { type: String, required: true },

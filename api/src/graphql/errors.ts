@@ -2,6 +2,7 @@ import { GraphQLError } from 'graphql';
 import type { MiddlewareFn } from 'type-graphql';
 import { InsufficientTokensError } from '../accounts/token-service.js';
 import { ConflictError, InvalidInputError, NotFoundError } from '../errors.js';
+import { RateLimitedError } from '../rate-limits/rate-limits.js';
 
 /**
  * The `extensions.code` values clients can rely on. Apollo's own (GRAPHQL_PARSE_FAILED,
@@ -18,6 +19,14 @@ export const ErrorCode = {
   /** Collides with something that exists, such as a taken name or slug. */
   CONFLICT: 'CONFLICT',
   INSUFFICIENT_TOKENS: 'INSUFFICIENT_TOKENS',
+  /** Over a rate limit; `extensions.retryAfter` says in how many seconds to try again. */
+  RATE_LIMITED: 'RATE_LIMITED',
+  /** Over a query limit (aliases, depth, tokens, cost); `extensions.limit`, `max` and `actual` say which. */
+  QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
+  /** A malformed request: not JSON, a persisted query whose hash does not match, ... */
+  BAD_REQUEST: 'BAD_REQUEST',
+  GRAPHQL_PARSE_FAILED: 'GRAPHQL_PARSE_FAILED',
+  GRAPHQL_VALIDATION_FAILED: 'GRAPHQL_VALIDATION_FAILED',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -40,6 +49,7 @@ export function toGraphQLError(error: unknown): unknown {
   }
   if (error instanceof NotFoundError) return graphqlError(ErrorCode.NOT_FOUND, error.message);
   if (error instanceof ConflictError) return graphqlError(ErrorCode.CONFLICT, error.message);
+  if (error instanceof RateLimitedError) return rateLimited(error);
   if (error instanceof InsufficientTokensError) {
     // What a client needs to explain the refusal without another request.
     return graphqlError(ErrorCode.INSUFFICIENT_TOKENS, error.message, {
@@ -49,6 +59,10 @@ export function toGraphQLError(error: unknown): unknown {
     });
   }
   return error;
+}
+
+export function rateLimited(error: RateLimitedError): GraphQLError {
+  return graphqlError(ErrorCode.RATE_LIMITED, error.message, { retryAfter: error.retryAfterSeconds, http: { status: 429 } });
 }
 
 /** A global middleware, so every resolver (HTTP or WebSocket) reports domain errors the same way. */

@@ -1,222 +1,111 @@
-import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
-import { isValidObjectId } from 'mongoose';
-import { z } from 'zod';
-import { GenerationEvent, type CallbackReply } from '@easel/schema';
-import { SIGNATURE_HEADER, verifySignature } from '@easel/schema';
-import type { Dispatcher } from '../generations/dispatch/dispatcher.js';
-import { FINAL_STATUSES, GenerationModel, type GenerationDocument, type StoredImage } from '../generations/generation.js';
-import { deleteImages, findImage, openImage, storeGeneratedImage } from '../generations/images/image-store.js';
-import { readInfotext } from '../generations/images/infotext.js';
+import express, { type ErrorRequestHandler, type Response } from 'express';
+import getRawBody from 'raw-body';
+import { checkSignatureHeader, EVENT_TYPE_HEADER, GenerationEvent, SIGNATURE_HEADER, verifySignature, type CallbackReply, type GenerationEventType } from '@easel/schema';
+import { currentJob, EventRefusal, receiveEvent, refusals, type EventOptions, type RefusalCode } from '../generations/events/apply-event.js';
+import { maxEventBytes } from '../generations/events/event-size.js';
 import { CALLBACK_ROUTE } from '../generations/dispatch/job-request.js';
-import { finishGeneration, type LifecycleServices } from '../generations/events/lifecycle.js';
-import { publishGeneration } from '../generations/events/publisher.js';
+import { findImage, openImage } from '../generations/images/image-store.js';
 
 /*
  * The GPU function's side door: POST <CALLBACK_ROUTE>/:id receives a job's events, GET
- * <CALLBACK_ROUTE>/:id/base-image serves its img2img base image.
- *
- * A request changes something only when it is signed with the current attempt's secret, names
- * the current attempt of a RUNNING job, and carries a sequence number above the last one applied.
- * Everything else changes nothing and is answered so that the function knows what to do:
+ * <CALLBACK_ROUTE>/:id/base-image serves its img2img base image. What an event does is
+ * generations/events/apply-event.ts; here is what is checked before a byte of the body is read
+ * (the job exists and runs, the signature header is well formed and fresh, the declared size
+ * fits the event type), and how refusals are answered:
  *   404 no such job, 410 the job has ended, 409 this attempt is no longer the job's
  *     → the function stops (its callback client treats these as cancel)
- *   401 bad, missing or expired signature    400 not an event
+ *   401 bad, missing or expired signature    400 not an event    413 larger than the event can be
  *   200 { cancel } applied, or a duplicate of an event already applied
- * Each change is one conditional update (on _id, attempt, status RUNNING and the sequence), so
- * events racing each other, the lease sweep or a cancel cannot both win.
  */
 
-/** Four 1024² PNGs in base64, with room to spare. */
-const MAX_EVENT_BYTES = '64mb';
-
-export interface CallbackOptions {
-  services: LifecycleServices;
-  /** Woken when a job ends, so its slot goes to the next one at once. */
-  dispatcher: Pick<Dispatcher, 'notify'>;
-  leaseMs: number;
-}
-
-/** Why a request changes nothing, as the function is told. */
-class Refusal {
-  constructor(
-    readonly status: 400 | 401 | 404 | 409 | 410,
-    readonly code: string,
-    readonly message: string,
-  ) {}
-}
-
-const refusals = {
-  notFound: new Refusal(404, 'NOT_FOUND', 'No such generation.'),
-  ended: new Refusal(410, 'JOB_ENDED', 'This generation has ended; stop working on it.'),
-  staleAttempt: new Refusal(409, 'STALE_ATTEMPT', "This attempt is no longer the generation's current one; stop working on it."),
-  badSignature: new Refusal(401, 'BAD_SIGNATURE', `The ${SIGNATURE_HEADER} header is missing, expired or does not match.`),
+const STATUS: Record<RefusalCode, number> = {
+  NOT_FOUND: 404,
+  JOB_ENDED: 410,
+  STALE_ATTEMPT: 409,
+  BAD_SIGNATURE: 401,
+  INVALID_EVENT: 400,
+  EVENT_TOO_LARGE: 413,
 };
 
-export function callbackRouter(options: CallbackOptions): express.Router {
+const EVENT_TYPES = GenerationEvent.options.map((option) => option.shape.type.value);
+
+export function callbackRouter(options: EventOptions): express.Router {
   const router = express.Router();
-  router.post(`${CALLBACK_ROUTE}/:id`, express.raw({ type: () => true, limit: MAX_EVENT_BYTES }), async (request, response) => {
+  const { logger } = options.services;
+
+  router.post(`${CALLBACK_ROUTE}/:id`, async (request, response, next) => {
     const generationId = String(request.params.id);
-    const result = await receiveEvent(options, generationId, rawBody(request), request.get(SIGNATURE_HEADER));
-    if (result instanceof Refusal) {
+    const refuse = (refusal: EventRefusal) => {
       // A bad signature is someone other than the job's function knocking.
-      options.services.logger[result.status === 401 ? 'warn' : 'info']({ generationId, status: result.status, code: result.code }, 'callback refused');
-      return refuse(response, result);
+      logger[refusal.code === 'BAD_SIGNATURE' ? 'warn' : 'info']({ generationId, status: STATUS[refusal.code], code: refusal.code }, 'callback refused');
+      answer(response, refusal, { unread: !request.complete });
+    };
+    const job = await currentJob(generationId);
+    if (job instanceof EventRefusal) return refuse(job);
+    const signature = request.get(SIGNATURE_HEADER);
+    if (!checkSignatureHeader(signature).ok) return refuse(refusals.badSignature);
+    const type = eventType(request);
+    if (type instanceof EventRefusal) return refuse(type);
+    const limit = maxEventBytes(type, job.settings);
+    if (Number(request.get('content-length')) > limit) return refuse(tooLarge(type, limit));
+
+    let body: Buffer;
+    try {
+      // Stops reading past the limit, and leaves the rest unread (express.raw would read it all to discard it).
+      body = await getRawBody(request, { limit });
+    } catch (error) {
+      if ((error as { type?: string }).type === 'entity.too.large') return refuse(tooLarge(type, limit));
+      return next(error);
     }
-    response.json(result satisfies CallbackReply);
+    try {
+      const result = await receiveEvent(options, job, body, signature);
+      if (result instanceof EventRefusal) return refuse(result);
+      response.json(result satisfies CallbackReply);
+    } catch (failure) {
+      next(failure);
+    }
   });
+
   router.get(`${CALLBACK_ROUTE}/:id/base-image`, async (request, response) => {
     const job = await currentJob(String(request.params.id));
-    if (job instanceof Refusal) return refuse(response, job);
-    if (!verifySignature(job.jobSecret, '', request.get(SIGNATURE_HEADER)).ok) return refuse(response, refusals.badSignature);
+    if (job instanceof EventRefusal) return answer(response, job);
+    if (!verifySignature(job.jobSecret, '', request.get(SIGNATURE_HEADER)).ok) return answer(response, refusals.badSignature);
     const file = job.baseImageId && (await findImage('uploads', String(job.baseImageId), job.userId));
-    if (!file) return refuse(response, new Refusal(404, 'NOT_FOUND', 'This generation has no base image.'));
+    if (!file) return answer(response, new EventRefusal('NOT_FOUND', 'This generation has no base image.'));
     response.type(file.metadata.contentType).setHeader('content-length', file.length);
     openImage(file)
       .on('error', (error) => response.destroy(error))
       .pipe(response);
   });
-  router.use(CALLBACK_ROUTE, callbackErrors(options.services.logger));
+  router.use(CALLBACK_ROUTE, callbackErrors(logger));
   return router;
 }
 
-/** The job a callback may act on: RUNNING with a secret; otherwise why not. */
-async function currentJob(id: string): Promise<(GenerationDocument & { jobSecret: string }) | Refusal> {
-  const job = isValidObjectId(id) ? await GenerationModel.findById(id).lean<GenerationDocument>() : null;
-  if (!job) return refusals.notFound;
-  if (FINAL_STATUSES.includes(job.status)) return refusals.ended;
-  if (job.status !== 'RUNNING' || !job.jobSecret) return refusals.staleAttempt;
-  return job as GenerationDocument & { jobSecret: string };
+/** The type the function says it posts; absent (an older function), the job's largest event is allowed. */
+function eventType(request: express.Request): GenerationEventType | undefined | EventRefusal {
+  const type = request.get(EVENT_TYPE_HEADER);
+  if (type === undefined) return undefined;
+  if ((EVENT_TYPES as string[]).includes(type)) return type as GenerationEventType;
+  return new EventRefusal('INVALID_EVENT', `${EVENT_TYPE_HEADER} must be one of ${EVENT_TYPES.join(', ')}.`);
 }
 
-async function receiveEvent(options: CallbackOptions, id: string, body: Buffer, signature: string | undefined): Promise<CallbackReply | Refusal> {
-  const job = await currentJob(id);
-  if (job instanceof Refusal) return job;
-  const json = parseJson(body);
-  if (!verifySignature(job.jobSecret, body, signature).ok) {
-    // Events of an earlier attempt were signed with that attempt's secret, so they land here.
-    const attempt = (json as { attempt?: unknown } | undefined)?.attempt;
-    return typeof attempt === 'number' && attempt < job.attempt ? refusals.staleAttempt : refusals.badSignature;
-  }
-  const parsed = GenerationEvent.safeParse(json);
-  if (!parsed.success) return new Refusal(400, 'INVALID_EVENT', `Not a generation event: ${z.prettifyError(parsed.error)}`);
-  const event = parsed.data;
-  if (event.jobId !== id) return new Refusal(400, 'INVALID_EVENT', 'The event names another generation.');
-  if (event.attempt !== job.attempt) return refusals.staleAttempt;
-  // A retry of a post that got through, or a replay: already applied.
-  if (event.sequence <= job.lastSequence) return { cancel: job.cancelRequested };
+const tooLarge = (type: GenerationEventType | undefined, limit: number) =>
+  new EventRefusal('EVENT_TOO_LARGE', `A ${type ?? 'completed'} event of this generation is at most ${limit} bytes.`);
 
-  const applied = await applyEvent(options, job, event);
-  if (applied) return { cancel: applied.cancelRequested && !FINAL_STATUSES.includes(applied.status) };
-  // Lost a race: to a duplicate of this event (fine), or to whatever ended or moved the job.
-  const now = await currentJob(id);
-  if (now instanceof Refusal) return now;
-  return now.attempt === event.attempt && event.sequence <= now.lastSequence ? { cancel: now.cancelRequested } : refusals.staleAttempt;
+/**
+ * A refusal as JSON. When the body is still on its way, the connection is closed after the
+ * answer, so that its bytes are not read at all.
+ */
+function answer(response: Response, { code, message }: EventRefusal, options: { unread?: boolean } = {}): void {
+  if (options.unread) response.setHeader('connection', 'close');
+  response.status(STATUS[code]).json({ code, message });
 }
 
-/** Applies one event with one conditional update; null when the job was no longer as the event expects. */
-async function applyEvent(options: CallbackOptions, job: GenerationDocument, event: GenerationEvent): Promise<GenerationDocument | null> {
-  const { services, leaseMs } = options;
-  const now = Date.now();
-  const current = { _id: job._id, status: 'RUNNING', attempt: event.attempt, lastSequence: { $lt: event.sequence } };
-  const extendLease = { lastSequence: event.sequence, leaseExpiresAt: new Date(now + leaseMs) };
-
-  switch (event.type) {
-    case 'started':
-      return publishIf(services, await update(current, { ...extendLease, startedAt: new Date(now) }));
-
-    case 'progress': {
-      const changes: Record<string, unknown> = { ...extendLease, step: event.step, totalSteps: event.totalSteps };
-      const eta = etaSeconds(job.startedAt ?? job.dispatchedAt, now, event.step, event.totalSteps);
-      if (eta !== undefined) changes.etaSeconds = eta;
-      if (event.previewWebp) changes.preview = Buffer.from(event.previewWebp, 'base64');
-      return publishIf(services, await update(current, changes));
-    }
-
-    case 'completed': {
-      // The images first: once the job says SUCCEEDED, its images must be there to serve.
-      const generationId = String(job._id);
-      const images: StoredImage[] = [];
-      for (const image of event.images) {
-        const png = Buffer.from(image.png, 'base64');
-        const fileId = await storeGeneratedImage({ userId: job.userId, generationId, png, ...pick(image) });
-        images.push({ fileId, infotext: await readInfotext(png), ...pick(image) });
-      }
-      const ended = await finishGeneration(
-        services,
-        job._id,
-        {
-          status: 'SUCCEEDED',
-          images,
-          timings: { queueMs: job.dispatchedAt ? job.dispatchedAt.getTime() - job.createdAt.getTime() : undefined, ...event.timings },
-        },
-        { statuses: ['RUNNING'], attempt: event.attempt },
-      );
-      if (ended) {
-        options.dispatcher.notify();
-      } else {
-        // Lost to a duplicate of this event, or to whatever ended the job first: nothing refers to these files.
-        await deleteImages('images', images.map((image) => image.fileId)).catch((error: unknown) => {
-          services.logger.warn({ err: error, generationId }, 'could not delete the images of a completion that lost its race');
-        });
-      }
-      return ended;
-    }
-
-    case 'failed': {
-      const cancelled = event.code === 'CANCELLED' && job.cancelRequested;
-      const ended = await finishGeneration(
-        services,
-        job._id,
-        cancelled
-          ? { status: 'CANCELLED', errorCode: 'CANCELLED', error: 'Cancelled.' }
-          : { status: 'FAILED', errorCode: event.code, error: `${event.reason} Your tokens were refunded.` },
-        { statuses: ['RUNNING'], attempt: event.attempt },
-      );
-      if (ended) options.dispatcher.notify();
-      return ended;
-    }
-  }
-}
-
-function update(filter: Record<string, unknown>, changes: Record<string, unknown>): Promise<GenerationDocument | null> {
-  return GenerationModel.findOneAndUpdate(filter, { $set: changes }, { returnDocument: 'after' }).lean<GenerationDocument>();
-}
-
-function publishIf(services: LifecycleServices, job: GenerationDocument | null): GenerationDocument | null {
-  if (job) publishGeneration(services.pubSub, job);
-  return job;
-}
-
-/** Seconds left at the pace since the job started (which includes loading the model on a cold function). */
-export function etaSeconds(since: Date | undefined, now: number, step: number, totalSteps: number): number | undefined {
-  if (!since || step <= 0) return undefined;
-  const perStep = (now - since.getTime()) / 1000 / step;
-  return Math.max(0, Math.round(perStep * (totalSteps - step) * 10) / 10);
-}
-
-const pick = ({ seed, width, height }: StoredImage | { seed: number; width: number; height: number }) => ({ seed, width, height });
-
-function rawBody(request: Request): Buffer {
-  return Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-}
-
-function parseJson(body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
-function refuse(response: Response, { status, code, message }: Refusal): void {
-  response.status(status).json({ code, message });
-}
-
-/** Body too large or unreadable, or a bug: JSON the function can log, never an HTML page. */
-function callbackErrors(logger: LifecycleServices['logger']): ErrorRequestHandler {
+/** A body that could not be read, or a bug: JSON the function can log, never an HTML page. */
+function callbackErrors(logger: EventOptions['services']['logger']): ErrorRequestHandler {
   return (error, _request, response, _next) => {
     const status = typeof error?.status === 'number' && error.status >= 400 && error.status < 500 ? error.status : 500;
     if (status === 500) logger.error({ err: error }, 'callback failed');
-    response.status(status).json({ code: status === 413 ? 'EVENT_TOO_LARGE' : status === 500 ? 'INTERNAL_ERROR' : 'BAD_REQUEST', message: error.message });
+    response.status(status).json({ code: status === 500 ? 'INTERNAL_ERROR' : 'BAD_REQUEST', message: status === 500 ? 'Internal error.' : error.message });
   };
 }

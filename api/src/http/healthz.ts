@@ -4,7 +4,7 @@ import type { Database } from '../db/connection.js';
 import { VERSION } from '../version.js';
 
 /**
- * `GET /healthz`: 200 with `{ status: "ok", database: { kind, connected }, version }` while the
+ * `GET /healthz`: 200 with `{ status: "ok", database: { kind, connected, persistent }, version }` while the
  * database answers a ping, 503 with status "unavailable" when it does not, for load balancers.
  */
 export function healthz(database: Pick<Database, 'kind'>): RequestHandler {
@@ -12,7 +12,8 @@ export function healthz(database: Pick<Database, 'kind'>): RequestHandler {
     const connected = await databaseAnswers();
     res.status(connected ? 200 : 503).json({
       status: connected ? 'ok' : 'unavailable',
-      database: { kind: database.kind, connected },
+      // jongodb keeps everything in memory: a restart loses every user, key and balance.
+      database: { kind: database.kind, connected, persistent: database.kind !== 'jongodb' },
       version: VERSION,
     });
   };

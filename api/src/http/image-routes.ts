@@ -13,7 +13,7 @@ export const IMAGES_PATH = '/images';
  * `<img>` tags, which cannot send a key. (The GPU function fetches base images through the signed
  * callback route instead.)
  */
-export function imageRoutes(services: Pick<Services, 'accounts' | 'imageLinks'>): Router {
+export function imageRoutes(services: Pick<Services, 'accounts' | 'imageLinks' | 'rateLimits'>): Router {
   const router = Router();
   router.get(`${IMAGES_PATH}/:id`, async (req: Request<{ id: string }>, res: Response, next: NextFunction) => {
     if (req.query.token === undefined) return next();
@@ -31,8 +31,8 @@ export function imageRoutes(services: Pick<Services, 'accounts' | 'imageLinks'>)
       if (!file) return notFound(res);
       serve(res, file);
     };
-  router.get(`${IMAGES_PATH}/:id`, requireUser(services.accounts), ownImage('images'));
-  router.get(`${UPLOADS_PATH}/:id`, requireUser(services.accounts), ownImage('uploads'));
+  router.get(`${IMAGES_PATH}/:id`, requireUser(services), ownImage('images'));
+  router.get(`${UPLOADS_PATH}/:id`, requireUser(services), ownImage('uploads'));
 
   return router;
 }

@@ -1,6 +1,8 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Accounts, User } from '../accounts/accounts.js';
 import { bearerKey } from '../accounts/api-key-format.js';
+import { authenticateFrom } from '../rate-limits/authenticate.js';
+import { RateLimitedError, type RateLimits } from '../rate-limits/rate-limits.js';
 
 /** The JSON body of every error a plain HTTP endpoint answers, with the same codes as GraphQL. */
 export interface HttpErrorBody {
@@ -9,6 +11,12 @@ export interface HttpErrorBody {
 
 export function sendError(res: Response, status: number, code: string, message: string): void {
   res.status(status).json({ error: { code, message } } satisfies HttpErrorBody);
+}
+
+/** Over a rate limit: 429 with Retry-After. */
+export function sendTooMany(res: Response, error: RateLimitedError): void {
+  res.setHeader('retry-after', String(error.retryAfterSeconds));
+  sendError(res, 429, 'RATE_LIMITED', error.message);
 }
 
 /** What requireUser leaves in `res.locals`. */
@@ -21,10 +29,15 @@ export interface UserLocals {
  * ("Authorization: Bearer easel_…"). No key or a bad one: 401 with a JSON error, before any body
  * is read.
  */
-export function requireUser(accounts: Accounts): RequestHandler {
+export function requireUser(services: { accounts: Accounts; rateLimits: RateLimits }): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
-    const key = bearerKey(req.headers.authorization);
-    const user = key ? await accounts.authenticate(key) : undefined;
+    let user: User | undefined;
+    try {
+      user = await authenticateFrom(req.socket.remoteAddress ?? 'unknown', bearerKey(req.headers.authorization), services);
+    } catch (error) {
+      if (!(error instanceof RateLimitedError)) return next(error);
+      return sendTooMany(res, error);
+    }
     if (!user) {
       res.setHeader('www-authenticate', 'Bearer');
       sendError(res, 401, 'UNAUTHENTICATED', 'Send a valid API key: "Authorization: Bearer easel_…".');

@@ -1,9 +1,12 @@
 import express, { Router, type RequestHandler, type Response } from 'express';
 import multer from 'multer';
+import pLimit from 'p-limit';
 import sharp from 'sharp';
-import type { Services } from '../services.js';
-import { requireUser, sendError, type UserLocals } from './require-user.js';
+import { MAX_BASE_IMAGE_PIXELS } from '@easel/schema';
 import { storeUpload } from '../generations/images/image-store.js';
+import type { Services } from '../services.js';
+import { rateLimit } from './rate-limit.js';
+import { requireUser, sendError, type UserLocals } from './require-user.js';
 
 export const UPLOADS_PATH = '/uploads';
 
@@ -13,8 +16,9 @@ export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
 /** Formats the GPU function's sharp reads as a base image. */
 const ACCEPTED_FORMATS = ['png', 'jpeg', 'webp'];
 
-/** Above this many pixels an upload is refused before it is decoded (16384 x 16384 would take 1 GB). */
-const MAX_PIXELS = 8192 * 8192;
+/** Full decodes at once: each holds up to MAX_BASE_IMAGE_PIXELS × 4 bytes (67 MB); more wait their turn. */
+const DECODES_AT_ONCE = 2;
+const decodeSlot = pLimit(DECODES_AT_ONCE);
 
 /** Room for the multipart boundaries and headers around the file. */
 const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
@@ -34,9 +38,10 @@ export interface UploadAnswer {
  * `{ id, width, height, format, bytes }`; 413 past MAX_UPLOAD_BYTES, 400 for bytes that are not a
  * whole image, 401 without a key, always with `{ error: { code, message } }`.
  */
-export function uploadRoutes(services: Pick<Services, 'accounts'>, maxBytes = MAX_UPLOAD_BYTES): Router {
+export function uploadRoutes(services: Pick<Services, 'accounts' | 'rateLimits'>, maxBytes = MAX_UPLOAD_BYTES): Router {
   const router = Router();
-  router.post(UPLOADS_PATH, requireUser(services.accounts), readImageBody(maxBytes), async (req, res) => {
+  const perUser = rateLimit(services.rateLimits, 'uploads', (_req, res) => (res.locals as UserLocals).user.id);
+  router.post(UPLOADS_PATH, requireUser(services), perUser, readImageBody(maxBytes), async (req, res) => {
     const bytes = req.file?.buffer ?? (Buffer.isBuffer(req.body) ? req.body : undefined);
     if (!bytes?.length) {
       sendError(res, 400, 'BAD_USER_INPUT', 'Send the image as the multipart field "file", or as the body with Content-Type image/png, image/jpeg or image/webp.');
@@ -92,20 +97,26 @@ function isTooLarge(error: unknown): boolean {
 }
 
 /**
- * Decodes every pixel, not just the header: a truncated or corrupt file is refused here, with a
- * clear answer, rather than failing inside the GPU function later.
+ * Reads the size from the header and refuses too many pixels there (a small PNG can hold a huge
+ * image); then decodes every pixel, a few uploads at a time, so that a truncated or corrupt file
+ * is refused here, with a clear answer, rather than failing inside the GPU function later.
  */
 async function inspectImage(bytes: Buffer): Promise<{ format: string; width: number; height: number } | { problem: string }> {
   try {
-    const { format, width, height } = await sharp(bytes, { limitInputPixels: MAX_PIXELS }).metadata();
+    // The header only: nothing is decoded yet, so the size can be read (and named) whatever it is.
+    const { format, width, height } = await sharp(bytes, { limitInputPixels: false }).metadata();
     if (!ACCEPTED_FORMATS.includes(format)) {
       return { problem: `A ${format} image cannot be a base image; send PNG, JPEG or WebP.` };
     }
-    await sharp(bytes, { limitInputPixels: MAX_PIXELS, failOn: 'truncated' }).stats();
+    if (width * height > MAX_BASE_IMAGE_PIXELS) return { problem: tooManyPixels(`${width}×${height}`) };
+    await decodeSlot(() => sharp(bytes, { limitInputPixels: MAX_BASE_IMAGE_PIXELS, failOn: 'truncated' }).stats());
     return { format, width, height };
   } catch (error) {
     const reason = (error as Error).message;
-    if (/pixel limit/i.test(reason)) return { problem: `The image has more than ${MAX_PIXELS} pixels; send a smaller one.` };
+    if (/pixel limit/i.test(reason)) return { problem: tooManyPixels('This image') };
     return { problem: `These bytes are not a readable PNG, JPEG or WebP image (${reason}).` };
   }
 }
+
+const tooManyPixels = (what: string) =>
+  `${what} is more than the ${MAX_BASE_IMAGE_PIXELS.toLocaleString('en')} pixels a base image may have (4096×4096, twice the largest output size each way); send a smaller one.`;

@@ -63,39 +63,75 @@ export function analyzePrompts(
   { prompt, negativePrompt }: PromptsToAnalyze,
   t5?: T5Counting,
 ): PromptAnalysis {
-  const flux = FAMILY_ARCHITECTURE[model.family] === 'flux' && t5 !== undefined;
-  checkPromptLength('prompt', prompt);
-  if (negativePrompt != null) checkPromptLength('negativePrompt', negativePrompt);
-
-  const analyze = (text: string, isNegative: boolean): AnalyzedPrompt => {
-    // The encoders never see LoRA tags; the linter sees blanks in their place, so its offsets still point into `text`.
-    const { text: encoded, tags, problems } = extractLoraTags(text);
-    const blanked = [...tags, ...problems].reduce((t, { start, end }) => t.slice(0, start) + ' '.repeat(end - start) + t.slice(end), text);
-    const { tokenCount, chunkCount, tokenLimit } = counter.count(encoded);
-    const segments = parseAttention(encoded);
-    const warnings = lintPrompt(blanked, { ...model, isNegative, qualityTags: preset?.qualityTags });
-    const t5TokenCount = flux ? t5.counter.count(encoded) : null;
-    if (flux && !isNegative) warnings.push(...fluxWarnings(blanked, segments, t5TokenCount!, t5.limit));
-    return {
-      text,
-      segments,
-      tokenCount,
-      chunks: chunkCount,
-      tokenLimit,
-      tokenCountSource: counter.source,
-      t5TokenCount,
-      t5TokenLimit: flux ? t5.limit : null,
-      warnings,
-      // A1111 splits only the prompt at AND; the negative prompt is read as one.
-      subprompts: isNegative ? [{ text, weight: 1, start: 0 }] : splitSubprompts(text),
-    };
-  };
+  checkPromptLengths({ prompt, negativePrompt });
   const enhanced = enhancePrompts(model, preset, { prompt, negativePrompt });
   return {
-    prompt: analyze(prompt, false),
-    negativePrompt: negativePrompt == null ? null : analyze(negativePrompt, true),
+    prompt: analyzeOne(model, preset, counter, t5, prompt, false),
+    negativePrompt: negativePrompt == null ? null : analyzeOne(model, preset, counter, t5, negativePrompt, true),
     enhancedPrompt: enhanced.prompt,
     enhancedNegativePrompt: enhanced.negativePrompt,
+  };
+}
+
+/**
+ * The same, one prompt at a time, each after `takeTurn()` resolves: a request with many long
+ * prompts never holds the event loop for longer than one of them takes (see cpu-turns.ts).
+ */
+export async function analyzePromptsInTurns(
+  model: EnhancerModel,
+  preset: EnhancerPreset | undefined,
+  counter: TokenCounter,
+  { prompt, negativePrompt }: PromptsToAnalyze,
+  takeTurn: () => Promise<void>,
+  t5?: T5Counting,
+): Promise<PromptAnalysis> {
+  checkPromptLengths({ prompt, negativePrompt });
+  await takeTurn();
+  const enhanced = enhancePrompts(model, preset, { prompt, negativePrompt });
+  const analyzedPrompt = analyzeOne(model, preset, counter, t5, prompt, false);
+  if (negativePrompt != null) await takeTurn();
+  return {
+    prompt: analyzedPrompt,
+    negativePrompt: negativePrompt == null ? null : analyzeOne(model, preset, counter, t5, negativePrompt, true),
+    enhancedPrompt: enhanced.prompt,
+    enhancedNegativePrompt: enhanced.negativePrompt,
+  };
+}
+
+function checkPromptLengths({ prompt, negativePrompt }: PromptsToAnalyze): void {
+  checkPromptLength('prompt', prompt);
+  if (negativePrompt != null) checkPromptLength('negativePrompt', negativePrompt);
+}
+
+function analyzeOne(
+  model: EnhancerModel,
+  preset: EnhancerPreset | undefined,
+  counter: TokenCounter,
+  t5: T5Counting | undefined,
+  text: string,
+  isNegative: boolean,
+): AnalyzedPrompt {
+  const flux = FAMILY_ARCHITECTURE[model.family] === 'flux' && t5 !== undefined;
+  // The encoders never see LoRA tags; the linter sees blanks in their place, so its offsets still point into `text`.
+  const { text: encoded, tags, problems } = extractLoraTags(text);
+  const blanked = [...tags, ...problems].reduce((t, { start, end }) => t.slice(0, start) + ' '.repeat(end - start) + t.slice(end), text);
+  const { tokenCount, chunkCount, tokenLimit } = counter.count(encoded);
+  const segments = parseAttention(encoded);
+  const warnings = lintPrompt(blanked, { ...model, isNegative, qualityTags: preset?.qualityTags });
+  const t5TokenCount = flux ? t5.counter.count(encoded) : null;
+  if (flux && !isNegative) warnings.push(...fluxWarnings(blanked, segments, t5TokenCount!, t5.limit));
+  return {
+    text,
+    segments,
+    tokenCount,
+    chunks: chunkCount,
+    tokenLimit,
+    tokenCountSource: counter.source,
+    t5TokenCount,
+    t5TokenLimit: flux ? t5.limit : null,
+    warnings,
+    // A1111 splits only the prompt at AND; the negative prompt is read as one.
+    subprompts: isNegative ? [{ text, weight: 1, start: 0 }] : splitSubprompts(text),
   };
 }
 

@@ -8,7 +8,8 @@ import { codes, useTestServer } from '../support/server.js';
 import { balanceOf, generate, GENERATION_FIELDS, installModel, type GenerationView } from './support.js';
 
 // GPU_CONCURRENCY=0: the dispatcher sends nothing, so every job stays where these tests put it.
-const server = useTestServer({ GPU_CONCURRENCY: '0' });
+// Its races send hundreds of generateImage calls in a burst: the rate limit has its own test (abuse suite).
+const server = useTestServer({ GPU_CONCURRENCY: '0', RATE_LIMIT_GENERATE: '0' });
 
 const MODEL = 'tiny-sd15';
 

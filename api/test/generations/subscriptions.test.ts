@@ -158,20 +158,23 @@ describe('generationUpdated', () => {
     expect(results.every((result) => result.data!.generationUpdated.status === 'QUEUED')).toBe(true);
   });
 
-  it("answers NOT_FOUND for someone else's generation or a malformed id, UNAUTHENTICATED without a key", async () => {
+  it("answers NOT_FOUND for someone else's generation or a malformed id; refuses the connection without a key", async () => {
     const owner = await server().createUser('private');
     const stranger = await server().createUser('curious');
     const { id } = (await generate(server(), owner.key, { modelId: 'tiny-sd15', prompt: 'x' })).data!.generateImage;
     for (const [key, target, code] of [
       [stranger.key, id, 'NOT_FOUND'],
       [owner.key, 'bogus', 'NOT_FOUND'],
-      [undefined, id, 'UNAUTHENTICATED'],
     ] as const) {
       const subscription = subscribe(connect(key), updated(target));
       const error = await subscription.finished;
       const errors = subscription.results[0]?.errors ?? (error as { extensions?: { code?: string } }[]);
       expect(errors.map((e) => e.extensions?.code)).toEqual([code]);
     }
+    // Without a key the socket itself is refused (4403 Forbidden), before any operation.
+    const anonymous = subscribe(connect(undefined), updated(id));
+    expect(((await anonymous.finished) as { code?: number }).code).toBe(4403);
+    expect(anonymous.results).toEqual([]);
   });
 });
 

@@ -44,6 +44,24 @@ export function startApiProcess(env: Record<string, string>): Promise<RunningPro
   });
 }
 
+/** Runs the API (`api/src/main.ts`) expecting it to refuse to start: its exit code and what it wrote to stderr. */
+export function runApiUntilExit(env: Record<string, string | undefined>): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', TYPESCRIPT_LOADER, 'api/src/main.ts'], {
+    cwd: REPO,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), START_TIMEOUT_MS);
+  return new Promise((resolve) => {
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
 function startProcess(entry: string, env: Record<string, string>, readyUrl: (line: string) => string | undefined): Promise<RunningProcess> {
   const child = spawn(process.execPath, ['--import', TYPESCRIPT_LOADER, entry], {
     cwd: REPO,

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { SIGNATURE_HEADER, signBody } from '@easel/schema';
+import { MAX_BASE_IMAGE_PIXELS, SIGNATURE_HEADER, signBody } from '@easel/schema';
 import { JobFailure } from './failure.js';
 
 export interface BaseImageLimits {
@@ -40,7 +40,8 @@ export async function fetchBaseImage(url: string, secret: string, limits: BaseIm
     throw unavailable(error, timeout, limits);
   }
   try {
-    await sharp(bytes).metadata();
+    const { width = 0, height = 0 } = await sharp(bytes, { limitInputPixels: MAX_BASE_IMAGE_PIXELS }).metadata();
+    if (width * height > MAX_BASE_IMAGE_PIXELS) throw new Error(`${width}×${height} is more than ${MAX_BASE_IMAGE_PIXELS} pixels`);
   } catch (error) {
     throw new JobFailure('BASE_IMAGE_INVALID', `the base image is not an image that can be read (${(error as Error).message})`, { cause: error });
   }

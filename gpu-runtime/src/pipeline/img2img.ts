@@ -2,6 +2,7 @@
  * img2img's extra stages: the base image read, fitted to the target size and encoded to latents,
  * and the part of the sigma schedule that `denoiseStrength` leaves to run.
  */
+import { MAX_BASE_IMAGE_PIXELS } from '@easel/schema';
 import sharp from 'sharp';
 import type { LoadedModel } from '../models/index.js';
 import { InvalidRequestError } from './errors.js';
@@ -14,7 +15,7 @@ import { InvalidRequestError } from './errors.js';
 export async function loadBaseImage(image: Uint8Array, width: number, height: number): Promise<Float32Array> {
   let pixels: Buffer;
   try {
-    pixels = await sharp(image)
+    pixels = await sharp(image, { limitInputPixels: MAX_BASE_IMAGE_PIXELS })
       .rotate()
       .resize(width, height, { fit: 'cover', position: 'centre' })
       .flatten({ background: '#ffffff' })

@@ -1,11 +1,13 @@
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Types } from 'mongoose';
 import type { User } from '../../accounts/accounts.js';
 import { KeyedSerializer } from '../../accounts/keyed-serializer.js';
 import type { CatalogModel } from '../../catalog/catalog.js';
-import { InvalidInputError, isDuplicateKeyError, NotFoundError } from '../../errors.js';
+import { ConflictError, InvalidInputError, isDuplicateKeyError, NotFoundError } from '../../errors.js';
 import type { Services } from '../../services.js';
 import { enhancePrompts } from '../../prompts/enhance-prompts.js';
+import { cleanPromptText, requirePromptText } from '../../prompts/prompt-text.js';
 import { chargeGeneration, isStaleCharge, settleCharge } from './charging.js';
 import { FINAL_STATUSES, GENERATION_STATUSES, GenerationModel, type GenerationDocument, type GenerationStatus } from '../generation.js';
 import { findImage, OBJECT_ID } from '../images/image-store.js';
@@ -44,11 +46,20 @@ const CREATE_ATTEMPTS = 10;
 type GenerationDraft = Pick<
   GenerationDocument,
   | 'userId' | 'plan' | 'requestKey' | 'clientRequestId' | 'model' | 'prompt' | 'negativePrompt' | 'finalPrompt'
-  | 'finalNegativePrompt' | 'enhancePrompt' | 'settings' | 'loraFiles' | 'baseImageId' | 'tokensCharged' | 'totalSteps'
+  | 'finalNegativePrompt' | 'enhancePrompt' | 'settings' | 'loraFiles' | 'baseImageId' | 'tokensCharged' | 'totalSteps' | 'requestFingerprint'
 >;
 
-/** Stores, charges and queues a generation; or returns the one this clientRequestId made before. */
-export async function generateImage(services: Services, user: User, request: GenerateImageRequest): Promise<GenerationDocument> {
+/**
+ * Stores, charges and queues a generation; or returns the one this clientRequestId made before,
+ * when it was made with the same parameters (CONFLICT otherwise, as Stripe answers a reused key).
+ */
+export async function generateImage(services: Services, user: User, given: GenerateImageRequest): Promise<GenerationDocument> {
+  // Before anything is stored or charged: a prompt with nothing to draw, or broken text, is refused.
+  const request: GenerateImageRequest = {
+    ...given,
+    prompt: requirePromptText('prompt', given.prompt),
+    ...(given.negativePrompt !== undefined ? { negativePrompt: cleanPromptText('negativePrompt', given.negativePrompt) } : {}),
+  };
   if (request.clientRequestId === undefined) return createGeneration(services, user, request);
   const requestKey = `${user.id}:${request.clientRequestId}`;
   return sameRequest.run(requestKey, () => createGeneration(services, user, request, requestKey));
@@ -58,7 +69,7 @@ async function createGeneration(services: Services, user: User, request: Generat
   let draft: GenerationDraft | undefined;
   for (let attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
     const made = requestKey === undefined ? undefined : await madeBefore(services, requestKey);
-    if (made) return made;
+    if (made) return sameParameters(made, request);
     draft ??= await draftGeneration(services, user, request, requestKey);
     const queued = await storeAndCharge(services, draft);
     if (queued) return queued;
@@ -81,7 +92,7 @@ async function draftGeneration(services: Services, user: User, request: Generate
   return {
     userId: user.id,
     plan: user.plan,
-    ...(requestKey ? { requestKey, clientRequestId: request.clientRequestId } : {}),
+    ...(requestKey ? { requestKey, clientRequestId: request.clientRequestId, requestFingerprint: fingerprint(request) } : {}),
     model: { id: model.id, name: model.name, family: model.family, path: model.path },
     prompt: request.prompt,
     negativePrompt: request.negativePrompt ?? '',
@@ -94,6 +105,23 @@ async function draftGeneration(services: Services, user: User, request: Generate
     tokensCharged: settings.batchSize,
     totalSteps: settings.steps,
   };
+}
+
+/** The parameters of a request, clientRequestId aside, as one hash: what makes two requests "the same". */
+function fingerprint(request: GenerateImageRequest): string {
+  const { clientRequestId: _key, ...parameters } = request;
+  const entries = Object.entries(parameters).filter(([, value]) => value !== undefined).sort(([a], [b]) => a.localeCompare(b));
+  return createHash('sha256').update(JSON.stringify(entries)).digest('base64url');
+}
+
+/** The generation this clientRequestId made, when this request asks for the same; CONFLICT when not. */
+function sameParameters(made: GenerationDocument, request: GenerateImageRequest): GenerationDocument {
+  // Generations stored before fingerprints existed cannot be compared: they are returned as before.
+  if (made.requestFingerprint === undefined || made.requestFingerprint === fingerprint(request)) return made;
+  throw new ConflictError(
+    `clientRequestId "${request.clientRequestId}" was already used for generation ${String(made._id)} with other parameters; ` +
+      'send the same parameters to get that generation, or a new clientRequestId for a new one.',
+  );
 }
 
 /**

@@ -32,9 +32,11 @@ export class GenerationResolver {
     description:
       'Charges one token per image and queues the generation; it returns at once, QUEUED. Follow it with the ' +
       '`generationUpdated` subscription. Errors: BAD_USER_INPUT (with `invalidFields`), NOT_FOUND (model or base ' +
-      'image), INSUFFICIENT_TOKENS (with `balance` and `needed`).',
+      'image), INSUFFICIENT_TOKENS (with `balance` and `needed`), CONFLICT (a clientRequestId reused with other ' +
+      'parameters), RATE_LIMITED (with `retryAfter`).',
   })
-  generateImage(@Ctx() { user, services }: GraphQLContext, @Arg('input') input: GenerateImageInput): Promise<PublishedGeneration> {
+  async generateImage(@Ctx() { user, services }: GraphQLContext, @Arg('input') input: GenerateImageInput): Promise<PublishedGeneration> {
+    await services.rateLimits.consume('generate', user!.id);
     return generateImage(services, user!, withoutNulls(input));
   }
 
