@@ -93,6 +93,11 @@ export const ENVIRONMENT = z.object({
     .min(32, 'must be at least 32 characters')
     .optional()
     .describe('Signs the short-lived image links (`images { signedUrl }`) for `<img>` tags. Unset: a random key per start; set one shared key when running several API instances.'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+    .optional()
+    .describe('Redis for the event bus shared by several API instances (subscriptions see every instance\'s events). Unset: events stay in this process.'),
 });
 
 export type Environment = z.infer<typeof ENVIRONMENT>;
@@ -124,6 +129,8 @@ export interface Config {
   callbackUrl: string | undefined;
   /** Signs image links; unset: a random key per process. */
   imageLinkKey: string | undefined;
+  /** The event bus's Redis; unset: events in process. */
+  redisUrl: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -139,7 +146,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const problems = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0]);
       const value = present[name];
-      return `  ${name}: ${issue.message}${value === undefined || name.endsWith('KEY') || name.endsWith('URI') ? '' : ` (got "${value}")`}`;
+      return `  ${name}: ${issue.message}${value === undefined || name.endsWith('KEY') || name.endsWith('URI') || name === 'REDIS_URL' ? '' : ` (got "${value}")`}`;
     });
     throw new ConfigError(`Invalid environment:\n${problems.join('\n')}`);
   }
@@ -166,5 +173,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     callbackUrl: e.CALLBACK_URL?.replace(/\/+$/, ''),
     imageLinkKey: e.IMAGE_LINK_KEY,
+    redisUrl: e.REDIS_URL,
   };
 }

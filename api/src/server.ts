@@ -19,6 +19,9 @@ import type { Config } from './config.js';
 import { initIndexes, startDatabase, type Database } from './db/connection.js';
 import { callbackRouter } from './generations/callbacks.js';
 import { createDispatcher } from './generations/dispatcher.js';
+import type { EaselPubSub } from './generations/events/event-bus.js';
+import { createEaselPubSub } from './generations/events/in-process.js';
+import { createRedisPubSub } from './generations/events/redis.js';
 import { ImageLinks } from './generations/image-links.js';
 import { imageRoutes } from './generations/image-routes.js';
 import { createGpuFunction } from './generations/lambda.js';
@@ -26,7 +29,6 @@ import { uploadRoutes } from './generations/uploads.js';
 import { callerKey, type GraphQLContext, type Services } from './graphql/context.js';
 import { ErrorCode } from './graphql/errors.js';
 import { errorFormatter } from './graphql/format-error.js';
-import { createEaselPubSub } from './graphql/pubsub.js';
 import { buildEaselSchema } from './graphql/schema.js';
 import { sharedSubscribe } from './graphql/shared-subscriptions.js';
 import { graphiqlAssets, graphiqlPage } from './http/graphiql.js';
@@ -75,10 +77,11 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
     embedded: overrides.embeddedDatabase,
     dbName: overrides.dbName,
   });
+  let pubSub: EaselPubSub | undefined;
   try {
     await initIndexes();
     const tokens = new TokenService({ allowances: config.dailyTokens, clock: overrides.clock });
-    const pubSub = createEaselPubSub();
+    pubSub = config.redisUrl ? await createRedisPubSub(config.redisUrl, logger) : createEaselPubSub();
     const services: Services = {
       config,
       logger,
@@ -102,6 +105,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
     await overrides.prepare?.(services);
     return await listen(config, services, database, overrides);
   } catch (error) {
+    await pubSub?.close();
     await database.stop();
     throw error;
   }
@@ -165,7 +169,7 @@ async function listen(config: Config, services: Services, database: Database, ov
   // Before the request log: a job posts an event per step; the router logs what matters.
   app.use(callbackRouter({ services, dispatcher: services.dispatcher, leaseMs: config.gpu.leaseSeconds * 1000 }));
   app.use(requestLog(logger));
-  app.get('/healthz', healthz(database));
+  app.get('/healthz', healthz(database, services.pubSub));
   app.use(uploadRoutes(services), imageRoutes(services));
   app.use(graphiqlAssets);
   app.get(GRAPHQL_PATH, graphiqlPage({ endpoint: GRAPHQL_PATH, publicUrl: config.publicUrl }));
@@ -196,6 +200,7 @@ async function listen(config: Config, services: Services, database: Database, ov
       logger.info('shutting down: finishing requests in flight');
       await services.dispatcher.stop();
       await apollo.stop();
+      await services.pubSub.close();
       await database.stop();
       logger.info('stopped');
     })());

@@ -1,4 +1,4 @@
-import type { EaselPubSub } from '../graphql/pubsub.js';
+import type { EaselPubSub } from './events/event-bus.js';
 import { FINAL_STATUSES, type GenerationDocument } from './generation.js';
 
 /**

@@ -5,7 +5,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { Config } from '../config.js';
 import type { Dispatcher } from '../generations/dispatcher.js';
 import type { ImageLinks } from '../generations/image-links.js';
-import type { EaselPubSub } from './pubsub.js';
+import type { EaselPubSub } from '../generations/events/event-bus.js';
 
 /** The long-lived parts resolvers use; built once at start (see server.ts). */
 export interface Services {

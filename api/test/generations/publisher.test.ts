@@ -9,7 +9,7 @@ import {
   publishGeneration,
   USER_GENERATIONS_TOPIC,
 } from '../../src/generations/publisher.js';
-import { createEaselPubSub } from '../../src/graphql/pubsub.js';
+import { createEaselPubSub } from '../../src/generations/events/in-process.js';
 
 type State = Pick<GenerationDocument, 'status' | 'attempt' | 'lastSequence' | 'cancelRequested'>;
 

@@ -2,7 +2,7 @@ import { GraphQLInt, GraphQLObjectType, GraphQLSchema, GraphQLString, parse, typ
 import { describe, expect, it } from 'vitest';
 import type { User } from '../../src/accounts/accounts.js';
 import { callerKey, type GraphQLContext, type Services } from '../../src/graphql/context.js';
-import { createEaselPubSub } from '../../src/graphql/pubsub.js';
+import { createEaselPubSub } from '../../src/generations/events/in-process.js';
 import { sharedSubscribe } from '../../src/graphql/shared-subscriptions.js';
 
 /*
