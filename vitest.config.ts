@@ -17,7 +17,9 @@ export default defineConfig({
   ],
   // graphql@16 ships .mjs beside .js; type-graphql loads the CommonJS build, as Node does for us at
   // run time, so tests must load that one too or graphql sees two realms.
-  resolve: { alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }] },
+  // Easel's packages resolve to their sources (the `easel-source` export condition), not dist/.
+  resolve: { alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }], conditions: ['easel-source'] },
+  ssr: { resolve: { conditions: ['easel-source'] } },
   test: {
     include: ['{api,gpu-runtime,schema,scripts}/test/**/*.test.ts'],
     testTimeout: 30_000,

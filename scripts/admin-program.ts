@@ -1,8 +1,8 @@
 import { Command, InvalidArgumentError } from 'commander';
-import type { Accounts, User } from '../api/src/accounts/accounts.js';
-import type { TokenService } from '../api/src/accounts/token-service.js';
-import { PLANS, ROLES } from '../api/src/accounts/user.js';
-import { ConflictError, InvalidInputError, NotFoundError } from '../api/src/errors.js';
+import type { Accounts, User } from '@easel/api/admin';
+import type { TokenService } from '@easel/api/admin';
+import { PLANS, ROLES } from '@easel/api/admin';
+import { ConflictError, InvalidInputError, NotFoundError } from '@easel/api/admin';
 
 export interface AdminContext {
   accounts: Accounts;

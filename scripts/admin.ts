@@ -1,9 +1,9 @@
 import { CommanderError } from 'commander';
 import { pino } from 'pino';
-import { Accounts } from '../api/src/accounts/accounts.js';
-import { TokenService } from '../api/src/accounts/token-service.js';
-import { ConfigError, loadConfig } from '../api/src/config.js';
-import { connectCliDatabase } from '../api/src/db/cli-database.js';
+import { Accounts } from '@easel/api/admin';
+import { TokenService } from '@easel/api/admin';
+import { ConfigError, loadConfig } from '@easel/api';
+import { connectCliDatabase } from '@easel/api/admin';
 import { adminProgram } from './admin-program.js';
 
 /**

@@ -5,8 +5,8 @@
  * The denoiser here returns a ready buffer at once, so the figures are the samplers' own work:
  * their update loops and, for the stochastic ones, drawing the step's noise.
  */
-import { SAMPLERS } from '../schema/src/samplers.js';
-import { fillNormal, getSampler, karrasSigmas, samplerNoise, type Denoiser } from '../gpu-runtime/src/samplers/index.js';
+import { SAMPLERS } from '@easel/schema';
+import { fillNormal, getSampler, karrasSigmas, samplerNoise, type Denoiser } from '@easel/gpu-runtime/samplers';
 
 const STEPS = 30;
 const REPEATS = 15;

@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { printEaselSchema } from '../api/src/graphql/schema.js';
+import { printEaselSchema } from '@easel/api';
 
 /** `npm run schema:emit`: writes schema/schema.graphql from the type-graphql code. */
 const target = new URL('../../schema/schema.graphql', import.meta.url);

@@ -12,13 +12,13 @@
 import { Command, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import { pino } from 'pino';
-import { Catalog } from '../api/src/catalog/catalog.js';
-import { SLUG_PATTERN, SLUG_RULE } from '../api/src/catalog/catalog-rules.js';
-import { registerModel, starterEntryForSource } from '../api/src/catalog/installed-models.js';
-import { ConfigError, loadConfig, type Config } from '../api/src/config.js';
-import { connectCliDatabase } from '../api/src/db/cli-database.js';
-import { ModelLoadError } from '../gpu-runtime/src/models/index.js';
-import { MODEL_FAMILIES, type ModelFamily } from '../schema/src/families.js';
+import { Catalog } from '@easel/api/admin';
+import { SLUG_PATTERN, SLUG_RULE } from '@easel/api/admin';
+import { registerModel, starterEntryForSource } from '@easel/api/admin';
+import { ConfigError, loadConfig, type Config } from '@easel/api';
+import { connectCliDatabase } from '@easel/api/admin';
+import { ModelLoadError } from '@easel/gpu-runtime/models';
+import { MODEL_FAMILIES, type ModelFamily } from '@easel/schema';
 import { fetchOnnxModel, type FetchPlan } from './hub/fetch-onnx-model.js';
 import { ModelFetchError, parseRepoSpec, slugFromRepo } from './hub/hub-api.js';
 

@@ -1,4 +1,4 @@
-import packageJson from '../../package.json' with { type: 'json' };
+import { createRequire } from 'node:module';
 
-/** The server's version, from package.json. */
-export const VERSION: string = packageJson.version;
+/** The server's version, from the api package's package.json (one folder above src/ and dist/). */
+export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;

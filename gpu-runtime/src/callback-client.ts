@@ -1,6 +1,6 @@
 import pRetry, { AbortError } from 'p-retry';
-import { CallbackReply, type GenerationEvent } from '../../schema/src/events.js';
-import { SIGNATURE_HEADER, signBody } from '../../schema/src/signing.js';
+import { CallbackReply, type GenerationEvent } from '@easel/schema';
+import { SIGNATURE_HEADER, signBody } from '@easel/schema';
 
 /** What the function knows about a job's callback endpoint. */
 export interface CallbackTarget {

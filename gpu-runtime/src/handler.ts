@@ -10,7 +10,7 @@
  */
 import type { Logger } from 'pino';
 import type { ZodError } from 'zod';
-import { GenerationJob, JOB_CONTRACT_VERSION } from '../../schema/src/job.js';
+import { GenerationJob, JOB_CONTRACT_VERSION } from '@easel/schema';
 import { CallbackClient } from './callback-client.js';
 import { loadFunctionConfig, type FunctionConfig } from './config.js';
 import { fetchBaseImage } from './job/base-image.js';
@@ -146,7 +146,7 @@ function invalidJobReason(event: unknown, error: ZodError): string {
 
 let defaultHandler: ReturnType<typeof createHandler> | undefined;
 
-/** The Lambda entry point (`dist/gpu-runtime/src/handler.handler`), configured from the environment. */
+/** The Lambda entry point (`gpu-runtime/dist/handler.handler`), configured from the environment. */
 export const handler = (event: unknown, context?: InvocationContext): Promise<JobOutcome> => {
   if (!defaultHandler) {
     const config = loadFunctionConfig();

@@ -3,7 +3,7 @@
  * reaches it exactly as it reaches AWS. Two ways to run it:
  *
  *   in-process:  startLocalFunction({ modelsDir }) -> { url, close }   (the API's `npm start`)
- *   a process:   node dist/gpu-runtime/src/local-function.js           (prints LOCAL_FUNCTION_URL=…)
+ *   a process:   node gpu-runtime/dist/local-function.js           (prints LOCAL_FUNCTION_URL=…)
  *
  * As a process it reads MODELS_DIR, GPU_FUNCTION_NAME, LOCAL_FUNCTION_PORT (0: a free port) and
  * LOCAL_FUNCTION_CONCURRENCY, plus the function's own variables (gpu-runtime/src/config.ts).

@@ -10,9 +10,9 @@
  */
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeModelManifest, type ModelManifest } from '../../api/src/catalog/model-manifest.js';
-import { checkModelFolder, readPipelineKind, REQUIRED_FILES, type PipelineArchitecture } from '../../gpu-runtime/src/models/index.js';
-import { FAMILY_ARCHITECTURE, type ModelFamily } from '../../schema/src/families.js';
+import { writeModelManifest, type ModelManifest } from '@easel/api/admin';
+import { checkModelFolder, readPipelineKind, REQUIRED_FILES, type PipelineArchitecture } from '@easel/gpu-runtime/models';
+import { FAMILY_ARCHITECTURE, type ModelFamily } from '@easel/schema';
 import { downloadFile } from './download.js';
 import { authHeaders, fileUrl, listRepoFiles, ModelFetchError, type HubFile, type HubOptions } from './hub-api.js';
 import { selectOnnxExport } from './onnx-export.js';

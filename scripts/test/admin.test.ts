@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { Accounts } from '../../api/src/accounts/accounts.js';
-import { TokenService } from '../../api/src/accounts/token-service.js';
-import { clearDatabase, useTestDatabase } from '../../api/test/support/database.js';
+import { Accounts } from '@easel/api/admin';
+import { TokenService } from '@easel/api/admin';
+import { clearDatabase, useTestDatabase } from '@easel/api/testing/database';
 import { adminProgram } from '../admin-program.js';
 
 useTestDatabase();

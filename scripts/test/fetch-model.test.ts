@@ -7,12 +7,12 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { pino } from 'pino';
-import { readModelManifest } from '../../api/src/catalog/model-manifest.js';
-import { startJongodb } from '../../api/src/db/jongodb.js';
-import { loadModel, ModelLoadError, unloadModel } from '../../gpu-runtime/src/models/index.js';
+import { readModelManifest } from '@easel/api/admin';
+import { startJongodb } from '@easel/api/admin';
+import { loadModel, ModelLoadError, unloadModel } from '@easel/gpu-runtime/models';
 import { DOWNLOADS_DIR, fetchOnnxModel, type FetchModelOptions } from '../hub/fetch-onnx-model.js';
 import { ModelFetchError, parseRepoSpec, slugFromRepo } from '../hub/hub-api.js';
-import { makeTinyModels } from '../make-tiny-models.js';
+import { makeTinyModels } from '@easel/gpu-runtime/tiny-models';
 import { readRepoFolder, startHubServer, type HubServer } from './support/hub-server.js';
 
 const commit = (n: number) => String(n).repeat(40).slice(0, 40);
@@ -195,7 +195,8 @@ test('repository specs and slugs', () => {
   expect(slugFromRepo('someone/My Model__v2!')).toBe('my-model-v2');
 });
 
-describe('npm run models:fetch', () => {
+// Each run starts a Node process that compiles the CLI's TypeScript sources: slow on a loaded machine.
+describe('npm run models:fetch', { timeout: 120_000 }, () => {
   const register = fileURLToPath(new URL('../../gpu-runtime/test/support/register-typescript.mjs', import.meta.url));
   const cli = fileURLToPath(new URL('../fetch-model.ts', import.meta.url));
   const run = (args: string[], env: Record<string, string> = {}) =>

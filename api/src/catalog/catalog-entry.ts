@@ -1,5 +1,5 @@
 import { model, Schema, type Types } from 'mongoose';
-import { MODEL_FAMILIES, type ModelFamily } from '../../../schema/src/families.js';
+import { MODEL_FAMILIES, type ModelFamily } from '@easel/schema';
 
 export const MODEL_TIERS = ['EASY', 'ADVANCED'] as const;
 export type ModelTier = (typeof MODEL_TIERS)[number];

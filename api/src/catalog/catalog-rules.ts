@@ -1,7 +1,7 @@
-import { MODEL_FAMILIES } from '../../../schema/src/families.js';
-import { GenerationSettings, ModelRef } from '../../../schema/src/job.js';
-import { scanPrompt, type SyntaxProblem } from '../../../schema/src/prompt/index.js';
-import { parseSampler, SAMPLER_OPTIONS } from '../../../schema/src/samplers.js';
+import { MODEL_FAMILIES } from '@easel/schema';
+import { GenerationSettings, ModelRef } from '@easel/schema';
+import { scanPrompt, type SyntaxProblem } from '@easel/schema';
+import { parseSampler, SAMPLER_OPTIONS } from '@easel/schema';
 import { InvalidInputError } from '../errors.js';
 import { MODEL_TIERS, PROMPT_STYLES, type CatalogEntryFields, type ImageSize } from './catalog-entry.js';
 import type { FamilyPreset } from './family-preset.js';

@@ -1,7 +1,7 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isValidObjectId, Types } from 'mongoose';
-import { MODEL_FAMILIES, type ModelFamily } from '../../../schema/src/families.js';
+import { MODEL_FAMILIES, type ModelFamily } from '@easel/schema';
 import { ConflictError, InvalidInputError, isDuplicateKeyError, NotFoundError } from '../errors.js';
 import {
   CatalogEntryModel,

@@ -1,7 +1,7 @@
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { makeTinyModels, TINY_MODEL_MARKER } from '../../../scripts/make-tiny-models.js';
+import { TINY_MODEL_MARKER } from '@easel/schema';
 import type { Catalog } from './catalog.js';
 import { modelFolders, registerFetchedModels } from './installed-models.js';
 import { STARTER_CATALOG } from './starter.js';
@@ -37,6 +37,8 @@ export async function prepareModels({ catalog, modelsDir, logger, demoModels }: 
   for (const { folder, reason } of failed) logger.warn({ folder, reason }, 'could not register a fetched model');
   if (!demoModels || (await realModelsIn(modelsDir)).length > 0) return [];
 
+  // Development only: the writer (and protobufjs) is loaded when demo models are wanted.
+  const { makeTinyModels } = await import('@easel/gpu-runtime/tiny-models');
   const written = await makeTinyModels(modelsDir);
   const slugs = Object.keys(written);
   await catalog.seed({ presets: [], models: STARTER_CATALOG.models.filter((entry) => slugs.includes(entry.path)) });

@@ -1,5 +1,5 @@
 import { model, Schema } from 'mongoose';
-import { MODEL_FAMILIES, type ModelFamily } from '../../../schema/src/families.js';
+import { MODEL_FAMILIES, type ModelFamily } from '@easel/schema';
 import { PROMPT_STYLES, type PromptStyle } from './catalog-entry.js';
 
 /** How a family likes its prompts: the prompt enhancer adds these tags. */

@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { ModelFamily } from '../../../schema/src/families.js';
+import type { ModelFamily } from '@easel/schema';
 import type { Catalog, CatalogModel } from './catalog.js';
 import type { CatalogEntryFields } from './catalog-entry.js';
 import { readModelManifest, type ModelManifest } from './model-manifest.js';

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { MODEL_FAMILIES } from '../../../schema/src/families.js';
+import { MODEL_FAMILIES } from '@easel/schema';
 
 /**
  * What `npm run models:fetch` leaves in the model folder it installs: enough to register the

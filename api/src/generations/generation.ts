@@ -1,6 +1,6 @@
 import { model, Schema, type Types } from 'mongoose';
-import { MODEL_FAMILIES, type ModelFamily } from '../../../schema/src/families.js';
-import { SAMPLERS, SCHEDULES, type SamplerId, type ScheduleId } from '../../../schema/src/samplers.js';
+import { MODEL_FAMILIES, type ModelFamily } from '@easel/schema';
+import { SAMPLERS, SCHEDULES, type SamplerId, type ScheduleId } from '@easel/schema';
 import { PLANS } from '../accounts/user.js';
 import type { Plan } from '../accounts/accounts.js';
 

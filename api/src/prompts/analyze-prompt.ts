@@ -1,5 +1,5 @@
-import { GenerationSettings } from '../../../schema/src/job.js';
-import { parseAttention, type PromptSegment } from '../../../schema/src/prompt/index.js';
+import { GenerationSettings } from '@easel/schema';
+import { parseAttention, type PromptSegment } from '@easel/schema';
 import { InvalidInputError } from '../errors.js';
 import { enhancePrompts, type EnhancerModel, type EnhancerPreset } from './enhance-prompts.js';
 import { lintPrompt } from './lint/lint-prompt.js';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { ClipTokenizer, countPromptTokens, type ChunkTokenizer, type PromptTokenCount } from '../../../schema/src/prompt/index.js';
-import { cleanText } from '../../../schema/src/prompt/text-cleaning.js';
+import { ClipTokenizer, countPromptTokens, type ChunkTokenizer, type PromptTokenCount } from '@easel/schema';
+import { cleanText } from '@easel/schema';
 
 /**
  * Counts prompt tokens the way A1111's "23/75" does: with the model's own CLIP tokenizer when its

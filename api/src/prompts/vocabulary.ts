@@ -1,4 +1,4 @@
-import type { ModelFamily } from '../../../schema/src/families.js';
+import type { ModelFamily } from '@easel/schema';
 
 /** How people name the families, for messages. */
 export const FAMILY_NAMES: Record<ModelFamily, string> = {

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { MODEL_FAMILIES } from '../../../schema/src/families.js';
+import { MODEL_FAMILIES } from '@easel/schema';
 import { Catalog } from '../../src/catalog/catalog.js';
 import type { CatalogEntryFields } from '../../src/catalog/catalog-entry.js';
 import { STARTER_CATALOG } from '../../src/catalog/starter.js';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import mongoose from 'mongoose';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTinyModels } from '../../../scripts/make-tiny-models.js';
+import { makeTinyModels } from '@easel/gpu-runtime/tiny-models';
 import { Accounts } from '../../src/accounts/accounts.js';
 import { TokenService } from '../../src/accounts/token-service.js';
 import { startJongodb, type EmbeddedServer } from '../../src/db/jongodb.js';

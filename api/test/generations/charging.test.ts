@@ -1,10 +1,10 @@
 import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { InsufficientTokensError, TokenService } from '../../src/accounts/token-service.js';
-import { CHARGE_TIMEOUT_MS, chargeGeneration, settleCharge, settleStaleCharges } from '../../src/generations/charging.js';
+import { CHARGE_TIMEOUT_MS, chargeGeneration, settleCharge, settleStaleCharges } from '../../src/generations/create/charging.js';
 import { GenerationModel } from '../../src/generations/generation.js';
-import { findOwnGeneration, listGenerations } from '../../src/generations/generation-service.js';
-import { USER_GENERATIONS_TOPIC } from '../../src/generations/publisher.js';
+import { findOwnGeneration, listGenerations } from '../../src/generations/create/generation-service.js';
+import { USER_GENERATIONS_TOPIC } from '../../src/generations/events/publisher.js';
 import { createEaselPubSub } from '../../src/generations/events/in-process.js';
 import { clearDatabase, useTestDatabase } from '../support/database.js';
 import { chargingGeneration, expectTokensAccountedFor, ledgerOf, reload, type Holder } from '../support/generation-fixtures.js';

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTinyModels } from '../../../scripts/make-tiny-models.js';
+import { makeTinyModels } from '@easel/gpu-runtime/tiny-models';
 import { GenerationModel } from '../../src/generations/generation.js';
 import { expectTokensAccountedFor, reload, SETTLED } from '../support/generation-fixtures.js';
 import { freePort, startFunctionProcess, startTcpProxy, type RunningProcess, type TcpProxy } from '../support/processes.js';

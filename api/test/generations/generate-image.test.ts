@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MAX_SEED } from '../../../schema/src/job.js';
-import { CHARGE_TIMEOUT_MS, chargeGeneration } from '../../src/generations/charging.js';
+import { MAX_SEED } from '@easel/schema';
+import { CHARGE_TIMEOUT_MS, chargeGeneration } from '../../src/generations/create/charging.js';
 import { GenerationModel } from '../../src/generations/generation.js';
 import { chargingGeneration } from '../support/generation-fixtures.js';
 import { codes, useTestServer } from '../support/server.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ImageLinks } from '../../src/generations/image-links.js';
+import { ImageLinks } from '../../src/generations/images/image-links.js';
 
 const HOUR = 3_600_000;
 const FILE = '665f1c2e9b1d4a0012345678';

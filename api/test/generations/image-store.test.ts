@@ -1,6 +1,6 @@
 import mongoose, { Types } from 'mongoose';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { deleteImages, findImage, storeGeneratedImage } from '../../src/generations/image-store.js';
+import { deleteImages, findImage, storeGeneratedImage } from '../../src/generations/images/image-store.js';
 import { clearDatabase, useTestDatabase } from '../support/database.js';
 
 useTestDatabase();

@@ -8,7 +8,7 @@ import {
   generationVersion,
   publishGeneration,
   USER_GENERATIONS_TOPIC,
-} from '../../src/generations/publisher.js';
+} from '../../src/generations/events/publisher.js';
 import { createEaselPubSub } from '../../src/generations/events/in-process.js';
 
 type State = Pick<GenerationDocument, 'status' | 'attempt' | 'lastSequence' | 'cancelRequested'>;

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GenerationModel } from '../../src/generations/generation.js';
-import { storeGeneratedImage } from '../../src/generations/image-store.js';
-import { MAX_UPLOAD_BYTES } from '../../src/generations/uploads.js';
+import { storeGeneratedImage } from '../../src/generations/images/image-store.js';
+import { MAX_UPLOAD_BYTES } from '../../src/http/uploads.js';
 import { codes, useTestServer } from '../support/server.js';
 import { balanceOf, generate, installModel } from './support.js';
 

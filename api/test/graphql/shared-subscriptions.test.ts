@@ -1,7 +1,8 @@
 import { GraphQLInt, GraphQLObjectType, GraphQLSchema, GraphQLString, parse, type ExecutionResult } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import type { User } from '../../src/accounts/accounts.js';
-import { callerKey, type GraphQLContext, type Services } from '../../src/graphql/context.js';
+import { callerKey, type GraphQLContext } from '../../src/graphql/context.js';
+import type { Services } from '../../src/services.js';
 import { createEaselPubSub } from '../../src/generations/events/in-process.js';
 import { sharedSubscribe } from '../../src/graphql/shared-subscriptions.js';
 

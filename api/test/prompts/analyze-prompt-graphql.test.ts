@@ -2,7 +2,7 @@ import { cp, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ClipTokenizer, countPromptTokens } from '../../../schema/src/prompt/index.js';
+import { ClipTokenizer, countPromptTokens } from '@easel/schema';
 import { codes, useTestServer } from '../support/server.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MODEL_FAMILIES, type ModelFamily } from '../../../schema/src/families.js';
-import { serializeAttention } from '../../../schema/src/prompt/index.js';
-import { A1111_ATTENTION_EXAMPLES } from '../../../schema/test/prompt/a1111-examples.js';
+import { MODEL_FAMILIES, type ModelFamily } from '@easel/schema';
+import { serializeAttention } from '@easel/schema';
+import { A1111_ATTENTION_EXAMPLES } from '@easel/schema/testing/a1111-examples';
 import { STARTER_CATALOG } from '../../src/catalog/starter.js';
 import { InvalidInputError } from '../../src/errors.js';
 import { analyzePrompts } from '../../src/prompts/analyze-prompt.js';

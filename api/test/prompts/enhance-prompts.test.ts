@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MODEL_FAMILIES, type ModelFamily } from '../../../schema/src/families.js';
-import { scanPrompt } from '../../../schema/src/prompt/index.js';
+import { MODEL_FAMILIES, type ModelFamily } from '@easel/schema';
+import { scanPrompt } from '@easel/schema';
 import type { FamilyPreset } from '../../src/catalog/family-preset.js';
 import { STARTER_CATALOG } from '../../src/catalog/starter.js';
 import { enhancePrompts, prependMissingTags, type EnhancerModel } from '../../src/prompts/enhance-prompts.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MODEL_FAMILIES } from '../../../schema/src/families.js';
+import { MODEL_FAMILIES } from '@easel/schema';
 import { LINT_RULES, lintPrompt, type LintOptions } from '../../src/prompts/lint/lint-prompt.js';
 import { PromptWarningCode, type PromptWarning } from '../../src/prompts/warnings.js';
 import { anyPrompt, syntaxHeavyPrompt } from './arbitraries.js';

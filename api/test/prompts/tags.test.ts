@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { scanPrompt } from '../../../schema/src/prompt/index.js';
+import { scanPrompt } from '@easel/schema';
 import { removalSpan, splitTags, tagKey } from '../../src/prompts/syntax/tags.js';
 import { syntaxHeavyPrompt, tagList } from './arbitraries.js';
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClipTokenizer, countPromptTokens } from '../../../schema/src/prompt/index.js';
+import { ClipTokenizer, countPromptTokens } from '@easel/schema';
 import { ESTIMATED_COUNTER, tokenCounterFor } from '../../src/prompts/token-counter.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SAMPLER_OPTIONS } from '../../../schema/src/samplers.js';
+import { SAMPLER_OPTIONS } from '@easel/schema';
 import { codes, useTestServer } from '../support/server.js';
 
 const server = useTestServer();

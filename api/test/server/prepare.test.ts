@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startLocalInvoke } from '../../../gpu-runtime/src/local-invoke.js';
-import type { Services } from '../../src/graphql/context.js';
+import { startLocalInvoke } from '@easel/gpu-runtime/local-invoke';
+import type { Services } from '../../src/services.js';
 import { chargedGeneration } from '../support/generation-fixtures.js';
 import { useTestServer } from '../support/server.js';
 

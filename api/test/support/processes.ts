@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { URL_LINE_PREFIX } from '../../../gpu-runtime/src/local-function.js';
+import { URL_LINE_PREFIX } from '@easel/gpu-runtime/local-function';
 
 /*
  * Parts of Easel as real processes, so a test can kill one with SIGKILL mid-job. They run the

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { SIGNATURE_HEADER, signBody } from '../../../schema/src/signing.js';
+import { SIGNATURE_HEADER, signBody } from '@easel/schema';
 import { JobFailure } from './failure.js';
 
 export interface BaseImageLimits {

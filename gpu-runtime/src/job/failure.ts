@@ -1,4 +1,4 @@
-import type { FailureCode } from '../../../schema/src/events.js';
+import type { FailureCode } from '@easel/schema';
 import { GpuUnavailableError, ModelLoadError } from '../models/errors.js';
 import { GenerationCancelledError, InvalidRequestError, NonFiniteOutputError } from '../pipeline/errors.js';
 

@@ -1,6 +1,6 @@
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import type { ModelRef } from '../../../schema/src/job.js';
+import type { ModelRef } from '@easel/schema';
 import { JobFailure } from './failure.js';
 
 /**

@@ -1,7 +1,7 @@
 import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { ClipTokenizer } from '../../../schema/src/prompt/index.js';
+import { ClipTokenizer } from '@easel/schema';
 import { GpuUnavailableError, ModelLoadError } from './errors.js';
 import { openSession, type ExecutionProvider, type OpenedSession } from './execution-provider.js';
 import type { SchedulerConfig } from '../samplers/scheduler-config.js';

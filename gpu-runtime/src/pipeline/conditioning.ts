@@ -17,7 +17,7 @@
  * 1 and 2 both mean hidden_states[-2], and N > 2 goes N layers deep, as ComfyUI's CLIPSetLastLayer
  * does for both encoders.
  */
-import { chunkPrompt, chunkToEncoderInput, type WeightedToken } from '../../../schema/src/prompt/index.js';
+import { chunkPrompt, chunkToEncoderInput, type WeightedToken } from '@easel/schema';
 import type { HiddenStateChoice, LoadedModel, TextEncoderStage, UNetConditioningInput } from '../models/index.js';
 import { InvalidRequestError } from './errors.js';
 

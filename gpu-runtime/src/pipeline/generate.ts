@@ -11,8 +11,8 @@
  * batch size; the same request on the same machine gives the same bytes.
  */
 import { z } from 'zod';
-import { FAMILY_ARCHITECTURE } from '../../../schema/src/families.js';
-import { GenerationSettings, ModelRef } from '../../../schema/src/job.js';
+import { FAMILY_ARCHITECTURE } from '@easel/schema';
+import { GenerationSettings, ModelRef } from '@easel/schema';
 import { loadModel, type LoadedModel } from '../models/index.js';
 import { Discretization, getSampler, getSigmas, initialNoise } from '../samplers/index.js';
 import { cfgDenoiser } from './cfg.js';

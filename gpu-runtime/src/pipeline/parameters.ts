@@ -11,7 +11,7 @@
  * txt2img), and a value holding `,`, `:` or a newline is JSON-quoted. Plain string work, no image
  * or GPU dependency, so the API can reuse it.
  */
-import { parseSampler, SAMPLER_LABELS, SCHEDULE_LABELS, type SamplerId, type ScheduleId } from '../../../schema/src/samplers.js';
+import { parseSampler, SAMPLER_LABELS, SCHEDULE_LABELS, type SamplerId, type ScheduleId } from '@easel/schema';
 
 /** The settings that decided an image, as written into (and read back from) its PNG. */
 export interface ImageParameters {

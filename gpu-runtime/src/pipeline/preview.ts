@@ -6,7 +6,7 @@
  * for either; a queue hands progress to the caller in step order.
  */
 import sharp from 'sharp';
-import type { Architecture } from '../../../schema/src/families.js';
+import type { Architecture } from '@easel/schema';
 
 export interface Progress {
   /** 1-based: the step that just finished. */

@@ -27,7 +27,7 @@
  * - Noise: Philox4x32-10 + the normal quantile, random access by (seed, stream, index); image i
  *   uses seed + i, per-step noise is seeded per (image seed, step), so batches do not change images.
  */
-import type { SamplerId } from '../../../schema/src/samplers.js';
+import type { SamplerId } from '@easel/schema';
 import { dpmpp2m, dpmpp2mSde } from './dpmpp-2m.js';
 import { dpmppSde } from './dpmpp-sde.js';
 import { ddim, euler, eulerAncestral } from './euler.js';

@@ -1,4 +1,4 @@
-import type { ScheduleId } from '../../../schema/src/samplers.js';
+import type { ScheduleId } from '@easel/schema';
 import type { Discretization } from './discretization.js';
 
 /**

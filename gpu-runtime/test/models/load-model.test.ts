@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { makeTinyModels } from '../../../scripts/make-tiny-models.js';
+import { makeTinyModels } from '../../src/tiny-models/index.js';
 import { GpuUnavailableError, loadModel, ModelLoadError, unloadModel, openSession, type LoadedModel } from '../../src/models/index.js';
 
 let root: string;

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTinyModels, TINY_MODELS_VERSION } from '../../../scripts/make-tiny-models.js';
+import { makeTinyModels, TINY_MODELS_VERSION } from '../../src/tiny-models/index.js';
 import { float16ToFloat32, float32ToFloat16 } from '../../src/models/index.js';
 import { Discretization, parseSchedulerConfig } from '../../src/samplers/index.js';
 

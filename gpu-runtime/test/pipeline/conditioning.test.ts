@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTinyModels } from '../../../scripts/make-tiny-models.js';
+import { makeTinyModels } from '../../src/tiny-models/index.js';
 import { float16ToFloat32, loadModel, type LoadedModel } from '../../src/models/index.js';
 import { applyLayerNorm, fitLayerNorm } from '../../src/models/layer-norm.js';
 import { encodePrompts, unetConditioningInput, type PromptEncodingRequest } from '../../src/pipeline/conditioning.js';

@@ -2,9 +2,9 @@ import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { makeTinyModels } from '../../../scripts/make-tiny-models.js';
-import { GraphBuilder } from '../../../scripts/tiny-models/graph-builder.js';
-import { WeightRandom } from '../../../scripts/tiny-models/random.js';
+import { makeTinyModels } from '../../src/tiny-models/index.js';
+import { GraphBuilder } from '../../src/tiny-models/graph-builder.js';
+import { WeightRandom } from '../../src/tiny-models/random.js';
 import type { GenerationRequest } from '../../src/pipeline/generate.js';
 
 export type TinyKind = 'sd15' | 'sdxl';

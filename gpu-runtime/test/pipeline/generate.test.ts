@@ -2,7 +2,7 @@ import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { SAMPLERS, SCHEDULES } from '../../../schema/src/samplers.js';
+import { SAMPLERS, SCHEDULES } from '@easel/schema';
 import { loadModel, ModelLoadError } from '../../src/models/index.js';
 import { GenerationCancelledError, InvalidRequestError } from '../../src/pipeline/errors.js';
 import { generate, type GenerationRequest } from '../../src/pipeline/generate.js';

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { SAMPLERS, type SamplerId } from '../../../schema/src/samplers.js';
+import { SAMPLERS, type SamplerId } from '@easel/schema';
 import {
   ancestralStep,
   type Denoiser,

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { SCHEDULES } from '../../../schema/src/samplers.js';
+import { SCHEDULES } from '@easel/schema';
 import {
   Discretization,
   exponentialSigmas,

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GenerationEvent, type CallbackReply } from '../../../schema/src/events.js';
-import { SIGNATURE_HEADER, verifySignature } from '../../../schema/src/signing.js';
+import { GenerationEvent, type CallbackReply } from '@easel/schema';
+import { SIGNATURE_HEADER, verifySignature } from '@easel/schema';
 
 export interface ReceivedEvent {
   event: GenerationEvent;

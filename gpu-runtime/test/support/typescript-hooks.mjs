@@ -1,7 +1,8 @@
 // Node module hooks that run the TypeScript sources directly, transpiled by swc (already a dev
 // dependency, for vitest), so a test can start a module in a real child process without a build:
 //   node --import ./gpu-runtime/test/support/register-typescript.mjs gpu-runtime/src/local-function.ts
-// Sources import `./x.js`; when only `./x.ts` exists, that is the file meant.
+// Sources import `./x.js`; when only `./x.ts` exists, that is the file meant. Easel's packages
+// resolve through their `easel-source` export condition, to the sources rather than dist/.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +15,7 @@ export async function resolve(specifier, context, nextResolve) {
       return { url: candidate.href, shortCircuit: true };
     }
   }
-  return nextResolve(specifier, context);
+  return nextResolve(specifier, { ...context, conditions: [...context.conditions, 'easel-source'] });
 }
 
 export async function load(url, context, nextLoad) {

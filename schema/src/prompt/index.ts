@@ -10,6 +10,7 @@ export {
   type SyntaxProblem,
   type TextRun,
 } from './scan.js';
+export { cleanText } from './text-cleaning.js';
 export { ClipTokenizer, TokenizerFilesError, type ClipTokenizerFiles } from './clip-tokenizer.js';
 export {
   DEFAULT_COMMA_BACKTRACK,

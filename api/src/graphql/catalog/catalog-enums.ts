@@ -1,4 +1,4 @@
-import { MODEL_FAMILIES } from '../../../../schema/src/families.js';
+import { MODEL_FAMILIES } from '@easel/schema';
 import { MODEL_TIERS, PROMPT_STYLES } from '../../catalog/catalog-entry.js';
 import { graphqlEnum } from '../enum.js';
 

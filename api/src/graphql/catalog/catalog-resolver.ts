@@ -1,5 +1,5 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
-import type { ModelFamily } from '../../../../schema/src/families.js';
+import type { ModelFamily } from '@easel/schema';
 import type { CatalogModel } from '../../catalog/catalog.js';
 import type { ModelTier } from '../../catalog/catalog-entry.js';
 import type { GraphQLContext } from '../context.js';

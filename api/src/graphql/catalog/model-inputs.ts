@@ -1,6 +1,6 @@
 import { ArrayMaxSize, ArrayNotEmpty, IsOptional, Length, Matches, MaxLength } from 'class-validator';
 import { Field, Float, InputType, Int } from 'type-graphql';
-import type { ModelFamily } from '../../../../schema/src/families.js';
+import type { ModelFamily } from '@easel/schema';
 import type { ModelTier, PromptStyle } from '../../catalog/catalog-entry.js';
 import { SLUG_PATTERN, SLUG_RULE } from '../../catalog/catalog-rules.js';
 import { ModelFamilyEnum, ModelTierEnum, PromptStyleEnum } from './catalog-enums.js';

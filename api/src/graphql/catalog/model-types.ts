@@ -1,5 +1,5 @@
 import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
-import type { ModelFamily } from '../../../../schema/src/families.js';
+import type { ModelFamily } from '@easel/schema';
 import type { ModelTier, PromptStyle } from '../../catalog/catalog-entry.js';
 import { ModelFamilyEnum, ModelTierEnum, PromptStyleEnum } from './catalog-enums.js';
 

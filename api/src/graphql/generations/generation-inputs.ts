@@ -1,7 +1,7 @@
 import { IsDivisibleBy, IsInt, Length, Max, MaxLength, Min, MinLength } from 'class-validator';
 import { Field, Float, ID, InputType, Int } from 'type-graphql';
-import { MAX_SEED } from '../../../../schema/src/job.js';
-import type { GenerateImageRequest } from '../../generations/settings.js';
+import { MAX_SEED } from '@easel/schema';
+import type { GenerateImageRequest } from '../../generations/create/settings.js';
 
 // Here the shapes and the ranges any model shares. What depends on the model (its sizes, that it
 // exists and is installed), the sampler name and the base image are checked by the generation

@@ -1,6 +1,6 @@
 import mongoose from 'mongoose';
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { samplerLabel } from '../../../../schema/src/samplers.js';
+import { samplerLabel } from '@easel/schema';
 import type { GenerationStatus } from '../../generations/generation.js';
 import {
   cancelGeneration,
@@ -8,10 +8,10 @@ import {
   generateImage,
   listGenerations,
   MAX_GENERATIONS_PAGE,
-} from '../../generations/generation-service.js';
-import { IMAGES_PATH } from '../../generations/image-routes.js';
-import type { PublishedGeneration } from '../../generations/publisher.js';
-import { queuePosition } from '../../generations/queue.js';
+} from '../../generations/create/generation-service.js';
+import { IMAGES_PATH } from '../../http/image-routes.js';
+import type { PublishedGeneration } from '../../generations/events/publisher.js';
+import { queuePosition } from '../../generations/dispatch/queue.js';
 import type { GraphQLContext } from '../context.js';
 import { connection, type Connection } from '../pagination.js';
 import { withoutNulls } from '../without-nulls.js';

@@ -1,6 +1,6 @@
 import { Arg, Authorized, ID, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
-import { followGeneration, followUserGenerations } from '../../generations/generation-feed.js';
-import type { PublishedGeneration } from '../../generations/publisher.js';
+import { followGeneration, followUserGenerations } from '../../generations/events/generation-feed.js';
+import type { PublishedGeneration } from '../../generations/events/publisher.js';
 import type { GraphQLContext } from '../context.js';
 import { toGraphQLError } from '../errors.js';
 import { Generation } from './generation-types.js';

@@ -1,6 +1,6 @@
 import { DateTimeResolver } from 'graphql-scalars';
 import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
-import type { ModelFamily } from '../../../../schema/src/families.js';
+import type { ModelFamily } from '@easel/schema';
 import { GENERATION_STATUSES, type GenerationStatus } from '../../generations/generation.js';
 import { ModelFamilyEnum } from '../catalog/catalog-enums.js';
 import { ImageSize, ModelDefaults } from '../catalog/model-types.js';

@@ -1,5 +1,5 @@
 import { Query, Resolver } from 'type-graphql';
-import { SAMPLER_OPTIONS } from '../../../../schema/src/samplers.js';
+import { SAMPLER_OPTIONS } from '@easel/schema';
 import { SamplerOption } from './sampler-types.js';
 
 @Resolver()

@@ -1,5 +1,5 @@
-import type { ModelFamily } from '../../../../schema/src/families.js';
-import { scanPrompt } from '../../../../schema/src/prompt/index.js';
+import type { ModelFamily } from '@easel/schema';
+import { scanPrompt } from '@easel/schema';
 import type { PromptStyle } from '../../catalog/catalog-entry.js';
 import { splitTags, tagKey } from '../syntax/tags.js';
 import { isQualityTag } from '../vocabulary.js';

@@ -1,5 +1,5 @@
-import type { ModelFamily } from '../../../../schema/src/families.js';
-import type { ScannedPrompt } from '../../../../schema/src/prompt/index.js';
+import type { ModelFamily } from '@easel/schema';
+import type { ScannedPrompt } from '@easel/schema';
 import type { PromptStyle } from '../../catalog/catalog-entry.js';
 import type { PromptTag } from '../syntax/tags.js';
 import type { PromptWarning, PromptWarningCode } from '../warnings.js';

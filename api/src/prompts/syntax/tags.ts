@@ -1,5 +1,5 @@
-import { BREAK_TEXT, isBreakWordAt, type BracketPair, type ScannedPrompt, type TextRun } from '../../../../schema/src/prompt/index.js';
-import { cleanText } from '../../../../schema/src/prompt/text-cleaning.js';
+import { BREAK_TEXT, isBreakWordAt, type BracketPair, type ScannedPrompt, type TextRun } from '@easel/schema';
+import { cleanText } from '@easel/schema';
 
 /**
  * A prompt read as tags: the pieces between commas (and BREAKs), whatever brackets they sit in.

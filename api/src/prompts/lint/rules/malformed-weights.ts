@@ -1,4 +1,4 @@
-import type { BracketPair, ScannedPrompt } from '../../../../../schema/src/prompt/index.js';
+import type { BracketPair, ScannedPrompt } from '@easel/schema';
 import { skipSpacesBackward, type PromptTag } from '../../syntax/tags.js';
 import { PromptWarningCode, quote, warning, type PromptWarning } from '../../warnings.js';
 import type { LintRule } from '../lint-rule.js';

@@ -1,4 +1,4 @@
-import type { SyntaxProblem } from '../../../../../schema/src/prompt/index.js';
+import type { SyntaxProblem } from '@easel/schema';
 import { PromptWarningCode, warning, type PromptWarning } from '../../warnings.js';
 import type { LintRule } from '../lint-rule.js';
 

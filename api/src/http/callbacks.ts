@@ -1,14 +1,14 @@
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
 import { isValidObjectId } from 'mongoose';
 import { z } from 'zod';
-import { GenerationEvent, type CallbackReply } from '../../../schema/src/events.js';
-import { SIGNATURE_HEADER, verifySignature } from '../../../schema/src/signing.js';
-import type { Dispatcher } from './dispatcher.js';
-import { FINAL_STATUSES, GenerationModel, type GenerationDocument, type StoredImage } from './generation.js';
-import { deleteImages, findImage, openImage, storeGeneratedImage } from './image-store.js';
-import { CALLBACK_ROUTE } from './job-request.js';
-import { finishGeneration, type LifecycleServices } from './lifecycle.js';
-import { publishGeneration } from './publisher.js';
+import { GenerationEvent, type CallbackReply } from '@easel/schema';
+import { SIGNATURE_HEADER, verifySignature } from '@easel/schema';
+import type { Dispatcher } from '../generations/dispatch/dispatcher.js';
+import { FINAL_STATUSES, GenerationModel, type GenerationDocument, type StoredImage } from '../generations/generation.js';
+import { deleteImages, findImage, openImage, storeGeneratedImage } from '../generations/images/image-store.js';
+import { CALLBACK_ROUTE } from '../generations/dispatch/job-request.js';
+import { finishGeneration, type LifecycleServices } from '../generations/events/lifecycle.js';
+import { publishGeneration } from '../generations/events/publisher.js';
 
 /*
  * The GPU function's side door: POST <CALLBACK_ROUTE>/:id receives a job's events, GET

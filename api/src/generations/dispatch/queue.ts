@@ -1,4 +1,4 @@
-import { GenerationModel, type GenerationDocument } from './generation.js';
+import { GenerationModel, type GenerationDocument } from '../generation.js';
 
 type Queued = Pick<GenerationDocument, '_id' | 'createdAt' | 'status'>;
 

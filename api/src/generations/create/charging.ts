@@ -1,8 +1,8 @@
 import type { Types } from 'mongoose';
-import { ChargeVoidedError, InsufficientTokensError, type TokenHolder } from '../accounts/token-service.js';
-import { GenerationModel, type GenerationDocument } from './generation.js';
-import { finishGeneration, type LifecycleServices } from './lifecycle.js';
-import { publishGeneration } from './publisher.js';
+import { ChargeVoidedError, InsufficientTokensError, type TokenHolder } from '../../accounts/token-service.js';
+import { GenerationModel, type GenerationDocument } from '../generation.js';
+import { finishGeneration, type LifecycleServices } from '../events/lifecycle.js';
+import { publishGeneration } from '../events/publisher.js';
 
 /*
  * How a generation is paid for, so that every token charged is spent on an image or refunded

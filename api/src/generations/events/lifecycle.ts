@@ -1,7 +1,9 @@
 import type { Types } from 'mongoose';
-import type { Services } from '../graphql/context.js';
-import { GenerationModel, type GenerationDocument, type GenerationStatus, type StoredImage, type StoredStatus } from './generation.js';
+import type { Logger } from 'pino';
+import type { TokenService } from '../../accounts/token-service.js';
+import { GenerationModel, type GenerationDocument, type GenerationStatus, type StoredImage, type StoredStatus } from '../generation.js';
 import { publishGeneration } from './publisher.js';
+import type { EaselPubSub } from './event-bus.js';
 
 /*
  * How a job ends, and why every token is spent on an image or refunded exactly once
@@ -38,7 +40,11 @@ export interface ExpectedState {
   leaseExpiredBy?: Date;
 }
 
-export type LifecycleServices = Pick<Services, 'tokens' | 'pubSub' | 'logger'>;
+export interface LifecycleServices {
+  tokens: TokenService;
+  pubSub: EaselPubSub;
+  logger: Logger;
+}
 
 /**
  * Moves the job to its final status if it is still as `expect` says; refunds a FAILED or

@@ -1,7 +1,7 @@
 import { Router, type NextFunction, type Request, type Response } from 'express';
-import type { Services } from '../graphql/context.js';
-import { requireUser, sendError, type UserLocals } from '../http/require-user.js';
-import { findImage, openImage, type ImageBucket, type StoredImageFile } from './image-store.js';
+import type { Services } from '../services.js';
+import { requireUser, sendError, type UserLocals } from './require-user.js';
+import { findImage, openImage, type ImageBucket, type StoredImageFile } from '../generations/images/image-store.js';
 import { UPLOADS_PATH } from './uploads.js';
 
 export const IMAGES_PATH = '/images';

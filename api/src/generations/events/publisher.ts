@@ -1,5 +1,5 @@
-import type { EaselPubSub } from './events/event-bus.js';
-import { FINAL_STATUSES, type GenerationDocument } from './generation.js';
+import type { EaselPubSub } from './event-bus.js';
+import { FINAL_STATUSES, type GenerationDocument } from '../generation.js';
 
 /**
  * Topics of generation updates. Each update goes to three: the generation's own (for

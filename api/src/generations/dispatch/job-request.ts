@@ -1,5 +1,5 @@
-import { GenerationJob, JOB_CONTRACT_VERSION } from '../../../schema/src/job.js';
-import type { GenerationDocument } from './generation.js';
+import { GenerationJob, JOB_CONTRACT_VERSION } from '@easel/schema';
+import type { GenerationDocument } from '../generation.js';
 
 /** Where the GPU function reports a job's events: `<base>/callbacks/generations/<id>`. */
 export const CALLBACK_ROUTE = '/callbacks/generations';

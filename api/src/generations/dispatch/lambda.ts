@@ -1,7 +1,7 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { Logger } from 'pino';
-import type { GenerationJob } from '../../../schema/src/job.js';
-import type { Config } from '../config.js';
+import type { GenerationJob } from '@easel/schema';
+import type { Config } from '../../config.js';
 
 /** The GPU function as the dispatcher sees it: hand over a job, and learn only whether it was accepted. */
 export interface GpuFunction {
@@ -57,7 +57,7 @@ function localFunction(config: Config, logger: Logger): GpuFunction {
   let started: Promise<{ gpu: GpuFunction; close(): Promise<void> }> | undefined;
   const start = async () => {
     // Loaded on first use: servers that never dispatch (most tests) do not load onnxruntime.
-    const { startLocalFunction } = await import('../../../gpu-runtime/src/local-function.js');
+    const { startLocalFunction } = await import('@easel/gpu-runtime/local-function');
     const server = await startLocalFunction({
       modelsDir: config.modelsDir,
       functionName: config.gpu.functionName,

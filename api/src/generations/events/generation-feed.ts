@@ -1,6 +1,6 @@
-import type { EaselPubSub } from './events/event-bus.js';
-import { FINAL_STATUSES, GenerationModel, type GenerationDocument } from './generation.js';
-import { findOwnGeneration } from './generation-service.js';
+import type { EaselPubSub } from './event-bus.js';
+import { FINAL_STATUSES, GenerationModel, type GenerationDocument } from '../generation.js';
+import { findOwnGeneration } from '../create/generation-service.js';
 import {
   ALL_GENERATIONS_TOPIC,
   compareVersions,
@@ -9,7 +9,7 @@ import {
   USER_GENERATIONS_TOPIC,
   type PublishedGeneration,
 } from './publisher.js';
-import { isAhead, queuePosition } from './queue.js';
+import { isAhead, queuePosition } from '../dispatch/queue.js';
 
 /*
  * The subscriptions' side of publisher.ts: streams of Generation updates, in order.

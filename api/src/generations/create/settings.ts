@@ -1,10 +1,10 @@
 import { randomInt } from 'node:crypto';
-import { GenerationSettings, MAX_SEED } from '../../../schema/src/job.js';
-import { parseSampler, SAMPLER_OPTIONS, SCHEDULE_LABELS } from '../../../schema/src/samplers.js';
-import type { CatalogModel } from '../catalog/catalog.js';
-import { includesSize } from '../catalog/catalog-rules.js';
-import { InvalidInputError, type InvalidField } from '../errors.js';
-import type { StoredSettings } from './generation.js';
+import { GenerationSettings, MAX_SEED } from '@easel/schema';
+import { parseSampler, SAMPLER_OPTIONS, SCHEDULE_LABELS } from '@easel/schema';
+import type { CatalogModel } from '../../catalog/catalog.js';
+import { includesSize } from '../../catalog/catalog-rules.js';
+import { InvalidInputError, type InvalidField } from '../../errors.js';
+import type { StoredSettings } from '../generation.js';
 
 /** What generateImage takes; every setting left out comes from the model's defaults. */
 export interface GenerateImageRequest {

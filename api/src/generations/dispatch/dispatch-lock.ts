@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { model, Schema } from 'mongoose';
-import { isDuplicateKeyError } from '../errors.js';
+import { isDuplicateKeyError } from '../../errors.js';
 
 interface LockDocument {
   _id: string;

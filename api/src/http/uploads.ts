@@ -1,9 +1,9 @@
 import express, { Router, type RequestHandler, type Response } from 'express';
 import multer from 'multer';
 import sharp from 'sharp';
-import type { Services } from '../graphql/context.js';
-import { requireUser, sendError, type UserLocals } from '../http/require-user.js';
-import { storeUpload } from './image-store.js';
+import type { Services } from '../services.js';
+import { requireUser, sendError, type UserLocals } from './require-user.js';
+import { storeUpload } from '../generations/images/image-store.js';
 
 export const UPLOADS_PATH = '/uploads';
 

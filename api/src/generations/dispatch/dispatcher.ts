@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import type { Plan } from '../accounts/accounts.js';
-import { settleStaleCharges } from './charging.js';
+import type { Plan } from '../../accounts/accounts.js';
+import { settleStaleCharges } from '../create/charging.js';
 import { DatabaseLock } from './dispatch-lock.js';
-import { GenerationModel, type GenerationDocument } from './generation.js';
+import { GenerationModel, type GenerationDocument } from '../generation.js';
 import { jobRequest } from './job-request.js';
 import type { GpuFunction } from './lambda.js';
-import { finishGeneration, settleRefunds, type LifecycleServices } from './lifecycle.js';
-import { publishGeneration } from './publisher.js';
+import { finishGeneration, settleRefunds, type LifecycleServices } from '../events/lifecycle.js';
+import { publishGeneration } from '../events/publisher.js';
 
 /*
  * The dispatcher: QUEUED generations out to the GPU function, first in first out, within limits.

@@ -1,16 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Types } from 'mongoose';
-import type { User } from '../accounts/accounts.js';
-import { KeyedSerializer } from '../accounts/keyed-serializer.js';
-import type { CatalogModel } from '../catalog/catalog.js';
-import { InvalidInputError, isDuplicateKeyError, NotFoundError } from '../errors.js';
-import type { Services } from '../graphql/context.js';
-import { enhancePrompts } from '../prompts/enhance-prompts.js';
+import type { User } from '../../accounts/accounts.js';
+import { KeyedSerializer } from '../../accounts/keyed-serializer.js';
+import type { CatalogModel } from '../../catalog/catalog.js';
+import { InvalidInputError, isDuplicateKeyError, NotFoundError } from '../../errors.js';
+import type { Services } from '../../services.js';
+import { enhancePrompts } from '../../prompts/enhance-prompts.js';
 import { chargeGeneration, isStaleCharge, settleCharge } from './charging.js';
-import { FINAL_STATUSES, GENERATION_STATUSES, GenerationModel, type GenerationDocument, type GenerationStatus } from './generation.js';
-import { findImage, OBJECT_ID } from './image-store.js';
-import { finishGeneration } from './lifecycle.js';
-import { publishGeneration } from './publisher.js';
+import { FINAL_STATUSES, GENERATION_STATUSES, GenerationModel, type GenerationDocument, type GenerationStatus } from '../generation.js';
+import { findImage, OBJECT_ID } from '../images/image-store.js';
+import { finishGeneration } from '../events/lifecycle.js';
+import { publishGeneration } from '../events/publisher.js';
 import { resolveSettings, type GenerateImageRequest } from './settings.js';
 
 /*

@@ -1,0 +1,24 @@
+import type { Logger } from 'pino';
+import type { Accounts } from './accounts/accounts.js';
+import type { TokenService } from './accounts/token-service.js';
+import type { Catalog } from './catalog/catalog.js';
+import type { Config } from './config.js';
+import type { Dispatcher } from './generations/dispatch/dispatcher.js';
+import type { EaselPubSub } from './generations/events/event-bus.js';
+import type { ImageLinks } from './generations/images/image-links.js';
+
+/** The long-lived parts the API's adapters (GraphQL resolvers, HTTP routes) use; built once at start (see server.ts). */
+export interface Services {
+  config: Config;
+  logger: Logger;
+  accounts: Accounts;
+  tokens: TokenService;
+  catalog: Catalog;
+  pubSub: EaselPubSub;
+  /** Sends QUEUED generations to the GPU function; call `notify()` after queueing one. */
+  dispatcher: Dispatcher;
+  /** The URL clients reach this API at, for absolute links (image URLs): PUBLIC_URL, else the listening address. */
+  publicUrl: string;
+  /** Signs and checks the image links that need no API key (for <img> tags). */
+  imageLinks: ImageLinks;
+}
