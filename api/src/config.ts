@@ -98,6 +98,20 @@ export const ENVIRONMENT = z.object({
     .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
     .optional()
     .describe('Redis for the event bus shared by several API instances (subscriptions see every instance\'s events). Unset: events stay in this process.'),
+  IMAGE_STORE: z
+    .enum(['gridfs', 's3'])
+    .default('gridfs')
+    .describe('Where images (generated PNGs, uploaded bases) are kept: `gridfs` in the database, or `s3` in an S3-compatible bucket (`S3_*`).'),
+  S3_BUCKET: z.string().min(1).optional().describe('`IMAGE_STORE=s3`: the bucket (required then).'),
+  S3_REGION: z.string().min(1).default('us-east-1').describe('`IMAGE_STORE=s3`: the bucket\'s region.'),
+  S3_ENDPOINT: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .optional()
+    .describe('`IMAGE_STORE=s3`: endpoint of an S3-compatible service (MinIO, R2, ...). Unset: AWS S3. Credentials: the standard AWS variables or the role.'),
+  S3_FORCE_PATH_STYLE: z
+    .enum(['true', 'false'])
+    .default('false')
+    .describe('`IMAGE_STORE=s3`: `true` for path-style URLs (`endpoint/bucket/key`), which most S3-compatible services need.'),
 });
 
 export type Environment = z.infer<typeof ENVIRONMENT>;
@@ -131,6 +145,8 @@ export interface Config {
   imageLinkKey: string | undefined;
   /** The event bus's Redis; unset: events in process. */
   redisUrl: string | undefined;
+  /** Where images live: GridFS, or an S3-compatible bucket. */
+  images: { store: 'gridfs' } | { store: 's3'; bucket: string; region: string; endpoint: string | undefined; forcePathStyle: boolean };
 }
 
 export class ConfigError extends Error {
@@ -151,6 +167,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid environment:\n${problems.join('\n')}`);
   }
   const e = parsed.data;
+  if (e.IMAGE_STORE === 's3' && !e.S3_BUCKET) throw new ConfigError('Invalid environment:\n  S3_BUCKET: is required when IMAGE_STORE is s3');
   return {
     env: e.NODE_ENV,
     isProduction: e.NODE_ENV === 'production',
@@ -174,5 +191,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     callbackUrl: e.CALLBACK_URL?.replace(/\/+$/, ''),
     imageLinkKey: e.IMAGE_LINK_KEY,
     redisUrl: e.REDIS_URL,
+    images:
+      e.IMAGE_STORE === 's3'
+        ? { store: 's3', bucket: e.S3_BUCKET!, region: e.S3_REGION, endpoint: e.S3_ENDPOINT, forcePathStyle: e.S3_FORCE_PATH_STYLE === 'true' }
+        : { store: 'gridfs' },
   };
 }

@@ -20,6 +20,9 @@ import { initIndexes, startDatabase, type Database } from './db/connection.js';
 import { callbackRouter } from './http/callbacks.js';
 import { createDispatcher } from './generations/dispatch/dispatcher.js';
 import { ImageLinks } from './generations/images/image-links.js';
+import { useImageStore } from './generations/images/image-store.js';
+import { gridFsStore } from './generations/images/gridfs-store.js';
+import { s3Store } from './generations/images/s3-store.js';
 import { imageRoutes } from './http/image-routes.js';
 import { createGpuFunction } from './generations/dispatch/lambda.js';
 import { uploadRoutes } from './http/uploads.js';
@@ -81,6 +84,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
   let pubSub: EaselPubSub | undefined;
   try {
     await initIndexes();
+    useImageStore(config.images.store === 's3' ? s3Store(config.images) : gridFsStore);
     const tokens = new TokenService({ allowances: config.dailyTokens, clock: overrides.clock });
     pubSub = config.redisUrl ? await createRedisPubSub(config.redisUrl, logger) : createEaselPubSub();
     const services: Services = {
