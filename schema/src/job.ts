@@ -11,12 +11,17 @@ export const JOB_CONTRACT_VERSION = 1;
 
 export const MAX_SEED = 2 ** 32 - 1;
 
-/** Everything that decides the pixels. The pipeline takes exactly this, plus where the model lives. */
-export const GenerationSettings = z.object({
-  prompt: z.string().max(10_000),
-  negativePrompt: z.string().max(10_000).default(''),
-  width: z.number().int().min(64).max(2048).multipleOf(8, 'must be a multiple of 8'),
-  height: z.number().int().min(64).max(2048).multipleOf(8, 'must be a multiple of 8'),
+/** Image sizes are whole latent pixels: the VAE scales by 8. */
+export const SIZE_MULTIPLE = 8;
+
+/**
+ * The settings that decide the pixels besides the prompts, each with its range: the one
+ * definition of a setting. The API takes them (GraphQL input ranges come from here), stores them
+ * with the generation and sends them in the job; the GPU function reads them from the job.
+ */
+export const ImageSettings = z.object({
+  width: z.number().int().min(64).max(2048).multipleOf(SIZE_MULTIPLE, `must be a multiple of ${SIZE_MULTIPLE}`),
+  height: z.number().int().min(64).max(2048).multipleOf(SIZE_MULTIPLE, `must be a multiple of ${SIZE_MULTIPLE}`),
   steps: z.number().int().min(1).max(150),
   cfgScale: z.number().min(1).max(30),
   sampler: z.enum(SAMPLERS),
@@ -28,6 +33,23 @@ export const GenerationSettings = z.object({
   batchSize: z.number().int().min(1).max(4).default(1),
   /** img2img: how far to noise the base image, 0 (keep) to 1 (replace). Ignored without one. */
   denoiseStrength: z.number().min(0).max(1).default(0.75),
+});
+export type ImageSettings = z.infer<typeof ImageSettings>;
+
+/** The numeric settings, by name. */
+export type NumericSetting = { [K in keyof ImageSettings]: ImageSettings[K] extends number ? K : never }[keyof ImageSettings];
+
+/** A numeric setting's range, read from its definition above (for GraphQL validation and docs). */
+export function settingRange(name: NumericSetting): { min: number; max: number } {
+  const field = ImageSettings.shape[name];
+  const number = field instanceof z.ZodDefault ? (field.unwrap() as z.ZodNumber) : (field as z.ZodNumber);
+  return { min: number.minValue ?? -Infinity, max: number.maxValue ?? Infinity };
+}
+
+/** Everything that decides the pixels. The pipeline takes exactly this, plus where the model lives. */
+export const GenerationSettings = ImageSettings.extend({
+  prompt: z.string().max(10_000),
+  negativePrompt: z.string().max(10_000).default(''),
   /** Send a preview every N steps; 0 sends none. */
   previewEvery: z.number().int().min(0).default(1),
 });
@@ -64,3 +86,5 @@ export const GenerationJob = z.object({
   }),
 });
 export type GenerationJob = z.infer<typeof GenerationJob>;
+/** A job as the API sends it: the GPU function's handler parses it, filling in defaults. */
+export type GenerationJobRequest = z.input<typeof GenerationJob>;

@@ -1,6 +1,5 @@
 import { model, Schema, type Types } from 'mongoose';
-import { MODEL_FAMILIES, type ModelFamily } from '@easel/schema';
-import { SAMPLERS, SCHEDULES, type SamplerId, type ScheduleId } from '@easel/schema';
+import { ImageSettings, MODEL_FAMILIES, type ModelFamily } from '@easel/schema';
 import { PLANS } from '../accounts/user.js';
 import type { Plan } from '../accounts/accounts.js';
 
@@ -26,19 +25,8 @@ export interface StoredImage {
   height: number;
 }
 
-/** The settings that decide the pixels, as sent to the GPU function (see schema/src/job.ts). */
-export interface StoredSettings {
-  width: number;
-  height: number;
-  steps: number;
-  cfgScale: number;
-  sampler: SamplerId;
-  schedule: ScheduleId;
-  clipSkip: number;
-  seed: number;
-  batchSize: number;
-  denoiseStrength: number;
-}
+/** The settings that decide the pixels besides the prompts, as the job contract defines them. */
+export type StoredSettings = ImageSettings;
 
 /**
  * One generateImage call, from charge to images. The status moves
@@ -122,17 +110,11 @@ const generationSchema = new Schema<GenerationDocument>(
     finalPrompt: { type: String, default: '' },
     finalNegativePrompt: { type: String, default: '' },
     enhancePrompt: { type: Boolean, required: true },
+    // Checked against the contract's definition when stored; its fields are never queried.
     settings: {
-      width: { type: Number, required: true },
-      height: { type: Number, required: true },
-      steps: { type: Number, required: true },
-      cfgScale: { type: Number, required: true },
-      sampler: { type: String, enum: SAMPLERS, required: true },
-      schedule: { type: String, enum: SCHEDULES, required: true },
-      clipSkip: { type: Number, required: true },
-      seed: { type: Number, required: true },
-      batchSize: { type: Number, required: true },
-      denoiseStrength: { type: Number, required: true },
+      type: Schema.Types.Mixed,
+      required: true,
+      validate: { validator: (value: unknown) => ImageSettings.safeParse(value).success, message: 'settings do not fit the job contract' },
     },
     baseImageId: { type: Schema.Types.ObjectId },
     tokensCharged: { type: Number, required: true },

@@ -1,35 +1,30 @@
 import { randomInt } from 'node:crypto';
-import { GenerationSettings, MAX_SEED } from '@easel/schema';
+import { GenerationSettings, MAX_SEED, type ImageSettings } from '@easel/schema';
 import { parseSampler, SAMPLER_OPTIONS, SCHEDULE_LABELS } from '@easel/schema';
 import type { CatalogModel } from '../../catalog/catalog.js';
 import { includesSize } from '../../catalog/catalog-rules.js';
 import { InvalidInputError, type InvalidField } from '../../errors.js';
 import type { StoredSettings } from '../generation.js';
 
+/** The settings a request may give as numbers; the model's defaults fill the rest. */
+type NumericOverrides = Partial<Pick<ImageSettings, 'width' | 'height' | 'steps' | 'cfgScale' | 'clipSkip' | 'seed' | 'batchSize' | 'denoiseStrength'>>;
+
 /** What generateImage takes; every setting left out comes from the model's defaults. */
-export interface GenerateImageRequest {
+export interface GenerateImageRequest extends NumericOverrides {
   /** Catalog id or slug. */
   modelId: string;
   prompt: string;
   negativePrompt?: string;
   /** Default true: the prompt enhancer adds the model family's quality and negative tags. */
   enhancePrompt?: boolean;
-  /** An upload of the caller's (POST /uploads): img2img from it. */
+  /** An upload of the caller's (POST /uploads): img2img from it, by denoiseStrength (default 0.75). */
   baseImageId?: string;
-  /** img2img only: 0 keeps the base image, 1 replaces it. Default 0.75. */
-  denoiseStrength?: number;
-  width?: number;
-  height?: number;
-  steps?: number;
-  cfgScale?: number;
   /** An A1111 label, e.g. "DPM++ 2M SDE Karras" (sampler and schedule in one). */
   sampler?: string;
   /** A1111's separate "Schedule type" ("Karras"), overriding the one the sampler label names. */
   scheduleType?: string;
-  clipSkip?: number;
   /** Omitted or -1: a random seed, stored with the generation. */
   seed?: number;
-  batchSize?: number;
   /** The same id from the same user returns the same generation and charges once. */
   clientRequestId?: string;
 }
@@ -70,7 +65,7 @@ export function resolveSettings(
     problems.push({ field: 'denoiseStrength', message: 'denoiseStrength needs a baseImageId: it says how much of that image to repaint' });
   }
 
-  const settings: StoredSettings = {
+  const requested: StoredSettings = {
     width,
     height,
     steps: request.steps ?? model.defaults.steps,
@@ -83,7 +78,7 @@ export function resolveSettings(
     denoiseStrength: request.denoiseStrength ?? DEFAULT_DENOISE_STRENGTH,
   };
   // The contract has the last word, and reports in its own terms what the checks above do not cover.
-  const contract = GenerationSettings.safeParse({ ...prompts, ...settings });
+  const contract = GenerationSettings.safeParse({ ...prompts, ...requested });
   if (!contract.success) {
     for (const issue of contract.error.issues) {
       const field = issue.path.join('.');
@@ -93,6 +88,7 @@ export function resolveSettings(
   if (problems.length) {
     throw new InvalidInputError(`Invalid input: ${problems.map((problem) => problem.message).join('; ')}.`, problems);
   }
+  const { prompt: _prompt, negativePrompt: _negativePrompt, previewEvery: _previewEvery, ...settings } = contract.data!;
   return settings;
 }
 

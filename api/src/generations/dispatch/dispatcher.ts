@@ -189,21 +189,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   /** Hands a claimed job to the function; a job that cannot be handed over is retried or failed. */
   async function deliver(job: GenerationDocument): Promise<void> {
     const generationId = String(job._id);
-    let request;
     try {
-      request = jobRequest(job, callbackBase!);
-    } catch (error) {
-      logger.error({ err: error, generationId }, 'a claimed generation does not make a valid job');
-      await finishGeneration(
-        services,
-        job._id,
-        { status: 'FAILED', errorCode: 'INVALID_JOB', error: 'This generation cannot be sent to the GPU function (its stored settings are invalid).' },
-        { statuses: ['RUNNING'], attempt: job.attempt },
-      );
-      return;
-    }
-    try {
-      await gpu.invoke(request);
+      await gpu.invoke(jobRequest(job, callbackBase!));
       logger.debug({ generationId, attempt: job.attempt }, 'job handed to the GPU function');
     } catch (error) {
       logger.warn({ err: error, generationId, attempt: job.attempt }, 'the GPU function could not be invoked');

@@ -1,4 +1,4 @@
-import { GenerationJob, JOB_CONTRACT_VERSION } from '@easel/schema';
+import { JOB_CONTRACT_VERSION, type GenerationJobRequest } from '@easel/schema';
 import type { GenerationDocument } from '../generation.js';
 
 /** Where the GPU function reports a job's events: `<base>/callbacks/generations/<id>`. */
@@ -11,32 +11,18 @@ export const baseImageUrl = (base: string, generationId: string) => `${callbackU
 
 /**
  * The job the GPU function receives for a claimed generation: the final prompts (after the
- * enhancer), the stored settings and this attempt's secret. Parsed with the contract's schema
- * before it leaves, so a job the function would refuse fails here, with the reason.
+ * enhancer), the stored settings (checked against the contract when the generation was created)
+ * and this attempt's secret. The function parses it on arrival.
  */
-export function jobRequest(generation: GenerationDocument, callbackBase: string): GenerationJob {
+export function jobRequest(generation: GenerationDocument, callbackBase: string): GenerationJobRequest {
   const id = String(generation._id);
-  const { settings } = generation;
-  return GenerationJob.parse({
+  return {
     version: JOB_CONTRACT_VERSION,
     jobId: id,
     attempt: generation.attempt,
     model: { id: generation.model.id, name: generation.model.name, family: generation.model.family, path: generation.model.path },
-    settings: {
-      prompt: generation.finalPrompt,
-      negativePrompt: generation.finalNegativePrompt,
-      width: settings.width,
-      height: settings.height,
-      steps: settings.steps,
-      cfgScale: settings.cfgScale,
-      sampler: settings.sampler,
-      schedule: settings.schedule,
-      clipSkip: settings.clipSkip,
-      seed: settings.seed,
-      batchSize: settings.batchSize,
-      denoiseStrength: settings.denoiseStrength,
-    },
+    settings: { ...generation.settings, prompt: generation.finalPrompt, negativePrompt: generation.finalNegativePrompt },
     ...(generation.baseImageId ? { baseImageUrl: baseImageUrl(callbackBase, id) } : {}),
-    callback: { url: callbackUrl(callbackBase, id), secret: generation.jobSecret },
-  });
+    callback: { url: callbackUrl(callbackBase, id), secret: generation.jobSecret! },
+  };
 }

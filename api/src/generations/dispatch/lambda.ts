@@ -1,12 +1,12 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { Logger } from 'pino';
-import type { GenerationJob } from '@easel/schema';
+import type { GenerationJobRequest } from '@easel/schema';
 import type { Config } from '../../config.js';
 
 /** The GPU function as the dispatcher sees it: hand over a job, and learn only whether it was accepted. */
 export interface GpuFunction {
   /** Queues the job on the function (an asynchronous `Event` invocation); the job reports back through its callback. */
-  invoke(job: GenerationJob): Promise<void>;
+  invoke(job: GenerationJobRequest): Promise<void>;
   close(): Promise<void>;
 }
 

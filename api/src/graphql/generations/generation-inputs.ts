@@ -1,7 +1,17 @@
 import { IsDivisibleBy, IsInt, Length, Max, MaxLength, Min, MinLength } from 'class-validator';
 import { Field, Float, ID, InputType, Int } from 'type-graphql';
-import { MAX_SEED } from '@easel/schema';
+import { GenerationSettings, MAX_SEED, SIZE_MULTIPLE, settingRange, type NumericSetting } from '@easel/schema';
 import type { GenerateImageRequest } from '../../generations/create/settings.js';
+
+/** A numeric setting's range as the job contract defines it (@easel/schema's ImageSettings). */
+const InRange = (name: NumericSetting): PropertyDecorator => {
+  const { min, max } = settingRange(name);
+  return (target, key) => {
+    Min(min)(target, key);
+    Max(max)(target, key);
+  };
+};
+const MAX_PROMPT_LENGTH = GenerationSettings.shape.prompt.maxLength!;
 
 // Here the shapes and the ranges any model shares. What depends on the model (its sizes, that it
 // exists and is installed), the sampler name and the base image are checked by the generation
@@ -15,11 +25,11 @@ export class GenerateImageInput implements GenerateImageRequest {
 
   @Field({ description: 'A1111 prompt syntax: (emphasis:1.2), [less], BREAK.' })
   @MinLength(1, { message: 'prompt must not be empty' })
-  @MaxLength(10_000)
+  @MaxLength(MAX_PROMPT_LENGTH)
   prompt!: string;
 
   @Field(() => String, { nullable: true })
-  @MaxLength(10_000)
+  @MaxLength(MAX_PROMPT_LENGTH)
   negativePrompt?: string;
 
   @Field({ defaultValue: true, description: "Add the model family's quality and negative tags (see `familyPresets`)." })
@@ -29,30 +39,25 @@ export class GenerateImageInput implements GenerateImageRequest {
   baseImageId?: string;
 
   @Field(() => Float, { nullable: true, description: 'img2img: 0 keeps the base image, 1 repaints it all. Default 0.75.' })
-  @Min(0)
-  @Max(1)
+  @InRange('denoiseStrength')
   denoiseStrength?: number;
 
   @Field(() => Int, { nullable: true, description: "One of the model's allowed sizes (`model { allowedSizes }`)." })
-  @Min(64)
-  @Max(2048)
-  @IsDivisibleBy(8, { message: 'width must be a multiple of 8' })
+  @InRange('width')
+  @IsDivisibleBy(SIZE_MULTIPLE, { message: `width must be a multiple of ${SIZE_MULTIPLE}` })
   width?: number;
 
   @Field(() => Int, { nullable: true })
-  @Min(64)
-  @Max(2048)
-  @IsDivisibleBy(8, { message: 'height must be a multiple of 8' })
+  @InRange('height')
+  @IsDivisibleBy(SIZE_MULTIPLE, { message: `height must be a multiple of ${SIZE_MULTIPLE}` })
   height?: number;
 
   @Field(() => Int, { nullable: true })
-  @Min(1)
-  @Max(150)
+  @InRange('steps')
   steps?: number;
 
   @Field(() => Float, { nullable: true, description: 'Classifier-free guidance scale.' })
-  @Min(1)
-  @Max(30)
+  @InRange('cfgScale')
   cfgScale?: number;
 
   @Field({ nullable: true, description: 'An A1111 label, e.g. "DPM++ 2M SDE Karras" or "Euler a" (the `samplers` query lists them).' })
@@ -64,19 +69,17 @@ export class GenerateImageInput implements GenerateImageRequest {
   scheduleType?: string;
 
   @Field(() => Int, { nullable: true, description: '1 uses the last CLIP layer, 2 the penultimate (A1111 "Clip skip").' })
-  @Min(1)
-  @Max(12)
+  @InRange('clipSkip')
   clipSkip?: number;
 
   @Field(() => Float, { nullable: true, description: `0 to ${MAX_SEED}; -1 or none: random (the seed used is stored).` })
   @IsInt({ message: 'seed must be a whole number' })
   @Min(-1)
-  @Max(MAX_SEED)
+  @Max(settingRange('seed').max)
   seed?: number;
 
   @Field(() => Int, { nullable: true, description: 'Images to make, 1 to 4; each costs one token.' })
-  @Min(1)
-  @Max(4)
+  @InRange('batchSize')
   batchSize?: number;
 
   @Field({ nullable: true, description: 'Your id for this request: sending it again returns the same generation and charges nothing more.' })

@@ -1,6 +1,6 @@
 import mongoose from 'mongoose';
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { samplerLabel } from '@easel/schema';
+import { samplerLabel, SCHEDULE_LABELS } from '@easel/schema';
 import type { GenerationStatus } from '../../generations/generation.js';
 import {
   cancelGeneration,
@@ -100,7 +100,7 @@ export class GenerationResolver {
 
   @FieldResolver()
   settings(@Root() { settings }: PublishedGeneration): GenerationSettingsInfo {
-    return { ...settings, sampler: samplerLabel(settings), samplerId: settings.sampler };
+    return { ...settings, sampler: samplerLabel(settings), samplerId: settings.sampler, scheduleLabel: SCHEDULE_LABELS[settings.schedule] };
   }
 
   @FieldResolver()

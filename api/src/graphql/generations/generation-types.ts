@@ -50,6 +50,9 @@ export class GenerationSettingsInfo extends ModelDefaults {
   @Field({ description: 'Sigma schedule id: normal, karras, exponential or sgm_uniform.' })
   schedule!: string;
 
+  @Field({ description: 'A1111 "Schedule type" label of `schedule`, e.g. "Karras".' })
+  scheduleLabel!: string;
+
   @Field(() => Float, { description: 'The seed used (a random one when none was asked for).' })
   seed!: number;
 
@@ -128,10 +131,10 @@ export class Generation {
   @Field(() => GenerationSettingsInfo)
   settings!: GenerationSettingsInfo;
 
-  @Field(() => Float, { description: 'The seed used; image i of the batch has seed + i.' })
+  @Field(() => Float, { description: 'The seed used; image i of the batch has seed + i.', deprecationReason: 'Use `settings { seed }`.' })
   seed!: number;
 
-  @Field({ description: 'A1111 label of the sampler and schedule, e.g. "DPM++ 2M SDE Karras".' })
+  @Field({ description: 'A1111 label of the sampler and schedule, e.g. "DPM++ 2M SDE Karras".', deprecationReason: 'Use `settings { sampler }` (and `settings { samplerId schedule scheduleLabel }`).' })
   sampler!: string;
 
   @Field(() => ID, { nullable: true, description: 'The uploaded image img2img started from.' })
