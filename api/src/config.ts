@@ -98,6 +98,12 @@ export const ENVIRONMENT = z.object({
     .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
     .optional()
     .describe('Redis for the event bus shared by several API instances (subscriptions see every instance\'s events). Unset: events stay in this process.'),
+  WEBHOOK_RETRY_SECONDS: z
+    .string()
+    .regex(/^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$/, 'must be seconds separated by commas, such as 5,30,120')
+    .default('5,30,120,600,1800,7200')
+    .describe('Waits before each webhook retry, in seconds: a delivery is tried once plus once per entry, then marked FAILED.'),
+  WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().positive('must be more than 0').default(10).describe('How long a webhook receiver has to answer one attempt.'),
   IMAGE_STORE: z
     .enum(['gridfs', 's3'])
     .default('gridfs')
@@ -145,6 +151,7 @@ export interface Config {
   imageLinkKey: string | undefined;
   /** The event bus's Redis; unset: events in process. */
   redisUrl: string | undefined;
+  webhooks: { retryDelaysMs: number[]; timeoutMs: number };
   /** Where images live: GridFS, or an S3-compatible bucket. */
   images: { store: 'gridfs' } | { store: 's3'; bucket: string; region: string; endpoint: string | undefined; forcePathStyle: boolean };
 }
@@ -191,6 +198,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     callbackUrl: e.CALLBACK_URL?.replace(/\/+$/, ''),
     imageLinkKey: e.IMAGE_LINK_KEY,
     redisUrl: e.REDIS_URL,
+    webhooks: { retryDelaysMs: e.WEBHOOK_RETRY_SECONDS.split(',').map((seconds) => Number(seconds) * 1000), timeoutMs: e.WEBHOOK_TIMEOUT_SECONDS * 1000 },
     images:
       e.IMAGE_STORE === 's3'
         ? { store: 's3', bucket: e.S3_BUCKET!, region: e.S3_REGION, endpoint: e.S3_ENDPOINT, forcePathStyle: e.S3_FORCE_PATH_STYLE === 'true' }

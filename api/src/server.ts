@@ -39,6 +39,7 @@ import { graphiqlAssets, graphiqlPage } from './http/graphiql.js';
 import { healthz } from './http/healthz.js';
 import { requestLog } from './http/request-log.js';
 import { createLogger } from './logger.js';
+import { WebhookWorker } from './webhooks/delivery-worker.js';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -198,12 +199,21 @@ async function listen(config: Config, services: Services, database: Database, ov
   services.publicUrl = config.publicUrl ?? url;
   logger.info({ url: `${url}${GRAPHQL_PATH}`, database: database.kind }, 'Easel API ready');
   services.dispatcher.start(config.callbackUrl ?? config.publicUrl ?? loopbackUrl(config.host, port));
+  const webhooks = new WebhookWorker({
+    pubSub: services.pubSub,
+    logger,
+    ...config.webhooks,
+    publicOnly: config.isProduction,
+    publicUrl: () => services.publicUrl,
+  });
+  webhooks.start();
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       logger.info('shutting down: finishing requests in flight');
       await services.dispatcher.stop();
+      await webhooks.stop();
       await apollo.stop();
       await services.pubSub.close();
       await database.stop();

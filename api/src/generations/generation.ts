@@ -53,6 +53,8 @@ export interface GenerationDocument {
   settings: StoredSettings;
   baseImageId?: Types.ObjectId;
   tokensCharged: number;
+  /** Where to post the events named (webhooks/), signed with the owner's webhook secret. */
+  webhook?: { url: string; events: string[] };
 
   status: StoredStatus;
   /** Delivery attempts so far (0 while first queued); events name the attempt they belong to. */
@@ -117,6 +119,7 @@ const generationSchema = new Schema<GenerationDocument>(
       validate: { validator: (value: unknown) => ImageSettings.safeParse(value).success, message: 'settings do not fit the job contract' },
     },
     baseImageId: { type: Schema.Types.ObjectId },
+    webhook: { type: new Schema({ url: { type: String, required: true }, events: { type: [String], required: true } }, { _id: false }) },
     tokensCharged: { type: Number, required: true },
 
     status: { type: String, enum: STORED_STATUSES, required: true, default: 'QUEUED' },

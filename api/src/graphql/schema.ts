@@ -14,9 +14,10 @@ import { createEaselPubSub } from '../generations/events/in-process.js';
 import { SamplerResolver } from './samplers/sampler-resolver.js';
 import { HeartbeatResolver } from './system/heartbeat-resolver.js';
 import { validateInput } from './validation.js';
+import { WebhookResolver } from './webhooks/webhook-resolver.js';
 
 /** Every resolver class of the API. A new GraphQL module is one more line here. */
-export const RESOLVERS = [AccountResolver, TokenResolver, CatalogResolver, GenerationResolver, GenerationSubscriptions, PromptResolver, SamplerResolver, HeartbeatResolver] as const;
+export const RESOLVERS = [AccountResolver, TokenResolver, CatalogResolver, GenerationResolver, GenerationSubscriptions, PromptResolver, SamplerResolver, HeartbeatResolver, WebhookResolver] as const;
 
 export function buildEaselSchema(pubSub: EaselPubSub): Promise<GraphQLSchema> {
   return buildSchema({

@@ -27,6 +27,8 @@ export interface GenerateImageRequest extends NumericOverrides {
   seed?: number;
   /** The same id from the same user returns the same generation and charges once. */
   clientRequestId?: string;
+  /** Where to post the generation's events (webhooks/); `events` omitted: all of them. */
+  webhook?: { url: string; events?: string[] };
 }
 
 /** A1111's img2img default. */

@@ -1,5 +1,5 @@
 import mongoose, { type Types } from 'mongoose';
-import type { ImageBucket, ImageMetadata, ImageStore } from './image-store.js';
+import type { ImageBucket, ImageMetadata, ImageStore } from './stored-image.js';
 
 /** Images in the database itself (GridFS, one GridFS bucket per image bucket): nothing more to run. */
 export const gridFsStore: ImageStore = {

@@ -1,6 +1,9 @@
 import { PassThrough } from 'node:stream';
 import { Types } from 'mongoose';
 import { gridFsStore } from './gridfs-store.js';
+import type { ImageBucket, ImageMetadata, ImageStore, StoredImageFile } from './stored-image.js';
+
+export type { ImageBucket, ImageMetadata, ImageStore, StoredFileInfo, StoredImageFile } from './stored-image.js';
 
 /**
  * Images: what users upload as img2img bases (bucket `uploads`) and the PNGs the GPU function
@@ -8,40 +11,6 @@ import { gridFsStore } from './gridfs-store.js';
  * serves a user goes through that owner. Where the bytes live is an ImageStore: GridFS in the
  * database (the default) or an S3-compatible bucket (`IMAGE_STORE=s3`), chosen once at start.
  */
-export type ImageBucket = 'uploads' | 'images';
-
-export interface ImageMetadata {
-  userId: string;
-  contentType: string;
-  width: number;
-  height: number;
-  /** Generated images: the generation, and the seed of this image of its batch. */
-  generationId?: string;
-  seed?: number;
-}
-
-export interface StoredImageFile {
-  id: Types.ObjectId;
-  bucket: ImageBucket;
-  length: number;
-  uploadDate: Date;
-  metadata: ImageMetadata;
-}
-
-/** A stored file as a store describes it. */
-export type StoredFileInfo = Pick<StoredImageFile, 'length' | 'uploadDate' | 'metadata'>;
-
-/** Where image bytes live. Ids are ours (ObjectIds), so a file keeps its id whichever store holds it. */
-export interface ImageStore {
-  kind: 'gridfs' | 's3';
-  put(bucket: ImageBucket, id: Types.ObjectId, filename: string, bytes: Buffer, metadata: ImageMetadata): Promise<void>;
-  /** Undefined when there is no such file. */
-  describe(bucket: ImageBucket, id: Types.ObjectId): Promise<StoredFileInfo | undefined>;
-  open(bucket: ImageBucket, id: Types.ObjectId): Promise<NodeJS.ReadableStream>;
-  /** Fails when the file is not there. */
-  delete(bucket: ImageBucket, id: Types.ObjectId): Promise<void>;
-}
-
 /** Only the 24-hex form: mongoose would also take any 12-character string as an id. */
 export const OBJECT_ID = /^[0-9a-f]{24}$/i;
 

@@ -1,6 +1,6 @@
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, NotFound, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import type { Types } from 'mongoose';
-import type { ImageBucket, ImageMetadata, ImageStore } from './image-store.js';
+import type { ImageBucket, ImageMetadata, ImageStore } from './stored-image.js';
 
 export interface S3StoreOptions {
   bucket: string;

@@ -2,6 +2,7 @@ import { IsDivisibleBy, IsInt, Length, Max, MaxLength, Min, MinLength } from 'cl
 import { Field, Float, ID, InputType, Int } from 'type-graphql';
 import { GenerationSettings, MAX_SEED, SIZE_MULTIPLE, settingRange, type NumericSetting } from '@easel/schema';
 import type { GenerateImageRequest } from '../../generations/create/settings.js';
+import { WebhookInput } from '../webhooks/webhook-types.js';
 
 /** A numeric setting's range as the job contract defines it (@easel/schema's ImageSettings). */
 const InRange = (name: NumericSetting): PropertyDecorator => {
@@ -85,4 +86,7 @@ export class GenerateImageInput implements GenerateImageRequest {
   @Field({ nullable: true, description: 'Your id for this request: sending it again returns the same generation and charges nothing more.' })
   @Length(1, 200)
   clientRequestId?: string;
+
+  @Field(() => WebhookInput, { nullable: true, description: 'Have the events of this generation posted to your server.' })
+  webhook?: WebhookInput;
 }
