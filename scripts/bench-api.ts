@@ -7,7 +7,8 @@
  *   events    a progress callback sent to the API → each of 200 WebSocket subscribers receiving it
  *   throughput  generateImage requests per second, beside a trivial query, in the same run
  *
- * Targets: dispatch under 10 ms p50, events under 5 ms p50.
+ * Targets: dispatch under 10 ms p50, events under 5 ms p50. Then the same events and throughput
+ * on two API instances sharing Redis (bench-api-two-instances.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -25,6 +26,7 @@ import { ALL_GENERATIONS_TOPIC, type PublishedGeneration } from '@easel/api';
 import { startServer } from '@easel/api';
 import type { SubscribersInput, SubscribersMessage } from './bench-api-subscribers.js';
 import { makeTinyModels } from '@easel/gpu-runtime/tiny-models';
+import { benchTwoInstances } from './bench-api-two-instances.js';
 
 const DISPATCH_SAMPLES = 100;
 const DISPATCH_WARMUP = 5;
@@ -239,5 +241,7 @@ console.log(`  generateImage runs at ${((generations.perSecond / trivial.perSeco
 
 await server.close();
 await lambda.close();
+console.log('');
+await benchTwoInstances(modelsDir);
 await rm(workDir, { recursive: true, force: true });
 process.exit(0);

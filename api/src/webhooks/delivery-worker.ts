@@ -121,7 +121,7 @@ export class WebhookWorker {
     const claimed = await WebhookDeliveryModel.findOneAndUpdate(
       { _id: delivery._id, status: 'PENDING', attempts: delivery.attempts },
       { $set: { claimedUntil: new Date(now.getTime() + this.options.timeoutMs + 5_000) }, $inc: { attempts: 1 } },
-      { new: true },
+      { returnDocument: 'after' },
     ).lean<WebhookDeliveryDocument>();
     if (!claimed) return; // another instance has it
     const outcome = await this.send(claimed);
