@@ -90,7 +90,7 @@ export class WebhookWorker {
         .catch((error: unknown) => this.options.logger.error({ err: error }, 'webhooks: a delivery pass failed'))
         .finally(() => {
           this.running = undefined;
-          this.schedule(this.options.pollMs ?? 250);
+          this.schedule(this.options.pollMs ?? 1_000);
         });
     }, delayMs);
   }

@@ -1,4 +1,5 @@
 import mongoose, { Schema, Types } from 'mongoose';
+import { isDuplicateKeyError } from '../errors.js';
 import type { GenerationDocument } from '../generations/generation.js';
 import { webhookEventOf, webhookPayload, type WebhookEvent } from './webhook-events.js';
 
@@ -68,7 +69,7 @@ export async function recordWebhookEvent(generation: Omit<GenerationDocument, 'j
       nextAttemptAt: new Date(),
     });
   } catch (error) {
-    if ((error as { code?: number }).code !== 11000) throw error;
+    if (!isDuplicateKeyError(error)) throw error;
   }
 }
 

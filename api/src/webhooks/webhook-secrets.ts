@@ -1,4 +1,5 @@
 import mongoose, { Schema } from 'mongoose';
+import { isDuplicateKeyError } from '../errors.js';
 import { newWebhookSecret } from './webhook-signing.js';
 
 /**
@@ -22,7 +23,7 @@ export async function webhookSecret(userId: string): Promise<string> {
   try {
     await WebhookSecretModel.create({ userId, secret: newWebhookSecret() });
   } catch (error) {
-    if ((error as { code?: number }).code !== 11000) throw error; // another request made it first
+    if (!isDuplicateKeyError(error)) throw error; // another request made it first
   }
   return (await WebhookSecretModel.findOne({ userId }).lean())!.secret;
 }

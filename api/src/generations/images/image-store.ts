@@ -1,3 +1,9 @@
+/*
+ * Images: what users upload as img2img bases (bucket `uploads`) and the PNGs the GPU function
+ * makes (bucket `images`). Every file names its owner in its metadata, and every read here that
+ * serves a user goes through that owner. Where the bytes live is an ImageStore: GridFS in the
+ * database (the default) or an S3-compatible bucket (`IMAGE_STORE=s3`), chosen once at start.
+ */
 import { PassThrough } from 'node:stream';
 import { Types } from 'mongoose';
 import { gridFsStore } from './gridfs-store.js';
@@ -5,12 +11,6 @@ import type { ImageBucket, ImageMetadata, ImageStore, StoredImageFile } from './
 
 export type { ImageBucket, ImageMetadata, ImageStore, StoredFileInfo, StoredImageFile } from './stored-image.js';
 
-/**
- * Images: what users upload as img2img bases (bucket `uploads`) and the PNGs the GPU function
- * makes (bucket `images`). Every file names its owner in its metadata, and every read here that
- * serves a user goes through that owner. Where the bytes live is an ImageStore: GridFS in the
- * database (the default) or an S3-compatible bucket (`IMAGE_STORE=s3`), chosen once at start.
- */
 /** Only the 24-hex form: mongoose would also take any 12-character string as an id. */
 export const OBJECT_ID = /^[0-9a-f]{24}$/i;
 
