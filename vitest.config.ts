@@ -22,6 +22,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['easel-source'] } },
   test: {
     include: ['{api,gpu-runtime,schema,scripts}/test/**/*.test.ts'],
+    // The API serves Easel Studio at `/`: build it first when its sources changed.
+    globalSetup: ['scripts/test/studio-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',

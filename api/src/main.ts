@@ -54,12 +54,18 @@ function readConfig(): Config {
   }
 }
 
-/** Development: the dev user and its key, printed to the terminal (never to the logs). */
+/**
+ * Development: the dev user and its key, printed to the terminal (never to the logs). The Studio
+ * link carries the key in the URL fragment, which the browser keeps to itself: it never reaches
+ * the server or its request log.
+ */
 async function welcomeDeveloper(config: Config, server: RunningServer): Promise<void> {
   const { user, key } = await server.services.accounts.ensureDevUser(config.devApiKey);
   const lines = [
     '',
-    `  Easel is running: open ${server.url}${GRAPHQL_PATH} in a browser.`,
+    `  Easel is running. Easel Studio, signed in as the dev user:`,
+    `    ${server.url}/#key=${encodeURIComponent(key)}`,
+    `  GraphiQL: ${server.url}${GRAPHQL_PATH}`,
     '',
     `  Dev user "${user.name}" (${user.role}), API key:`,
     `    ${key}`,

@@ -38,6 +38,7 @@ import { sharedSubscribe } from './graphql/shared-subscriptions.js';
 import { graphiqlAssets, graphiqlPage } from './http/graphiql.js';
 import { healthz } from './http/healthz.js';
 import { requestLog } from './http/request-log.js';
+import { studioRoutes } from './http/studio.js';
 import { createLogger } from './logger.js';
 import { WebhookWorker } from './webhooks/delivery-worker.js';
 
@@ -178,6 +179,7 @@ async function listen(config: Config, services: Services, database: Database, ov
   app.get('/healthz', healthz(database, services.pubSub));
   app.use(uploadRoutes(services), imageRoutes(services));
   app.use(graphiqlAssets);
+  app.use(studioRoutes());
   app.get(GRAPHQL_PATH, graphiqlPage({ endpoint: GRAPHQL_PATH, publicUrl: config.publicUrl }));
   app.use(
     GRAPHQL_PATH,

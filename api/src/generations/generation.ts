@@ -23,6 +23,8 @@ export interface StoredImage {
   seed: number;
   width: number;
   height: number;
+  /** A1111's `parameters` text from the PNG (see infotext.ts). */
+  infotext?: string;
 }
 
 /** The settings that decide the pixels besides the prompts, as the job contract defines them. */
@@ -91,6 +93,7 @@ const imageSchema = new Schema<StoredImage>(
     seed: { type: Number, required: true },
     width: { type: Number, required: true },
     height: { type: Number, required: true },
+    infotext: { type: String },
   },
   { _id: false },
 );

@@ -6,6 +6,7 @@ import { SIGNATURE_HEADER, verifySignature } from '@easel/schema';
 import type { Dispatcher } from '../generations/dispatch/dispatcher.js';
 import { FINAL_STATUSES, GenerationModel, type GenerationDocument, type StoredImage } from '../generations/generation.js';
 import { deleteImages, findImage, openImage, storeGeneratedImage } from '../generations/images/image-store.js';
+import { readInfotext } from '../generations/images/infotext.js';
 import { CALLBACK_ROUTE } from '../generations/dispatch/job-request.js';
 import { finishGeneration, type LifecycleServices } from '../generations/events/lifecycle.js';
 import { publishGeneration } from '../generations/events/publisher.js';
@@ -136,8 +137,9 @@ async function applyEvent(options: CallbackOptions, job: GenerationDocument, eve
       const generationId = String(job._id);
       const images: StoredImage[] = [];
       for (const image of event.images) {
-        const fileId = await storeGeneratedImage({ userId: job.userId, generationId, png: Buffer.from(image.png, 'base64'), ...pick(image) });
-        images.push({ fileId, ...pick(image) });
+        const png = Buffer.from(image.png, 'base64');
+        const fileId = await storeGeneratedImage({ userId: job.userId, generationId, png, ...pick(image) });
+        images.push({ fileId, infotext: await readInfotext(png), ...pick(image) });
       }
       const ended = await finishGeneration(
         services,

@@ -2,7 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { readParameters } from '@easel/gpu-runtime/pipeline';
+import { readParameters, readPngText } from '@easel/gpu-runtime/pipeline';
 import { makeTinyModels } from '@easel/gpu-runtime/tiny-models';
 import { expectTokensAccountedFor } from '../support/generation-fixtures.js';
 import { useTestServer } from '../support/server.js';
@@ -78,7 +78,11 @@ describe('a generation, end to end', () => {
     const image = await fetch(done.images[0].url, { headers: { authorization: `Bearer ${painter.key}` } });
     expect(image.status).toBe(200);
     expect(image.headers.get('content-type')).toBe('image/png');
-    const parameters = readParameters(new Uint8Array(await image.arrayBuffer()));
+    const png = new Uint8Array(await image.arrayBuffer());
+    const parameters = readParameters(png);
+    // The API serves the PNG's infotext as it is in the file, for "Copy parameters".
+    expect(done.images[0].infotext).toBe(readPngText(png).parameters);
+    expect(done.images[0].infotext).toContain('Steps: 12, Sampler: DPM++ 2M');
     expect(parameters).toMatchObject({
       prompt: 'a lighthouse at dusk, (oil painting:1.2)',
       steps: 12,

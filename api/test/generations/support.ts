@@ -5,7 +5,7 @@ import type { GraphQLResponse, TestServer } from '../support/server.js';
 /** Everything a client may read of a Generation. */
 export const GENERATION_FIELDS = `
   id status queuePosition step totalSteps etaSeconds previewUrl
-  images { id url seed width height }
+  images { id url seed width height infotext }
   error errorCode prompt finalPrompt negativePrompt finalNegativePrompt enhancePrompt
   model { id name family }
   settings { width height steps cfgScale sampler samplerId schedule clipSkip seed batchSize denoiseStrength }
@@ -20,7 +20,7 @@ export interface GenerationView {
   totalSteps: number;
   etaSeconds: number | null;
   previewUrl: string | null;
-  images: { id: string; url: string; seed: number; width: number; height: number }[];
+  images: { id: string; url: string; seed: number; width: number; height: number; infotext: string | null }[];
   error: string | null;
   errorCode: string | null;
   prompt: string;

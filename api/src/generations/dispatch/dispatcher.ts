@@ -1,19 +1,21 @@
-import { randomBytes } from 'node:crypto';
-import type { Plan } from '../../accounts/accounts.js';
-import { settleStaleCharges } from '../create/charging.js';
+import type { LifecycleServices } from '../events/lifecycle.js';
+import type { GenerationDocument } from '../generation.js';
+import { claimWhatFits, type ClaimLimits } from './claim.js';
 import { DatabaseLock } from './dispatch-lock.js';
-import { GenerationModel, type GenerationDocument } from '../generation.js';
 import { jobRequest } from './job-request.js';
 import type { GpuFunction } from './lambda.js';
-import { finishGeneration, settleRefunds, type LifecycleServices } from '../events/lifecycle.js';
-import { publishGeneration } from '../events/publisher.js';
+import { sweepLeases } from './lease-sweep.js';
+import { retryOrFail } from './retry.js';
 
 /*
  * The dispatcher: QUEUED generations out to the GPU function, first in first out, within limits.
  *
- *   notify() ─▶ take the dispatch lock ─▶ count RUNNING jobs (all, and per user)
- *            ─▶ claim the oldest QUEUED jobs that fit ─▶ release ─▶ invoke the function (Event)
- *   timer    ─▶ sweep leases: a RUNNING job silent past its lease is retried once, then failed
+ *   notify() ─▶ take the dispatch lock ─▶ claim the oldest QUEUED jobs that fit (claim.ts)
+ *            ─▶ release ─▶ invoke the function (Event; job-request.ts, lambda.ts)
+ *   timer    ─▶ sweep leases (lease-sweep.ts): a RUNNING job silent past its lease is retried
+ *               once, then failed (retry.ts)
+ *
+ * This file is the scheduling: one pass at a time per process, wake-ups, timers, stopping.
  *
  * What it guarantees, with any number of API instances on one database:
  * - A job is claimed once per attempt: the claim is a conditional update QUEUED → RUNNING that
@@ -32,23 +34,14 @@ import { publishGeneration } from '../events/publisher.js';
  *   (see charging.ts).
  */
 
-/** A job is delivered at most this many times: the first attempt and one retry. */
-export const MAX_ATTEMPTS = 2;
-
 const LOCK_TTL_MS = 5_000;
 /** Another instance holds the lock: look again soon, its pass may have missed our job. */
 const LOCK_BUSY_RETRY_MS = 20;
 const PASS_ERROR_RETRY_MS = 1_000;
 
-export interface DispatcherOptions {
+export interface DispatcherOptions extends ClaimLimits {
   services: LifecycleServices;
   gpu: GpuFunction;
-  /** Jobs running at once, over all instances. */
-  concurrency: number;
-  /** Jobs one user may have running at once, by the plan the job was made under. */
-  perUser: Record<Plan, number>;
-  /** How long a RUNNING job may stay silent. */
-  leaseMs: number;
   /** How often leases are checked; default a quarter of the lease, between 50 ms and 5 s. */
   sweepIntervalMs?: number;
 }
@@ -68,8 +61,9 @@ export interface Dispatcher {
 }
 
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
-  const { services, gpu, concurrency, perUser, leaseMs } = options;
+  const { services, gpu, leaseMs } = options;
   const { logger } = services;
+  const limits: ClaimLimits = { concurrency: options.concurrency, perUser: options.perUser, leaseMs };
   const sweepIntervalMs = options.sweepIntervalMs ?? Math.min(5_000, Math.max(50, leaseMs / 4));
   const lock = new DatabaseLock('generation-dispatch', LOCK_TTL_MS);
 
@@ -109,81 +103,16 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   }
 
   async function dispatchPass(): Promise<void> {
-    if (concurrency === 0) return;
+    if (limits.concurrency === 0) return;
     if (!(await lock.acquire())) return retryLater(LOCK_BUSY_RETRY_MS);
     let claimed: GenerationDocument[];
     try {
-      claimed = await claimWhatFits();
+      claimed = await claimWhatFits(services, limits);
     } finally {
       await lock.release();
     }
     // Outside the lock: the claims already count against the limits.
     await Promise.all(claimed.map(deliver));
-  }
-
-  /** Claims the oldest QUEUED jobs that fit under the global and per-user limits. */
-  async function claimWhatFits(): Promise<GenerationDocument[]> {
-    const running = await GenerationModel.find({ status: 'RUNNING' }).lean<GenerationDocument[]>();
-    let free = concurrency - running.length;
-    const runningPerUser = new Map<string, number>();
-    for (const job of running) runningPerUser.set(job.userId, (runningPerUser.get(job.userId) ?? 0) + 1);
-    const usersAtLimit = new Set<string>();
-    const claimed: GenerationDocument[] = [];
-
-    // Each round either claims a job or leaves its candidates out of the next query (their user
-    // is at the limit, or someone else took or ended them), so the loop ends.
-    while (free > 0) {
-      const candidates = await GenerationModel.find({ status: 'QUEUED', userId: { $nin: [...usersAtLimit] } })
-        .sort({ createdAt: 1, _id: 1 })
-        .limit(free)
-        .lean<GenerationDocument[]>();
-      if (candidates.length === 0) break;
-      for (const candidate of candidates) {
-        if (free === 0) break;
-        const runningForUser = runningPerUser.get(candidate.userId) ?? 0;
-        if (runningForUser >= perUser[candidate.plan]) {
-          usersAtLimit.add(candidate.userId);
-          continue;
-        }
-        const job = await claim(candidate);
-        if (!job) continue;
-        claimed.push(job);
-        free--;
-        runningPerUser.set(job.userId, runningForUser + 1);
-      }
-    }
-    return claimed;
-  }
-
-  /** QUEUED → RUNNING for the next attempt, with its own secret and lease; null when it is no longer QUEUED. */
-  async function claim(candidate: GenerationDocument): Promise<GenerationDocument | null> {
-    if (candidate.cancelRequested) {
-      // Cancelled while it waited for a retry: it ends here instead of going out.
-      await finishGeneration(services, candidate._id, { status: 'CANCELLED', errorCode: 'CANCELLED', error: 'Cancelled.' }, {
-        statuses: ['QUEUED'],
-        attempt: candidate.attempt,
-      });
-      return null;
-    }
-    const now = Date.now();
-    const job = await GenerationModel.findOneAndUpdate(
-      { _id: candidate._id, status: 'QUEUED', attempt: candidate.attempt },
-      {
-        $set: {
-          status: 'RUNNING',
-          jobSecret: randomBytes(32).toString('base64url'),
-          leaseExpiresAt: new Date(now + leaseMs),
-          dispatchedAt: new Date(now),
-          lastSequence: -1,
-          step: 0,
-        },
-        $unset: { etaSeconds: 1, preview: 1, startedAt: 1 },
-        $inc: { attempt: 1 },
-      },
-      { returnDocument: 'after' },
-    ).lean<GenerationDocument>();
-    if (job) publishGeneration(services.pubSub, job);
-    return job;
   }
 
   /** Hands a claimed job to the function; a job that cannot be handed over is retried or failed. */
@@ -194,60 +123,17 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       logger.debug({ generationId, attempt: job.attempt }, 'job handed to the GPU function');
     } catch (error) {
       logger.warn({ err: error, generationId, attempt: job.attempt }, 'the GPU function could not be invoked');
-      await retryOrFail(job, {
-        errorCode: 'DISPATCH_FAILED',
-        error: 'The GPU function could not be reached.',
-      });
+      if (await retryOrFail(services, job, { errorCode: 'DISPATCH_FAILED', error: 'The GPU function could not be reached.' })) notify();
     }
-  }
-
-  /**
-   * The attempt is over without a word from the function: back to the queue if it has a retry
-   * left, else FAILED (CANCELLED when the user asked), refunded. `leaseExpiredBy` keeps an event
-   * that just extended the lease from being overruled.
-   */
-  async function retryOrFail(job: GenerationDocument, failure: { errorCode: string; error: string }, leaseExpiredBy?: Date): Promise<void> {
-    const current: Record<string, unknown> = { _id: job._id, status: 'RUNNING', attempt: job.attempt };
-    if (leaseExpiredBy) current.leaseExpiresAt = { $lte: leaseExpiredBy };
-    if (job.attempt < MAX_ATTEMPTS && !job.cancelRequested) {
-      const requeued = await GenerationModel.findOneAndUpdate(
-        { ...current, cancelRequested: false },
-        { $set: { status: 'QUEUED', step: 0 }, $unset: { jobSecret: 1, leaseExpiresAt: 1, etaSeconds: 1, preview: 1 } },
-        { returnDocument: 'after' },
-      ).lean<GenerationDocument>();
-      if (requeued) {
-        logger.info({ generationId: String(job._id), attempt: job.attempt, reason: failure.errorCode }, 'generation queued for its retry');
-        publishGeneration(services.pubSub, requeued);
-        notify();
-        return;
-      }
-    }
-    const cancelled = job.cancelRequested || (await GenerationModel.exists({ ...current, cancelRequested: true })) !== null;
-    const outcome = cancelled
-      ? { status: 'CANCELLED' as const, errorCode: 'CANCELLED', error: 'Cancelled.' }
-      : { status: 'FAILED' as const, errorCode: failure.errorCode, error: `${failure.error} Your tokens were refunded.` };
-    const ended = await finishGeneration(services, job._id, outcome, { statuses: ['RUNNING'], attempt: job.attempt, leaseExpiredBy });
-    if (ended) notify();
   }
 
   async function sweep(): Promise<void> {
-    sweeping ??= sweepLeases().finally(() => (sweeping = undefined));
+    sweeping ??= sweepLeases(services, leaseMs)
+      .then((moved) => {
+        if (moved) notify();
+      })
+      .finally(() => (sweeping = undefined));
     return sweeping;
-  }
-
-  async function sweepLeases(): Promise<void> {
-    const now = new Date();
-    const expired = await GenerationModel.find({ status: 'RUNNING', leaseExpiresAt: { $lte: now } }).lean<GenerationDocument[]>();
-    for (const job of expired) {
-      logger.warn({ generationId: String(job._id), attempt: job.attempt }, 'the GPU function went silent past the lease');
-      await retryOrFail(
-        job,
-        { errorCode: 'LEASE_EXPIRED', error: `The GPU function stopped reporting (silent for over ${Math.round(leaseMs / 1000)} s).` },
-        now,
-      );
-    }
-    await settleRefunds(services);
-    if (await settleStaleCharges(services)) notify();
   }
 
   function scheduleSweep(): void {
@@ -268,7 +154,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       if (!stopped) return;
       callbackBase = base;
       stopped = false;
-      logger.info({ concurrency, perUser, leaseSeconds: leaseMs / 1000 }, 'dispatcher started');
+      logger.info({ concurrency: limits.concurrency, perUser: limits.perUser, leaseSeconds: leaseMs / 1000 }, 'dispatcher started');
       scheduleSweep();
       notify();
     },

@@ -88,7 +88,7 @@ export class GenerationResolver {
     return generation.images.map((image) => {
       const id = image.fileId.toHexString();
       const url = `${services.publicUrl}${IMAGES_PATH}/${id}`;
-      return { id, url, signedUrl: `${url}?${services.imageLinks.query(id)}`, seed: image.seed, width: image.width, height: image.height };
+      return { id, url, signedUrl: `${url}?${services.imageLinks.query(id)}`, seed: image.seed, width: image.width, height: image.height, infotext: image.infotext ?? null };
     });
   }
 

@@ -28,6 +28,12 @@ export class GeneratedImage extends ImageSize {
 
   @Field(() => Float, { description: 'The seed of this image (the generation seed + its index in the batch).' })
   seed!: number;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'A1111\'s "infotext": the settings as the PNG\'s `parameters` text chunk holds them (what A1111\'s PNG Info reads and "Copy parameters" copies).',
+  })
+  infotext!: string | null;
 }
 
 @ObjectType({ description: 'The catalog model a generation ran on, as it was when queued.' })
