@@ -47,6 +47,8 @@ async function freePort(): Promise<number> {
 /** Starts a process and resolves when a stdout line gives `ready` a value. */
 function startProcess(command: string, args: string[], env: Record<string, string>, ready: (line: string) => string | undefined): Promise<{ child: ChildProcess; value: string }> {
   const child = spawn(command, args, { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  // However the bench ends (a failure included), nothing it started outlives it.
+  process.once('exit', () => child.kill('SIGKILL'));
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`${command} exited (code ${code})`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
