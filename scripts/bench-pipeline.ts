@@ -26,7 +26,7 @@ import { loadModel, unloadModel } from '@easel/gpu-runtime/models';
 import { generate } from '@easel/gpu-runtime/pipeline';
 import { NoisePrefetcher } from '@easel/gpu-runtime/pipeline';
 import { encodePreview, latentToRgb, ProgressReporter } from '@easel/gpu-runtime/pipeline';
-import { fillNormal } from '@easel/gpu-runtime/samplers';
+import { randn } from '@easel/gpu-runtime/samplers';
 import { makeTinyModels } from '@easel/gpu-runtime/tiny-models';
 
 const STEPS = 20;
@@ -119,8 +119,7 @@ async function stepCosts(dir: string, c: Case, sampler: SamplerId, previewEvery:
 }
 
 async function previewCost(side: number, architecture: 'sd1' | 'sdxl') {
-  const latents = new Float32Array(4 * side * side);
-  fillNormal(latents, 3, 0);
+  const latents = randn({ seed: 3, shape: [4, side, side], source: 'NV' });
   const mapTimes: number[] = [];
   const totalTimes: number[] = [];
   for (let i = 0; i < 60; i++) {

@@ -6,8 +6,9 @@
  * of the database Easel uses (MONGODB_URI, or the embedded one of an Easel running from this
  * folder). With no database reachable, Easel registers it at its next start.
  *
- * HF_ENDPOINT (default https://huggingface.co) and HF_TOKEN (gated or private models) as in
- * Hugging Face's own tools.
+ * HF_ENDPOINT (default https://huggingface.co), HF_TOKEN (gated or private models) and the cache
+ * (HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub) as in Hugging Face's own tools:
+ * files another tool already downloaded there are not downloaded again.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
@@ -96,8 +97,9 @@ function progressBar() {
   const payload = (file: string) => ({ file, done: mb(bytes), speed: mb((bytes / Math.max(1, Date.now() - startedAt)) * 1000) });
   return {
     start(plan: FetchPlan) {
-      console.log(`Fetching ${plan.files.length} files of commit ${plan.commit.slice(0, 12)}${plan.totalBytes ? `, ${mb(plan.totalBytes)} MB` : ''}`);
-      bar.start(plan.totalBytes ?? 0, 0, { ...payload(''), size: plan.totalBytes ? mb(plan.totalBytes) : '?' });
+      console.log(`Fetching ${plan.files.length} files of commit ${plan.commit.slice(0, 12)}, ${mb(plan.totalBytes)} MB, through the Hugging Face cache ${plan.cacheDir}`);
+      if (plan.cachedBytes > 0) console.log(`${mb(plan.cachedBytes)} MB of it are in the cache already.`);
+      bar.start(plan.totalBytes, 0, { ...payload(''), size: mb(plan.totalBytes) });
     },
     advance(file: string, delta: number) {
       bytes += delta;

@@ -55,6 +55,10 @@ function job(overrides: Omit<Partial<GenerationJob>, 'settings'> & { settings?: 
       batchSize: 1,
       denoiseStrength: 0.75,
       previewEvery: 1,
+      rngSource: 'NV',
+      subseed: 0,
+      subseedStrength: 0,
+      etaNoiseSeedDelta: 0,
       ...settings,
     },
     callback: { url: `${receiver.url}/callback`, secret },
@@ -191,7 +195,7 @@ describe('failures are reported, never left silent', () => {
   });
 
   test('an invalid job without a callback throws, so the platform records it', async () => {
-    await expect(handler({ version: 1, jobId: 'x' })).rejects.toThrow(/job is invalid.*no usable callback/s);
+    await expect(handler({ version: JOB_CONTRACT_VERSION, jobId: 'x' })).rejects.toThrow(/job is invalid.*no usable callback/s);
   });
 
   test('a model folder that is not there: MODEL_NOT_INSTALLED, before started', async () => {

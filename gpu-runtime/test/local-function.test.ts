@@ -51,6 +51,10 @@ function job(steps: number, size = 64): GenerationJob {
       batchSize: 1,
       denoiseStrength: 0.75,
       previewEvery: 0,
+      rngSource: 'NV',
+      subseed: 0,
+      subseedStrength: 0,
+      etaNoiseSeedDelta: 0,
     },
     callback: { url: `${receiver.url}/callback`, secret },
   };

@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import { MODEL_FAMILIES } from './families.js';
-import { SAMPLERS, SCHEDULES } from './samplers.js';
+import { RNG_SOURCES, SAMPLERS, SCHEDULES } from './samplers.js';
 
 /**
  * The contract between the API and the GPU function. Both sides parse it with these schemas, so
  * a job one side accepts is a job the other can run. Bump JOB_CONTRACT_VERSION on any change
  * that an older function could misread.
  */
-export const JOB_CONTRACT_VERSION = 1;
+export const JOB_CONTRACT_VERSION = 2;
 
 export const MAX_SEED = 2 ** 32 - 1;
 
@@ -30,6 +30,14 @@ export const ImageSettings = z.object({
   clipSkip: z.number().int().min(1).max(12).default(1),
   /** Image i of the batch uses seed + i. */
   seed: z.number().int().min(0).max(MAX_SEED),
+  /** A1111's "Random number generator source"; NV is what A1111 draws by default on NVIDIA GPUs. */
+  rngSource: z.enum(RNG_SOURCES).default('NV'),
+  /** A1111's variation seed: image i mixes in the noise of subseed + i. Read only when subseedStrength > 0. */
+  subseed: z.number().int().min(0).max(MAX_SEED).default(0),
+  /** How much of the variation seed's noise: 0 none, 1 all of it (spherical interpolation). */
+  subseedStrength: z.number().min(0).max(1).default(0),
+  /** A1111's "Eta noise seed delta" (ENSD): the per-step noise of ancestral samplers is drawn from seed + ENSD. */
+  etaNoiseSeedDelta: z.number().int().min(0).max(MAX_SEED).default(0),
   batchSize: z.number().int().min(1).max(4).default(1),
   /** img2img: how far to noise the base image, 0 (keep) to 1 (replace). Ignored without one. */
   denoiseStrength: z.number().min(0).max(1).default(0.75),

@@ -1,25 +1,28 @@
 /**
  * Fetching a model from the Hugging Face Hub into MODELS_DIR, read top to bottom:
  *
- *   list the revision's files -> pick the ONNX export -> model_index.json first (the architecture,
- *   and whether the export is complete) -> every other file, resumably -> the loader's folder
- *   check -> manifest -> rename into MODELS_DIR/<slug>
+ *   the revision's commit and files -> pick the ONNX export -> model_index.json first (the
+ *   architecture, and whether the export is complete) -> every other file, resumably -> the
+ *   loader's folder check -> manifest -> rename into MODELS_DIR/<slug>
  *
- * Files land in MODELS_DIR/.downloads/<slug> first, so a broken run resumes where it stopped and
- * the model appears in MODELS_DIR only when it is whole.
+ * Every file goes through the standard Hugging Face cache (see hf-cache.ts): one that another tool
+ * (huggingface-cli, diffusers) or an earlier run already downloaded is taken from there, and what
+ * is downloaded lands there. The model's folder is assembled in MODELS_DIR/.downloads/<slug> from
+ * hard links to the cache's blobs (copies across file systems), and appears in MODELS_DIR only
+ * when it is whole.
  */
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { getHFHubCachePath } from '@huggingface/hub';
 import { writeModelManifest, type ModelManifest } from '@easel/api/admin';
 import { checkModelFolder, readPipelineKind, REQUIRED_FILES, type PipelineArchitecture } from '@easel/gpu-runtime/models';
 import { FAMILY_ARCHITECTURE, type ModelFamily } from '@easel/schema';
-import { downloadFile } from './download.js';
-import { authHeaders, fileUrl, listRepoFiles, ModelFetchError, type HubFile, type HubOptions } from './hub-api.js';
+import { downloadBlob } from './download.js';
+import { HubCacheRepo } from './hf-cache.js';
+import { listRevision, ModelFetchError, type HubFile, type HubOptions } from './hub-api.js';
 import { selectOnnxExport } from './onnx-export.js';
 
 export const DOWNLOADS_DIR = '.downloads';
-/** Which repository and commit a staging folder holds, so a run of another commit starts afresh. */
-const STAGING_MARKER = 'easel-fetch.json';
 
 /** The family a new model gets when nobody says otherwise: the base model of its architecture. */
 const BASE_FAMILY: Record<PipelineArchitecture, ModelFamily> = { sd1: 'SD15', sdxl: 'SDXL' };
@@ -27,8 +30,10 @@ const BASE_FAMILY: Record<PipelineArchitecture, ModelFamily> = { sd1: 'SD15', sd
 export interface FetchPlan {
   commit: string;
   files: HubFile[];
-  /** Undefined when the Hub did not list every size. */
-  totalBytes: number | undefined;
+  totalBytes: number;
+  /** Of those, the bytes the Hugging Face cache already holds. */
+  cachedBytes: number;
+  cacheDir: string;
 }
 
 export interface FetchModelOptions {
@@ -36,12 +41,15 @@ export interface FetchModelOptions {
   revision: string;
   modelsDir: string;
   hub: HubOptions;
+  /** The Hugging Face cache. Default: HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub. */
+  cacheDir?: string;
   /** The catalog slug, which is also the folder name under MODELS_DIR. */
   slug: string;
   name: string;
   /** Illustrious and Pony are SDXL to the loader: say so here. Default: SD15 or SDXL, from model_index.json. */
   family?: ModelFamily;
   onPlan?: (plan: FetchPlan) => void;
+  /** Bytes on disk, per file; a file found in the cache counts at once. */
   onBytes?: (file: string, delta: number) => void;
   /** Per file: attempts after the first, each resuming where the last stopped. */
   retries?: number;
@@ -55,9 +63,10 @@ export interface FetchedModel {
 
 export async function fetchOnnxModel(options: FetchModelOptions): Promise<FetchedModel> {
   const { repo, revision, modelsDir, hub, slug } = options;
+  const cacheDir = options.cacheDir ?? getHFHubCachePath();
 
-  // 1. What the revision holds, and which of it is the ONNX export.
-  const listing = await listRepoFiles(hub, repo, revision);
+  // 1. The revision's commit and files, and which of them are the ONNX export.
+  const listing = await listRevision(hub, repo, revision);
   const files = selectOnnxExport(listing.files);
   const index = files.find((file) => file.path === 'model_index.json');
   if (!index) {
@@ -65,44 +74,71 @@ export async function fetchOnnxModel(options: FetchModelOptions): Promise<Fetche
       `${repo}@${revision} has no model_index.json, so it is not a diffusers pipeline; Easel needs an ONNX export in Optimum's layout`,
     );
   }
-  const sizes = files.map((file) => file.size);
-  options.onPlan?.({
-    commit: listing.commit,
-    files,
-    totalBytes: sizes.every((size) => size !== undefined) ? sizes.reduce((sum, size) => sum + size!, 0) : undefined,
-  });
+  const cache = new HubCacheRepo(cacheDir, repo);
+  await cache.writeRef(revision, listing.commit);
+  const cached = await Promise.all(files.map(async (file) => ((await cache.find(listing.commit, file.path)) ? file.size : 0)));
+  const sum = (sizes: number[]) => sizes.reduce((total, size) => total + size, 0);
+  options.onPlan?.({ commit: listing.commit, files, totalBytes: sum(files.map((file) => file.size)), cachedBytes: sum(cached), cacheDir });
+
+  /** The file's content in the cache: found there, or downloaded into it. */
+  const fetchFile = async (file: HubFile): Promise<string> => {
+    const found = await cache.find(listing.commit, file.path);
+    if (found) {
+      options.onBytes?.(file.path, file.size);
+      return found;
+    }
+    if (await cache.hasBlob(file.etag)) {
+      options.onBytes?.(file.path, file.size);
+    } else {
+      await downloadBlob(
+        { hub, repo, commit: listing.commit, file, dest: cache.blobPath(file.etag) },
+        { onBytes: (delta) => options.onBytes?.(file.path, delta), retries: options.retries, minTimeoutMs: options.minRetryDelayMs },
+      );
+    }
+    return cache.link(listing.commit, file.path, file.etag);
+  };
 
   const staging = path.join(modelsDir, DOWNLOADS_DIR, slug);
-  await prepareStaging(staging, repo, listing.commit);
-  const download = (file: HubFile) =>
-    downloadFile(
-      { name: file.path, url: fileUrl(hub, repo, listing.commit, file.path), dest: path.join(staging, file.path), size: file.size, sha256: file.sha256, headers: authHeaders(hub) },
-      { onBytes: (delta) => options.onBytes?.(file.path, delta), retries: options.retries, minTimeoutMs: options.minRetryDelayMs },
-    );
+  await rm(staging, { recursive: true, force: true });
+  const stage = async (file: HubFile) => placeFile(await fetchFile(file), path.join(staging, file.path));
 
-  // 2. model_index.json names the pipeline: a repository Easel cannot run fails before the gigabytes.
-  await download(index);
-  const { architecture, pipelineClass } = await readPipelineKind(staging);
-  const family = chooseFamily(architecture, pipelineClass, options.family);
-  const missing = REQUIRED_FILES[architecture].filter((required) => !files.some((file) => file.path === required));
-  if (missing.length > 0) {
-    throw new ModelFetchError(
-      `${repo}@${revision} is a ${pipelineClass} without a complete ONNX export (missing ${missing.join(', ')}). ` +
-        'Look for a repository or revision with an Optimum export (made with `optimum-cli export onnx`), often a branch named "onnx"',
-    );
+  try {
+    // 2. model_index.json names the pipeline: a repository Easel cannot run fails before the gigabytes.
+    await stage(index);
+    const { architecture, pipelineClass } = await readPipelineKind(staging);
+    const family = chooseFamily(architecture, pipelineClass, options.family);
+    const missing = REQUIRED_FILES[architecture].filter((required) => !files.some((file) => file.path === required));
+    if (missing.length > 0) {
+      throw new ModelFetchError(
+        `${repo}@${revision} is a ${pipelineClass} without a complete ONNX export (missing ${missing.join(', ')}). ` +
+          'Look for a repository or revision with an Optimum export (made with `optimum-cli export onnx`), often a branch named "onnx"',
+      );
+    }
+
+    // 3. The rest, one file at a time (each resumable).
+    for (const file of files) if (file !== index) await stage(file);
+
+    // 4. The loader's own check, the manifest, and into place in one rename.
+    await checkModelFolder(staging);
+    const manifest: ModelManifest = { slug, name: options.name, family, source: repo, revision, commit: listing.commit };
+    await writeModelManifest(staging, manifest);
+    const dir = path.join(modelsDir, slug);
+    await replaceFolder(staging, dir);
+    return { dir, manifest };
+  } catch (error) {
+    // What was downloaded stays in the cache for the next run; the half-assembled folder goes.
+    await rm(staging, { recursive: true, force: true });
+    throw error;
   }
+}
 
-  // 3. The rest, one file at a time (each resumable).
-  for (const file of files) if (file !== index) await download(file);
-
-  // 4. The loader's own check, the manifest, and into place in one rename.
-  await checkModelFolder(staging);
-  await rm(path.join(staging, STAGING_MARKER));
-  const manifest: ModelManifest = { slug, name: options.name, family, source: repo, revision, commit: listing.commit };
-  await writeModelManifest(staging, manifest);
-  const dir = path.join(modelsDir, slug);
-  await replaceFolder(staging, dir);
-  return { dir, manifest };
+/** A hard link to the cache's blob costs no space; across file systems it is a copy. */
+async function placeFile(blob: string, target: string): Promise<void> {
+  await mkdir(path.dirname(target), { recursive: true });
+  await link(blob, target).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EXDEV' && error.code !== 'EPERM' && error.code !== 'EMLINK') throw error;
+    return copyFile(blob, target);
+  });
 }
 
 function chooseFamily(architecture: PipelineArchitecture, pipelineClass: string, wanted: ModelFamily | undefined): ModelFamily {
@@ -111,15 +147,6 @@ function chooseFamily(architecture: PipelineArchitecture, pipelineClass: string,
     throw new ModelFetchError(`the family ${wanted} runs on ${FAMILY_ARCHITECTURE[wanted]} pipelines, but this repository holds a ${pipelineClass} (${architecture})`);
   }
   return wanted;
-}
-
-/** Keeps the files of an earlier, broken run of the same commit; anything else starts over. */
-async function prepareStaging(staging: string, repo: string, commit: string): Promise<void> {
-  const marker = path.join(staging, STAGING_MARKER);
-  const previous = await readFile(marker, 'utf8').then((text) => JSON.parse(text) as { repo?: string; commit?: string }, () => undefined);
-  if (previous?.repo !== repo || previous?.commit !== commit) await rm(staging, { recursive: true, force: true });
-  await mkdir(staging, { recursive: true });
-  await writeFile(marker, JSON.stringify({ repo, commit }) + '\n');
 }
 
 /** An older install of the same slug is moved aside, then removed, so readers see one or the other. */

@@ -1,9 +1,10 @@
 /**
- * The two calls of the Hugging Face Hub's HTTP API that fetching a model needs:
- *   GET {endpoint}/api/models/{repo}/revision/{revision}?blobs=true   the files, with sizes and LFS hashes
- *   GET {endpoint}/{repo}/resolve/{commit}/{path}                     one file (Range honoured)
+ * What a revision of a Hub repository holds, through @huggingface/hub:
+ *   modelInfo (expand=sha)            the commit the revision points at
+ *   listFiles (tree, recursive)       the files of that commit, with sizes, git and LFS hashes
  * Any server that answers these the same way works (a mirror, a proxy: set HF_ENDPOINT).
  */
+import { HubApiError, listFiles, modelInfo } from '@huggingface/hub';
 
 export interface HubOptions {
   /** Default https://huggingface.co */
@@ -14,9 +15,14 @@ export interface HubOptions {
 
 export interface HubFile {
   path: string;
-  size?: number;
-  /** LFS files only: the SHA-256 of the content. */
-  sha256?: string;
+  size: number;
+  /**
+   * The content's name in the Hugging Face cache (blobs/<etag>), as the Hub's ETag gives it:
+   * the SHA-256 of an LFS file, the git blob hash of any other.
+   */
+  etag: string;
+  /** An LFS file: `etag` is the SHA-256 of its content; otherwise the git blob SHA-1. */
+  lfs: boolean;
 }
 
 export interface HubRepo {
@@ -49,49 +55,52 @@ export function slugFromRepo(repo: string): string {
     .replace(/^[-_.]+|[-_.]+$/g, '');
 }
 
-export function authHeaders(options: HubOptions): Record<string, string> {
-  return options.token ? { authorization: `Bearer ${options.token}` } : {};
+/** The arguments every @huggingface/hub call takes: where the Hub is, and the token. */
+export function hubParams(options: HubOptions): { hubUrl: string; accessToken?: string } {
+  if (options.token && !options.token.startsWith('hf_')) {
+    throw new ModelFetchError('HF_TOKEN is not a Hugging Face access token (those start with "hf_"): make one at huggingface.co/settings/tokens');
+  }
+  return { hubUrl: options.endpoint, accessToken: options.token };
 }
 
-export function fileUrl(options: HubOptions, repo: string, commit: string, file: string): string {
-  return `${options.endpoint}/${repo}/resolve/${encodeURIComponent(commit)}/${file.split('/').map(encodeURIComponent).join('/')}`;
-}
-
-interface Sibling {
-  rfilename: string;
-  size?: number;
-  lfs?: { sha256?: string; size?: number };
-}
-
-export async function listRepoFiles(options: HubOptions, repo: string, revision: string): Promise<HubRepo> {
-  const url = `${options.endpoint}/api/models/${repo}/revision/${encodeURIComponent(revision)}?blobs=true`;
-  let response: Response;
+export async function listRevision(options: HubOptions, repo: string, revision: string): Promise<HubRepo> {
+  const params = hubParams(options);
   try {
-    response = await fetch(url, { headers: { accept: 'application/json', ...authHeaders(options) } });
+    const { sha: commit } = await modelInfo({ ...params, name: repo, revision, additionalFields: ['sha'] });
+    if (!commit) throw new ModelFetchError(`${options.endpoint} did not say which commit ${repo}@${revision} is`);
+    const files: HubFile[] = [];
+    for await (const entry of listFiles({ ...params, repo, revision: commit, recursive: true })) {
+      if (entry.type !== 'file') continue;
+      const etag = entry.lfs?.oid ?? entry.oid;
+      if (!etag) throw new ModelFetchError(`${options.endpoint} listed ${entry.path} of ${repo} without its hash`);
+      files.push({ path: entry.path, size: entry.lfs?.size ?? entry.size, etag, lfs: entry.lfs !== undefined });
+    }
+    return { repo, commit, files };
   } catch (error) {
-    const cause = (error as Error & { cause?: Error }).cause?.message ?? (error as Error).message;
-    throw new ModelFetchError(`cannot reach ${options.endpoint} (${cause})`, { cause: error });
+    throw hubError(error, options, repo, revision);
   }
-  if (!response.ok) throw new ModelFetchError(listingFailure(response.status, repo, revision, options));
-  const info = (await response.json()) as { sha?: string; siblings?: Sibling[] };
-  if (!info.sha || !Array.isArray(info.siblings)) throw new ModelFetchError(`${url} did not answer with a model's file list`);
-  return {
-    repo,
-    commit: info.sha,
-    files: info.siblings.map((sibling) => ({
-      path: sibling.rfilename,
-      size: sibling.lfs?.size ?? sibling.size,
-      sha256: sibling.lfs?.sha256,
-    })),
-  };
 }
 
-function listingFailure(status: number, repo: string, revision: string, options: HubOptions): string {
-  if (status === 401 || status === 403) {
-    return options.token
-      ? `the Hub refused HF_TOKEN for ${repo} (HTTP ${status}): accept the model's terms on its page, or use a token that can read it`
-      : `${repo} is gated or private (HTTP ${status}): set HF_TOKEN to a Hugging Face access token that can read it`;
+/** A person's reading of what went wrong talking to the Hub (a refused token, a missing repository, no network). */
+function hubError(error: unknown, options: HubOptions, repo: string, revision: string): Error {
+  if (error instanceof ModelFetchError) return error;
+  if (error instanceof HubApiError) {
+    const what = `${repo}@${revision}`;
+    const status = error.statusCode;
+    if (status === 401 || status === 403) {
+      return new ModelFetchError(
+        options.token
+          ? `the Hub refused HF_TOKEN for ${what} (HTTP ${status}): accept the model's terms on its page, or use a token that can read it`
+          : `${what} is gated or private (HTTP ${status}): set HF_TOKEN to a Hugging Face access token that can read it`,
+        { cause: error },
+      );
+    }
+    if (status === 404) return new ModelFetchError(`no repository ${repo} with a revision "${revision}" on ${options.endpoint}`, { cause: error });
+    return new ModelFetchError(`the Hub answered HTTP ${status} for ${what}`, { cause: error });
   }
-  if (status === 404) return `no repository ${repo} with a revision "${revision}" on ${options.endpoint}`;
-  return `the Hub answered HTTP ${status} for ${repo}@${revision}`;
+  if (error instanceof TypeError && error.message === 'fetch failed') {
+    const cause = (error as Error & { cause?: Error }).cause?.message ?? error.message;
+    return new ModelFetchError(`cannot reach ${options.endpoint} (${cause})`, { cause: error });
+  }
+  return error as Error;
 }

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,13 +13,15 @@ import { loadModel, ModelLoadError, unloadModel } from '@easel/gpu-runtime/model
 import { DOWNLOADS_DIR, fetchOnnxModel, type FetchModelOptions } from '../hub/fetch-onnx-model.js';
 import { ModelFetchError, parseRepoSpec, slugFromRepo } from '../hub/hub-api.js';
 import { makeTinyModels } from '@easel/gpu-runtime/tiny-models';
-import { readRepoFolder, startHubServer, type HubServer } from './support/hub-server.js';
+import { gitBlobHash, readRepoFolder, startHubServer, type FakeRepo, type HubServer } from './support/hub-server.js';
 
 const commit = (n: number) => String(n).repeat(40).slice(0, 40);
 let root: string;
 let sources: Record<'tiny-sd15' | 'tiny-sdxl', string>;
 let hub: HubServer;
 let modelsDir: string;
+/** The Hugging Face cache of one test (HF_HUB_CACHE). */
+let hfCache: string;
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'easel-fetch-'));
@@ -48,6 +50,7 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   modelsDir = await mkdtemp(path.join(root, 'models-'));
+  hfCache = await mkdtemp(path.join(root, 'hf-cache-'));
   hub.requests.length = 0;
   hub.cuts.clear();
   hub.corrupt.clear();
@@ -59,6 +62,7 @@ function options(repo: string, overrides: Partial<FetchModelOptions> = {}): Fetc
     revision: 'main',
     modelsDir,
     hub: { endpoint: hub.url },
+    cacheDir: hfCache,
     slug: slugFromRepo(repo),
     name: repo,
     retries: 3,
@@ -67,6 +71,7 @@ function options(repo: string, overrides: Partial<FetchModelOptions> = {}): Fetc
   };
 }
 
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 const resolvesOf = (file: string) => hub.requests.filter((request) => request.path.includes('/resolve/') && request.path.endsWith(`/${file}`));
 
 async function expectSameFiles(installed: string, source: string) {
@@ -89,7 +94,7 @@ describe('fetching an ONNX export', () => {
     expect(received).toBe(planned);
     const unet = resolvesOf('unet/model.onnx');
     expect(unet).toHaveLength(2);
-    expect(unet[1].range).toMatch(/^bytes=[1-9]\d*-$/);
+    expect(unet[1].range).toMatch(/^bytes=[1-9]\d*-\d+$/);
     expect(hub.requests.some((request) => /safetensors|README/.test(request.path))).toBe(false);
     await expect(stat(path.join(fetched.dir, 'vae/diffusion_pytorch_model.safetensors'))).rejects.toThrow();
     expect(await readdir(path.join(modelsDir, DOWNLOADS_DIR))).toEqual([]);
@@ -110,7 +115,9 @@ describe('fetching an ONNX export', () => {
   test('a run that broke off is resumed by the next run from its part file', async () => {
     hub.cuts.set('unet/model.onnx', 100);
     await expect(fetchOnnxModel(options('easel/tiny-sd15-onnx', { retries: 0 }))).rejects.toThrow(/unet\/model.onnx: the transfer stopped at \d+ of \d+ bytes/);
-    const part = path.join(modelsDir, DOWNLOADS_DIR, 'tiny-sd15-onnx', 'unet/model.onnx.part');
+    // The part waits in the Hugging Face cache, where huggingface_hub keeps its own.
+    const unetBytes = await readFile(path.join(sources['tiny-sd15'], 'unet/model.onnx'));
+    const part = path.join(hfCache, 'models--easel--tiny-sd15-onnx', 'blobs', `${sha256(unetBytes)}.incomplete`);
     const partSize = (await stat(part)).size;
     expect(partSize).toBeGreaterThan(0);
     await expect(stat(path.join(modelsDir, 'tiny-sd15-onnx'))).rejects.toThrow();
@@ -118,7 +125,7 @@ describe('fetching an ONNX export', () => {
     hub.cuts.clear();
     hub.requests.length = 0;
     const fetched = await fetchOnnxModel(options('easel/tiny-sd15-onnx'));
-    expect(resolvesOf('unet/model.onnx').map((request) => request.range)).toEqual([`bytes=${partSize}-`]);
+    expect(resolvesOf('unet/model.onnx').map((request) => request.range)).toEqual([`bytes=${partSize}-${unetBytes.length - 1}`]);
     // Files finished in the first run are not fetched again.
     expect(resolvesOf('model_index.json')).toEqual([]);
     await expectSameFiles(fetched.dir, sources['tiny-sd15']);
@@ -136,6 +143,69 @@ describe('fetching an ONNX export', () => {
     expect((await readModelManifest(again.dir))?.family).toBe('SDXL');
     await expectSameFiles(again.dir, sources['tiny-sdxl']);
     expect(await readdir(modelsDir)).toEqual([DOWNLOADS_DIR, 'tiny-sd15-onnx']);
+  });
+});
+
+/**
+ * What huggingface_hub (huggingface-cli, diffusers) leaves in its cache after downloading every
+ * file of a repository: each file's ETag from a HEAD on `resolve` (X-Linked-Etag for LFS files)
+ * names its blob, the snapshot links to it relatively, refs/main names the commit.
+ */
+async function downloadLikeHuggingfaceHub(cacheDir: string, repoId: string, repo: FakeRepo): Promise<void> {
+  const folder = path.join(cacheDir, `models--${repoId.replace('/', '--')}`);
+  for (const [file, bytes] of repo.files) {
+    const head = await fetch(`${hub.url}/${repoId}/resolve/main/${file}`, { method: 'HEAD' });
+    const etag = (head.headers.get('x-linked-etag') ?? head.headers.get('etag'))!.replace(/"/g, '');
+    const commit = head.headers.get('x-repo-commit')!;
+    const blob = path.join(folder, 'blobs', etag);
+    const pointer = path.join(folder, 'snapshots', commit, file);
+    await mkdir(path.dirname(blob), { recursive: true });
+    await mkdir(path.dirname(pointer), { recursive: true });
+    await writeFile(blob, bytes);
+    await symlink(path.relative(path.dirname(pointer), blob), pointer);
+    await mkdir(path.join(folder, 'refs'), { recursive: true });
+    await writeFile(path.join(folder, 'refs', 'main'), commit);
+  }
+}
+
+describe('the Hugging Face cache', () => {
+  test('a model another tool already downloaded is taken from the cache, not downloaded again', async () => {
+    const repo = hub.repos.get('easel/tiny-sd15-onnx')!;
+    await downloadLikeHuggingfaceHub(hfCache, 'easel/tiny-sd15-onnx', repo);
+    hub.requests.length = 0;
+
+    let planned = { total: 0, cached: 0 };
+    const fetched = await fetchOnnxModel(options('easel/tiny-sd15-onnx', { onPlan: (plan) => (planned = { total: plan.totalBytes, cached: plan.cachedBytes }) }));
+
+    expect(hub.requests.filter((request) => request.path.includes('/resolve/'))).toEqual([]);
+    expect(planned.cached).toBe(planned.total);
+    await expectSameFiles(fetched.dir, sources['tiny-sd15']);
+    // The installed file is the cache's blob, hard-linked: no second copy on disk.
+    const blob = path.join(hfCache, 'models--easel--tiny-sd15-onnx', 'blobs', sha256(repo.files.get('unet/model.onnx')!));
+    expect((await stat(path.join(fetched.dir, 'unet/model.onnx'))).ino).toBe((await stat(blob)).ino);
+    const model = await loadModel(fetched.dir);
+    expect(model.architecture).toBe('sd1');
+    await unloadModel(fetched.dir);
+  });
+
+  test("what Easel downloads lands in the cache in huggingface_hub's layout, and serves the next install", async () => {
+    const repo = hub.repos.get('easel/tiny-sdxl-onnx')!;
+    await fetchOnnxModel(options('easel/tiny-sdxl-onnx'));
+
+    const folder = path.join(hfCache, 'models--easel--tiny-sdxl-onnx');
+    expect(await readFile(path.join(folder, 'refs', 'main'), 'utf8')).toBe(commit(2));
+    const snapshot = path.join(folder, 'snapshots', commit(2));
+    const unet = repo.files.get('unet/model.onnx')!;
+    expect(await readlink(path.join(snapshot, 'unet/model.onnx'))).toBe(`../../../blobs/${sha256(unet)}`);
+    const index = repo.files.get('model_index.json')!;
+    expect(await readlink(path.join(snapshot, 'model_index.json'))).toBe(`../../blobs/${gitBlobHash(index)}`);
+    expect(await readFile(path.join(snapshot, 'unet/model.onnx'))).toEqual(unet);
+    expect((await readdir(path.join(folder, 'blobs'))).filter((name) => name.endsWith('.incomplete'))).toEqual([]);
+
+    hub.requests.length = 0;
+    const again = await fetchOnnxModel(options('easel/tiny-sdxl-onnx', { slug: 'another-xl' }));
+    expect(hub.requests.filter((request) => request.path.includes('/resolve/'))).toEqual([]);
+    await expectSameFiles(again.dir, sources['tiny-sdxl']);
   });
 });
 
@@ -201,7 +271,7 @@ describe('npm run models:fetch', { timeout: 120_000 }, () => {
   const cli = fileURLToPath(new URL('../fetch-model.ts', import.meta.url));
   const run = (args: string[], env: Record<string, string> = {}) =>
     promisify(execFile)(process.execPath, ['--import', register, cli, ...args], {
-      env: { ...process.env, HF_ENDPOINT: hub.url, MODELS_DIR: modelsDir, DATA_DIR: path.join(modelsDir, 'no-data'), MONGODB_URI: '', HF_TOKEN: '', ...env },
+      env: { ...process.env, HF_ENDPOINT: hub.url, HF_HUB_CACHE: hfCache, MODELS_DIR: modelsDir, DATA_DIR: path.join(modelsDir, 'no-data'), MONGODB_URI: '', HF_TOKEN: '', ...env },
     }).then(
       ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
       (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),

@@ -37,7 +37,7 @@ export async function prepareModels({ catalog, modelsDir, logger, demoModels }: 
   for (const { folder, reason } of failed) logger.warn({ folder, reason }, 'could not register a fetched model');
   if (!demoModels || (await realModelsIn(modelsDir)).length > 0) return [];
 
-  // Development only: the writer (and protobufjs) is loaded when demo models are wanted.
+  // Development only: the writer (and its ONNX protobuf encoder) is loaded when demo models are wanted.
   const { makeTinyModels } = await import('@easel/gpu-runtime/tiny-models');
   const written = await makeTinyModels(modelsDir);
   const slugs = Object.keys(written);

@@ -114,6 +114,9 @@ describe('generateImage', () => {
       [{ seed: MAX_SEED + 1 }, 'seed'],
       [{ seed: 1.5 }, 'seed'],
       [{ seed: -2 }, 'seed'],
+      [{ subseed: -2 }, 'subseed'],
+      [{ subseedStrength: 1.5 }, 'subseedStrength'],
+      [{ etaNoiseSeedDelta: -1 }, 'etaNoiseSeedDelta'],
       [{ prompt: '' }, 'prompt'],
       [{ prompt: 'x'.repeat(10_001) }, 'prompt'],
       [{ clientRequestId: '' }, 'clientRequestId'],
@@ -263,6 +266,27 @@ describe('generateImage', () => {
   it('needs an API key', async () => {
     const response = await generate(server(), '', { modelId: MODEL, prompt: 'x' });
     expect(codes(response)).toEqual(['UNAUTHENTICATED']);
+  });
+
+  it("maps Schedule type Automatic per sampler as A1111 1.9+ does, and takes A1111's noise settings", async () => {
+    const { key } = await server().createUser('ada-noise');
+    // A1111's sampler table: DPM++ 2M → Karras, DPM++ 3M SDE → Exponential, Euler a → the model's own (Normal).
+    const automatic = await generate(server(), key, { modelId: MODEL, prompt: 'x', sampler: 'DPM++ 2M', scheduleType: 'Automatic' });
+    expect(automatic.data!.generateImage.settings).toMatchObject({ samplerId: 'dpmpp_2m', schedule: 'karras' });
+    const noisy = await generate(server(), key, {
+      modelId: MODEL,
+      prompt: 'x',
+      sampler: 'Euler a',
+      rngSource: 'CPU',
+      subseed: 99,
+      subseedStrength: 0.25,
+      etaNoiseSeedDelta: 31337,
+    });
+    expect(noisy.data!.generateImage.settings).toMatchObject({ schedule: 'normal', rngSource: 'CPU', subseed: 99, subseedStrength: 0.25, etaNoiseSeedDelta: 31337 });
+    // Defaults: NV and no ENSD; a random variation seed when only a strength is given.
+    const varied = await generate(server(), key, { modelId: MODEL, prompt: 'x', sampler: 'DPM++ 3M SDE', subseedStrength: 0.5 });
+    expect(varied.data!.generateImage.settings).toMatchObject({ schedule: 'exponential', rngSource: 'NV', subseedStrength: 0.5, etaNoiseSeedDelta: 0 });
+    expect(varied.data!.generateImage.settings.subseed).toBeGreaterThanOrEqual(0);
   });
 });
 

@@ -8,7 +8,7 @@ export const GENERATION_FIELDS = `
   images { id url seed width height infotext }
   error errorCode prompt finalPrompt negativePrompt finalNegativePrompt enhancePrompt
   model { id name family }
-  settings { width height steps cfgScale sampler samplerId schedule clipSkip seed batchSize denoiseStrength }
+  settings { width height steps cfgScale sampler samplerId schedule clipSkip seed rngSource subseed subseedStrength etaNoiseSeedDelta batchSize denoiseStrength }
   seed sampler baseImageId tokensCharged refunded cancelRequested clientRequestId createdAt
 `;
 

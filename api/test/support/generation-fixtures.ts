@@ -24,6 +24,10 @@ export const TINY_SETTINGS: StoredSettings = {
   seed: 1234,
   batchSize: 1,
   denoiseStrength: 0.75,
+  rngSource: 'NV',
+  subseed: 0,
+  subseedStrength: 0,
+  etaNoiseSeedDelta: 0,
 };
 
 /**

@@ -7,14 +7,15 @@
  * The UNet's output is checked at every step and each decoded image once: NaN or infinity (fp16
  * overflow) fails the generation with a NonFiniteOutputError instead of giving a black image.
  *
- * Image i of a batch uses seed + i for all of its noise, so it comes out the same whatever the
- * batch size; the same request on the same machine gives the same bytes.
+ * Image i of a batch uses seed + i (and variation seed + i) for all of its noise, drawn as A1111
+ * draws it from the chosen source (samplers/random), so it comes out the same whatever the batch
+ * size; the same request on the same machine gives the same bytes.
  */
 import { z } from 'zod';
 import { FAMILY_ARCHITECTURE } from '@easel/schema';
 import { GenerationSettings, ModelRef } from '@easel/schema';
 import { loadModel, type LoadedModel } from '../models/index.js';
-import { Discretization, getSampler, getSigmas, initialNoise } from '../samplers/index.js';
+import { Discretization, getSamplerDefinition, ImageNoise, samplerNoise, samplerSigmas } from '../samplers/index.js';
 import { cfgDenoiser } from './cfg.js';
 import { encodePrompts } from './conditioning.js';
 import { allFinite, GenerationCancelledError, InvalidRequestError, NonFiniteOutputError } from './errors.js';
@@ -58,6 +59,7 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
   const latentDims = [batchSize, LATENT_CHANNELS, height / VAE_SCALE, width / VAE_SCALE] as const;
   const latentSize = LATENT_CHANNELS * latentDims[2] * latentDims[3];
   const seeds = Array.from({ length: batchSize }, (_, i) => settings.seed + i);
+  const subseeds = seeds.map((_, i) => settings.subseed + i);
   throwIfCancelled(signal, 0, steps);
 
   // 1. The model: sessions are cached, so a warm function does not load it again.
@@ -69,19 +71,30 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
   const encoding = await encodePrompts(model, settings);
 
   // 3. The noise levels to visit; img2img runs only the tail its strength leaves.
-  const fullSchedule = getSigmas(settings.schedule, discretization, steps);
+  const sampler = getSamplerDefinition(settings.sampler);
+  const fullSchedule = samplerSigmas(settings.sampler, settings.schedule, discretization, steps, model.architecture);
   const sigmas = request.baseImage ? img2imgSigmas(fullSchedule, settings.denoiseStrength) : fullSchedule;
   const totalSteps = sigmas.length - 1;
 
   // 4. Initial latents: each image's seeded noise at the first sigma, around the base image for img2img.
-  const noise = initialNoise(seeds, latentSize);
+  const imageNoise = new ImageNoise({
+    source: settings.rngSource,
+    seeds,
+    shape: [LATENT_CHANNELS, latentDims[2], latentDims[3]],
+    subseeds,
+    subseedStrength: settings.subseedStrength,
+    etaNoiseSeedDelta: settings.etaNoiseSeedDelta,
+  });
+  const noise = imageNoise.first();
   const start = request.baseImage ? await encodeBaseImage(model, request.baseImage, width, height) : undefined;
   const latents = noise.map((n, i) => (start ? start[i % latentSize] : 0) + n * sigmas[0]);
   throwIfCancelled(signal, 0, totalSteps);
 
-  // 5. Denoise with classifier-free guidance. While the UNet runs, the JS thread draws the next
-  // step's noise and the last step's preview; progress leaves the loop without waiting.
-  const stepNoise = new NoisePrefetcher(seeds, latentSize, totalSteps - 2); // the last step, to σ = 0, draws none
+  // 5. Denoise with classifier-free guidance. The sampler's noise: the generators' next draws, or
+  // a Brownian tree per seed for the SDE samplers, both prepared while the UNet runs, when the JS
+  // thread also draws the last step's preview; progress leaves the loop without waiting.
+  const stepNoise = sampler.noise === 'sequential' ? new NoisePrefetcher(() => imageNoise.next()) : undefined;
+  const noiseSource = samplerNoise(sampler.noise, imageNoise, sigmas, stepNoise?.source);
   const progress = new ProgressReporter({
     onProgress,
     totalSteps,
@@ -92,13 +105,14 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
   });
   try {
     const whileModelRuns = () => {
-      stepNoise.prefetch();
+      stepNoise?.prefetch();
+      noiseSource.prefetch?.();
       progress.drawPendingPreview();
     };
     const denoise = cfgDenoiser({ model, discretization, encoding, cfgScale: settings.cfgScale, latentDims, whileModelRuns });
-    const final = await getSampler(settings.sampler)(denoise, latents, {
+    const final = await sampler.sample(denoise, latents, {
       sigmas,
-      noise: stepNoise.source,
+      noise: noiseSource,
       onStep: (i, _x, denoised) => {
         progress.report(i + 1, denoised);
         throwIfCancelled(signal, i + 1, totalSteps);
@@ -106,10 +120,11 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
     });
 
     // 6. Decode each image and write it as a PNG that carries its settings.
-    const infotext = (seed: number) =>
+    const infotext = (seed: number, subseed: number) =>
       formatParameters({
         ...settings,
         seed,
+        subseed,
         model: modelRef.name,
         denoiseStrength: request.baseImage ? settings.denoiseStrength : undefined,
       });
@@ -117,7 +132,7 @@ export async function generate(request: GenerationRequest, { onProgress, signal 
     for (let i = 0; i < batchSize; i++) {
       const rgb = await decodeImage(model, final.subarray(i * latentSize, (i + 1) * latentSize), latentDims, seeds[i]);
       // PNG compression overlaps the next image's decode.
-      images.push(encodePng(rgb, width, height, { [PARAMETERS_KEYWORD]: infotext(seeds[i]) }).then((png) => ({ png, seed: seeds[i], width, height })));
+      images.push(encodePng(rgb, width, height, { [PARAMETERS_KEYWORD]: infotext(seeds[i], subseeds[i]) }).then((png) => ({ png, seed: seeds[i], width, height })));
     }
     const result = await Promise.all(images);
     await progress.finish();

@@ -11,7 +11,7 @@
  * txt2img), and a value holding `,`, `:` or a newline is JSON-quoted. Plain string work, no image
  * or GPU dependency, so the API can reuse it.
  */
-import { parseSampler, SAMPLER_LABELS, SCHEDULE_LABELS, type SamplerId, type ScheduleId } from '@easel/schema';
+import { parseSampler, SAMPLER_LABELS, SAMPLER_NOISE, SCHEDULE_LABELS, type RngSource, type SamplerId, type ScheduleId } from '@easel/schema';
 
 /** The settings that decided an image, as written into (and read back from) its PNG. */
 export interface ImageParameters {
@@ -30,6 +30,13 @@ export interface ImageParameters {
   clipSkip: number;
   /** Only for img2img. */
   denoiseStrength?: number;
+  /** "RNG: CPU" or "RNG: NV" (A1111 omits it for its GPU source, which we never are). */
+  rngSource?: RngSource;
+  /** "Variation seed" and "Variation seed strength", written when the strength is not 0. */
+  subseed?: number;
+  subseedStrength?: number;
+  /** "ENSD", written when not 0 and the sampler draws per-step noise from the seed's generator. */
+  etaNoiseSeedDelta?: number;
 }
 
 /** What a foreign infotext may hold: anything can be missing, and keys we do not model are kept raw. */
@@ -51,8 +58,12 @@ export function formatParameters(params: ImageParameters): string {
     ['Seed', params.seed],
     ['Size', `${params.width}x${params.height}`],
     ['Model', params.model],
+    ['Variation seed', params.subseedStrength ? params.subseed : undefined],
+    ['Variation seed strength', params.subseedStrength || undefined],
     ['Denoising strength', params.denoiseStrength],
     ['Clip skip', params.clipSkip > 1 ? params.clipSkip : undefined],
+    ['ENSD', params.etaNoiseSeedDelta && SAMPLER_NOISE[params.sampler] === 'sequential' ? params.etaNoiseSeedDelta : undefined],
+    ['RNG', params.rngSource],
   ];
   const settings = fields
     .filter((field): field is [string, string | number] => field[1] !== undefined)

@@ -3,11 +3,11 @@ import { ancestralStep, forEachStep, type Sampler } from './sampling.js';
 /**
  * Euler's method on the probability-flow ODE dx/dσ = (x − D(x, σ))/σ (Karras et al. 2022, alg. 1
  * without churn). The step x + (x − D)/σ·(σ_next − σ) is written as the blend
- * D + (σ_next/σ)·(x − D), which is the same number and lands exactly on D when σ_next = 0.
+ * D + (σ_next/σ)·(x − D), which is the same number.
  */
 export const euler: Sampler = async (denoise, initial, ctx) => {
   const x = Float32Array.from(initial);
-  await forEachStep(ctx, x, async (_i, sigma, sigmaNext) => {
+  await forEachStep(ctx, x, denoise, async (_i, sigma, sigmaNext) => {
     const denoised = await denoise(x, sigma);
     const ratio = sigmaNext / sigma;
     for (let j = 0; j < x.length; j++) x[j] = denoised[j] + ratio * (x[j] - denoised[j]);
@@ -23,16 +23,12 @@ export const euler: Sampler = async (denoise, initial, ctx) => {
  */
 export const eulerAncestral: Sampler = async (denoise, initial, ctx) => {
   const x = Float32Array.from(initial);
-  await forEachStep(ctx, x, async (i, sigma, sigmaNext) => {
+  await forEachStep(ctx, x, denoise, async (_i, sigma, sigmaNext) => {
     const denoised = await denoise(x, sigma);
     const { sigmaDown, sigmaUp } = ancestralStep(sigma, sigmaNext);
     const ratio = sigmaDown / sigma;
-    if (sigmaUp > 0) {
-      const noise = ctx.noise(i, 0);
-      for (let j = 0; j < x.length; j++) x[j] = denoised[j] + ratio * (x[j] - denoised[j]) + sigmaUp * noise[j];
-    } else {
-      for (let j = 0; j < x.length; j++) x[j] = denoised[j] + ratio * (x[j] - denoised[j]);
-    }
+    const noise = ctx.noise(sigma, sigmaNext);
+    for (let j = 0; j < x.length; j++) x[j] = denoised[j] + ratio * (x[j] - denoised[j]) + sigmaUp * noise[j];
     return denoised;
   });
   return x;

@@ -1,4 +1,4 @@
-import { forEachStep, type Sampler } from './sampling.js';
+import { forEachStep, type Denoiser, type Sampler } from './sampling.js';
 
 /**
  * Heun's method (Karras et al. 2022, alg. 1 without churn): an Euler step to σ_next, a second
@@ -7,14 +7,17 @@ import { forEachStep, type Sampler } from './sampling.js';
  */
 export const heun: Sampler = async (denoise, initial, ctx) => {
   const x = Float32Array.from(initial);
+  const step = heunStepper(denoise, x);
+  await forEachStep(ctx, x, denoise, async (_i, sigma, sigmaNext) => step(sigma, sigmaNext));
+  return x;
+};
+
+/** Heun steps on x in place (σ_next > 0), with their scratch buffers; each returns D at σ_next. */
+export function heunStepper(denoise: Denoiser, x: Float32Array): (sigma: number, sigmaNext: number) => Promise<Float32Array> {
   const slope = new Float32Array(x.length);
   const predicted = new Float32Array(x.length);
-  await forEachStep(ctx, x, async (_i, sigma, sigmaNext) => {
+  return async (sigma, sigmaNext) => {
     const denoised = await denoise(x, sigma);
-    if (sigmaNext === 0) {
-      x.set(denoised);
-      return denoised;
-    }
     const dt = sigmaNext - sigma;
     for (let j = 0; j < x.length; j++) {
       slope[j] = (x[j] - denoised[j]) / sigma;
@@ -26,6 +29,5 @@ export const heun: Sampler = async (denoise, initial, ctx) => {
       x[j] += 0.5 * (slope[j] + slopeNext) * dt;
     }
     return denoisedNext;
-  });
-  return x;
-};
+  };
+}

@@ -7,13 +7,9 @@ import { forEachStep, type Sampler } from './sampling.js';
  */
 export const lcm: Sampler = async (denoise, initial, ctx) => {
   const x = Float32Array.from(initial);
-  await forEachStep(ctx, x, async (i, sigma, sigmaNext) => {
+  await forEachStep(ctx, x, denoise, async (_i, sigma, sigmaNext) => {
     const denoised = await denoise(x, sigma);
-    if (sigmaNext === 0) {
-      x.set(denoised);
-      return denoised;
-    }
-    const noise = ctx.noise(i, 0);
+    const noise = ctx.noise(sigma, sigmaNext);
     for (let j = 0; j < x.length; j++) x[j] = denoised[j] + sigmaNext * noise[j];
     return denoised;
   });

@@ -1,4 +1,4 @@
-import type { NoiseSource } from './noise.js';
+import type { NoiseSource } from './random/noise-sources.js';
 
 /**
  * What every sampler shares: its signature, the loop over adjacent sigmas with cancellation and
@@ -21,7 +21,10 @@ export type StepCallback = (step: number, x: Float32Array, denoised: Float32Arra
 export interface SamplerContext {
   /** Decreasing noise levels, from where x starts down to the last (0 to finish clean). */
   sigmas: ArrayLike<number>;
-  /** Standard-normal noise for the whole batch, per step and draw; see noise.ts. */
+  /**
+   * Standard-normal noise for the whole batch, for a move from σ to σ_next: the generator's next
+   * draw for ancestral samplers, a Brownian tree for the SDE samplers (random/noise-sources.ts).
+   */
   noise: NoiseSource;
   /**
    * After step i (0-based) of sigmas.length − 1: the new x and the step's latest estimate of x0.
@@ -35,20 +38,42 @@ export interface SamplerContext {
 /** Runs the sigmas from x (not modified) and returns the result. */
 export type Sampler = (denoise: Denoiser, x: Float32Array, ctx: SamplerContext) => Promise<Float32Array>;
 
-/** One step from σ to σ_next; returns the step's latest estimate of x0 for the progress callback. */
+/**
+ * One step from σ to σ_next > 0; returns the step's latest estimate of x0 for the progress
+ * callback.
+ */
 export type Step = (i: number, sigma: number, sigmaNext: number) => Promise<Float32Array>;
 
-export async function forEachStep(ctx: SamplerContext, x: Float32Array, step: Step): Promise<void> {
+export interface StepOptions {
+  /** The sampler takes the last step, to σ = 0, itself (LMS, whose update is not the estimate). */
+  ownLastStep?: boolean;
+  /** The (σ, σ_next) moves to make, when they are not the adjacent sigmas (Restart). */
+  moves?: readonly (readonly [number, number])[];
+}
+
+/**
+ * Runs the steps: checks the sigmas, the signal before each step, reports progress after it. A
+ * step to σ = 0 is x = D(x, σ), where every k-diffusion update lands as σ_next → 0, so the
+ * samplers need not guard against dividing by σ_next or taking log 0.
+ */
+export async function forEachStep(ctx: SamplerContext, x: Float32Array, denoise: Denoiser, step: Step, options: StepOptions = {}): Promise<void> {
   const { sigmas, signal, onStep } = ctx;
   checkSigmas(sigmas);
-  for (let i = 0; i < sigmas.length - 1; i++) {
+  const moves = options.moves ?? Array.from({ length: sigmas.length - 1 }, (_, i) => [sigmas[i], sigmas[i + 1]] as const);
+  for (const [i, [sigma, sigmaNext]] of moves.entries()) {
     signal?.throwIfAborted();
-    const denoised = await step(i, sigmas[i], sigmas[i + 1]);
+    let denoised: Float32Array;
+    if (sigmaNext === 0 && !options.ownLastStep) {
+      denoised = await denoise(x, sigma);
+      x.set(denoised);
+    } else {
+      denoised = await step(i, sigma, sigmaNext);
+    }
     await onStep?.(i, x, denoised);
   }
 }
 
-function checkSigmas(sigmas: ArrayLike<number>): void {
+export function checkSigmas(sigmas: ArrayLike<number>): void {
   if (sigmas.length < 2) throw new RangeError(`a sampler needs at least 2 sigmas, got ${sigmas.length}`);
   for (let i = 0; i < sigmas.length - 1; i++) {
     const [sigma, next] = [sigmas[i], sigmas[i + 1]];

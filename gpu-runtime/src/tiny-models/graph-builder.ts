@@ -36,9 +36,12 @@ function valueInfo(name: string, type: IoType, dims: readonly Dim[]): ValueInfoM
   return {
     name,
     type: {
-      tensorType: {
-        elemType: ELEM_TYPE[type],
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      value: {
+        case: 'tensorType',
+        value: {
+          elemType: ELEM_TYPE[type],
+          shape: { dim: dims.map((d) => ({ value: typeof d === 'number' ? { case: 'dimValue', value: BigInt(d) } : { case: 'dimParam', value: d } })) },
+        },
       },
     },
   };
@@ -46,14 +49,14 @@ function valueInfo(name: string, type: IoType, dims: readonly Dim[]): ValueInfoM
 
 function attribute(name: string, value: AttrValue): AttributeMessage {
   if (value instanceof FloatAttr) return { name, type: AttrType.FLOAT, f: value.value };
-  if (Array.isArray(value)) return { name, type: AttrType.INTS, ints: value };
-  if (Number.isInteger(value)) return { name, type: AttrType.INT, i: value };
+  if (Array.isArray(value)) return { name, type: AttrType.INTS, ints: value.map(BigInt) };
+  if (Number.isInteger(value)) return { name, type: AttrType.INT, i: BigInt(value) };
   return { name, type: AttrType.FLOAT, f: value };
 }
 
-function littleEndianBytes(values: Float32Array | Uint16Array | BigInt64Array): Uint8Array {
+function littleEndianBytes(values: Float32Array | Uint16Array | BigInt64Array): Uint8Array<ArrayBuffer> {
   // Typed arrays are little-endian on every platform Node runs on, which is ONNX's raw_data order.
-  return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
+  return new Uint8Array(values.slice().buffer);
 }
 
 /**
@@ -111,11 +114,11 @@ export class GraphBuilder {
   floats(dims: number[], values: Float32Array): string {
     const name = this.fresh('w');
     if (this.weightType === 'float32') {
-      this.initializers.push({ name, dims, dataType: ElemType.FLOAT, rawData: littleEndianBytes(values) });
+      this.initializers.push({ name, dims: dims.map(BigInt), dataType: ElemType.FLOAT, rawData: littleEndianBytes(values) });
       return name;
     }
     const stored = `${name}_fp16`;
-    this.initializers.push({ name: stored, dims, dataType: ElemType.FLOAT16, rawData: littleEndianBytes(float32ToFloat16(values)) });
+    this.initializers.push({ name: stored, dims: dims.map(BigInt), dataType: ElemType.FLOAT16, rawData: littleEndianBytes(float32ToFloat16(values)) });
     return this.op('Cast', [stored], { to: ElemType.FLOAT }, name);
   }
 
@@ -123,7 +126,7 @@ export class GraphBuilder {
   ints(values: number[], dims: number[] = [values.length]): string {
     const name = this.fresh('i');
     const data = BigInt64Array.from(values, (v) => BigInt(v));
-    this.initializers.push({ name, dims, dataType: ElemType.INT64, rawData: littleEndianBytes(data) });
+    this.initializers.push({ name, dims: dims.map(BigInt), dataType: ElemType.INT64, rawData: littleEndianBytes(data) });
     return name;
   }
 
@@ -135,10 +138,10 @@ export class GraphBuilder {
 
   toBytes(graphName: string): Uint8Array {
     return encodeModel({
-      irVersion: IR_VERSION,
+      irVersion: BigInt(IR_VERSION),
       producerName: 'easel-make-tiny-models',
       producerVersion: '1',
-      opsetImport: [{ domain: '', version: OPSET }],
+      opsetImport: [{ domain: '', version: BigInt(OPSET) }],
       graph: {
         name: graphName,
         node: this.nodes,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type LoadedModel, type UNetConditioningInput } from '../../src/models/index.js';
-import { Discretization, denoiserScalings, fillNormal } from '../../src/samplers/index.js';
+import { Discretization, denoiserScalings, randn } from '../../src/samplers/index.js';
 import { cfgDenoiser } from '../../src/pipeline/cfg.js';
 import { encodePrompts, unetConditioningInput, type PromptEncoding } from '../../src/pipeline/conditioning.js';
 import { tinyModels, type TinyKind, type TinyModels } from './fixtures.js';
@@ -41,9 +41,7 @@ async function unetAlone(model: LoadedModel, input: UNetConditioningInput, x: Fl
 }
 
 function latents(sigma: number): Float32Array {
-  const x = new Float32Array(SIZE);
-  fillNormal(x, 7, 0);
-  return x.map((v) => v * sigma);
+  return randn({ seed: 7, shape: [SIZE], source: 'NV' }).map((v) => v * sigma);
 }
 
 function expectClose(actual: Float32Array, expected: Float32Array, relative: number) {

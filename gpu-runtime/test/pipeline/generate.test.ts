@@ -2,7 +2,7 @@ import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { SAMPLERS, SCHEDULES } from '@easel/schema';
+import { AUTOMATIC_SCHEDULE, SAMPLERS, SCHEDULES, type SamplerId, type ScheduleId } from '@easel/schema';
 import { loadModel, ModelLoadError } from '../../src/models/index.js';
 import { GenerationCancelledError, InvalidRequestError } from '../../src/pipeline/errors.js';
 import { generate, type GenerationRequest } from '../../src/pipeline/generate.js';
@@ -36,7 +36,17 @@ async function watchLatents(kind: TinyKind) {
 }
 
 /** Model calls per run: Heun and DPM++ SDE evaluate twice per step, except on the last step to σ = 0. */
-const unetCalls = (sampler: string, steps: number) => (sampler === 'heun' || sampler === 'dpmpp_sde' ? 2 * steps - 1 : steps);
+const TWO_CALLS_PER_STEP: readonly SamplerId[] = ['heun', 'dpm2', 'dpm2_a', 'dpmpp_2s_a', 'dpmpp_sde', 'restart'];
+/** Two-call samplers make one call on a last step to σ = 0; KL Optimal ends at σ_min instead. */
+const unetCalls = (sampler: SamplerId, schedule: ScheduleId, steps: number) =>
+  TWO_CALLS_PER_STEP.includes(sampler) ? 2 * steps - (schedule === 'kl_optimal' ? 0 : 1) : steps;
+
+/** Every sampler at its automatic schedule, every schedule with Euler a, and a two-call sampler ending at σ_min. */
+const COMBINATIONS: [SamplerId, ScheduleId][] = [
+  ...SAMPLERS.map((sampler) => [sampler, AUTOMATIC_SCHEDULE[sampler]] as [SamplerId, ScheduleId]),
+  ...SCHEDULES.map((schedule) => ['euler_a', schedule] as [SamplerId, ScheduleId]),
+  ['heun', 'kl_optimal'],
+];
 
 /**
  * Final latents of the tiny models stay within a few units at CFG 7 (real SD latents: about ±4);
@@ -52,9 +62,9 @@ function expectPicture(data: Uint8Array) {
   expect(clipped).toBeLessThan(0.8);
 }
 
-describe.each(KINDS)('every sampler and schedule on the tiny %s model', (kind) => {
+describe.each(KINDS)('the samplers and schedules on the tiny %s model', (kind) => {
   describe.each(['txt2img', 'img2img'] as const)('%s', (mode) => {
-    it.each(SAMPLERS.flatMap((sampler) => SCHEDULES.map((schedule) => [sampler, schedule] as const)))('%s / %s', async (sampler, schedule) => {
+    it.each(COMBINATIONS)('%s / %s', async (sampler, schedule) => {
       const img2img = mode === 'img2img';
       const request = tinyRequest(models, kind, { sampler, schedule, steps: 3, ...(img2img ? { baseImage, denoiseStrength: 0.6 } : {}) });
       const run = await watchUNet(kind);
@@ -62,7 +72,7 @@ describe.each(KINDS)('every sampler and schedule on the tiny %s model', (kind) =
       const images = await generate({ ...request, batchSize: 2 });
 
       // img2img at strength 0.6 of 3 steps runs ⌊0.6·3⌋ + 1 = 2 of them, from a lower noise level
-      expect(run).toHaveBeenCalledTimes(unetCalls(sampler, img2img ? 2 : 3));
+      expect(run).toHaveBeenCalledTimes(unetCalls(sampler, schedule, img2img ? 2 : 3));
       const firstTimestep = run.mock.calls[0][0].timestep;
       if (img2img) expect(firstTimestep).toBeLessThan(990);
       else expect(firstTimestep).toBeCloseTo(999, 6);
@@ -89,6 +99,21 @@ describe.each(KINDS)('every sampler and schedule on the tiny %s model', (kind) =
 });
 
 describe('determinism and seeds', () => {
+  it('draws its noise from the chosen source, A1111 style: variation seeds mix, ENSD reseeds the step noise', async () => {
+    const pixels = async (settings: Partial<GenerationRequest>) => (await pixelsOf((await generate(tinyRequest(models, 'sd15', settings)))[0].png)).data;
+    const euler = { sampler: 'euler', schedule: 'normal', seed: 5 } as const;
+    expect(await pixels({ ...euler, rngSource: 'CPU' })).not.toEqual(await pixels({ ...euler, rngSource: 'NV' }));
+    // Variation strength 1 is the variation seed's noise (to float rounding): seed 8's picture.
+    const seed8 = await pixels({ ...euler, seed: 8 });
+    const varied = await pixels({ ...euler, subseed: 8, subseedStrength: 1 });
+    expect(Math.max(...varied.map((value, j) => Math.abs(value - seed8[j])))).toBeLessThanOrEqual(1);
+    expect(await pixels({ ...euler, subseed: 8, subseedStrength: 0.5 })).not.toEqual(seed8);
+    // ENSD moves only the noise drawn after the initial noise: Euler a's, not Euler's.
+    expect(await pixels({ ...euler, etaNoiseSeedDelta: 31337 })).toEqual(await pixels(euler));
+    const ancestral = { ...euler, sampler: 'euler_a' } as const;
+    expect(await pixels({ ...ancestral, etaNoiseSeedDelta: 31337 })).not.toEqual(await pixels(ancestral));
+  });
+
   it.each(KINDS)('the same request gives bit-identical PNGs (%s)', async (kind) => {
     const request = tinyRequest(models, kind, { sampler: 'dpmpp_2m_sde', schedule: 'karras', batchSize: 2 });
     const first = await generate(request);
@@ -166,7 +191,17 @@ describe('PNG metadata', () => {
       Size: '64x64',
       Model: 'Tiny SD15',
       'Clip skip': '2',
+      RNG: 'NV',
     });
+  });
+
+  it("records the random number source, variation seed and ENSD in A1111's words", async () => {
+    const request = { sampler: 'euler_a', schedule: 'normal', rngSource: 'CPU', subseed: 77, subseedStrength: 0.3, etaNoiseSeedDelta: 31337, batchSize: 2 } as const;
+    const [, second] = await generate(tinyRequest(models, 'sd15', request));
+    expect(readParameters(second.png)?.fields).toMatchObject({ 'Variation seed': '78', 'Variation seed strength': '0.3', ENSD: '31337', RNG: 'CPU' });
+    // Euler draws no noise after the initial one: A1111 leaves ENSD out, and so do we.
+    const [euler] = await generate(tinyRequest(models, 'sd15', { ...request, sampler: 'euler' }));
+    expect(readParameters(euler.png)?.fields).not.toHaveProperty('ENSD');
   });
 
   it('adds the denoising strength for img2img', async () => {

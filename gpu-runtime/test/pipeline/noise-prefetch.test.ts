@@ -1,46 +1,38 @@
 import { describe, expect, it } from 'vitest';
 import { NoisePrefetcher } from '../../src/pipeline/noise-prefetch.js';
-import { samplerNoise } from '../../src/samplers/index.js';
+import { ImageNoise } from '../../src/samplers/index.js';
 
-const SEEDS = [11, 12];
-const LENGTH = 37; // per image; odd, so image boundaries fall inside a Philox block
-const STEPS = 6;
+const options = { source: 'CPU', seeds: [11, 12], shape: [4, 4, 4] } as const;
 
-/** What samplerNoise gives for (step, draw), copied out of its reused buffer. */
-const expected = (step: number, draw: number) => Float32Array.from(samplerNoise(SEEDS, LENGTH)(step, draw));
+/** The draws after the initial noise, in order, as ImageNoise gives them without prefetching. */
+function expectedDraws(count: number): Float32Array[] {
+  const noise = new ImageNoise(options);
+  noise.first();
+  return Array.from({ length: count }, () => noise.next());
+}
 
 describe('NoisePrefetcher', () => {
-  it('hands out samplerNoise values, one draw per step as ancestral samplers ask, prefetching between requests', () => {
-    const noise = new NoisePrefetcher(SEEDS, LENGTH, STEPS - 2);
-    for (let step = 0; step < STEPS - 1; step++) {
-      noise.prefetch(); // the model runs
-      const drawn = noise.source(step, 0);
-      const copy = Float32Array.from(drawn);
-      expect(copy).toEqual(expected(step, 0));
-      noise.prefetch(); // another model call before the sampler is done with `drawn`
-      expect(drawn).toEqual(copy);
+  it('hands out the generator’s draws in order, however prefetches and requests interleave', () => {
+    const noise = new ImageNoise(options);
+    noise.first();
+    const prefetcher = new NoisePrefetcher(() => noise.next());
+    const served: Float32Array[] = [];
+    for (const pattern of ['prefetch, take', 'take', 'prefetch, prefetch, take', 'take', 'prefetch, take']) {
+      for (const action of pattern.split(', ')) {
+        if (action === 'prefetch') prefetcher.prefetch();
+        else served.push(prefetcher.source(1, 0.5));
+      }
     }
+    expect(served).toEqual(expectedDraws(5));
   });
 
-  it('keeps draw 0 intact while DPM++ SDE asks for draw 1 of the same step', () => {
-    const noise = new NoisePrefetcher(SEEDS, LENGTH, STEPS - 2);
-    for (let step = 0; step < STEPS - 1; step++) {
-      noise.prefetch();
-      const z0 = noise.source(step, 0);
-      const z0Copy = Float32Array.from(z0);
-      noise.prefetch(); // the midpoint model call
-      const z1 = noise.source(step, 1);
-      expect(z0).toEqual(z0Copy);
-      expect(z0Copy).toEqual(expected(step, 0));
-      expect(Float32Array.from(z1)).toEqual(expected(step, 1));
-    }
-  });
-
-  it('draws an unforeseen request on the spot', () => {
-    const noise = new NoisePrefetcher(SEEDS, LENGTH, STEPS - 2);
-    noise.source(0, 0);
-    noise.prefetch(); // prepares step 1
-    expect(Float32Array.from(noise.source(3, 0))).toEqual(expected(3, 0));
-    expect(Float32Array.from(noise.source(1, 0))).toEqual(expected(1, 0));
+  it('holds at most one draw: a prefetch while one waits draws nothing', () => {
+    let draws = 0;
+    const prefetcher = new NoisePrefetcher(() => Float32Array.of(++draws));
+    prefetcher.prefetch();
+    prefetcher.prefetch();
+    expect(draws).toBe(1);
+    expect(prefetcher.source(1, 0.5)).toEqual(Float32Array.of(1));
+    expect(prefetcher.source(0.5, 0.2)).toEqual(Float32Array.of(2));
   });
 });

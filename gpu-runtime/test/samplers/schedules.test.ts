@@ -1,6 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { SCHEDULES } from '@easel/schema';
+import { betaQuantile } from '../../src/samplers/beta-distribution.js';
 import {
+  alignYourStepsSigmas,
   Discretization,
   exponentialSigmas,
   getSigmas,
@@ -21,11 +23,36 @@ describe('sigma schedules', () => {
     ['karras', 20, [14.6146, 11.7254, 9.3402, 7.3836, 5.7894, 4.4998, 3.4647, 2.6408, 1.9909, 1.4832, 1.0908, 0.7909, 0.5647, 0.3964, 0.273, 0.1842, 0.1213, 0.0779, 0.0485, 0.0292, 0]],
     ['exponential', 5, [14.6146, 3.089, 0.6529, 0.138, 0.0292, 0]],
     ['sgm_uniform', 5, [14.6146, 5.0924, 2.2797, 1.1629, 0.5712, 0]],
+    // A1111 1.9+'s modules/sd_schedulers.py formulas, evaluated with numpy/scipy (float64):
+    ['uniform', 10, [14.6146, 7.8399, 4.6092, 2.9183, 1.9502, 1.3449, 0.9324, 0.625, 0.3687, 0.0292, 0]],
+    ['simple', 10, [14.6146, 8.3028, 5.0878, 3.3211, 2.2765, 1.6129, 1.1606, 0.8299, 0.5693, 0.3417, 0]],
+    ['polyexponential', 5, [14.6146, 3.089, 0.6529, 0.138, 0.0292, 0]],
+    // beta_scheduler with A1111's default α = β = 0.6 (scipy.stats.beta.ppf)
+    ['beta', 10, [14.6146, 13.9278, 12.491, 10.5976, 8.4424, 6.2014, 4.0462, 2.1528, 0.716, 0.0292, 0]],
+    // kl_optimal: steps + 1 values, the last σ_min (A1111 appends no 0)
+    ['kl_optimal', 5, [14.6146, 2.6329, 1.2948, 0.7116, 0.3356, 0.0292]],
+    // get_align_your_steps_sigmas, SD 1.5's table log-linearly interpolated (np.interp)
+    ['align_your_steps', 20, [14.615, 9.5217, 6.3012, 4.8, 3.7179, 3.0781, 2.5489, 2.1115, 1.7703, 1.511, 1.266, 1.0413, 0.8514, 0.6934, 0.5441, 0.4202, 0.2658, 0.1599, 0.0694, 0.029, 0]],
   ] as const)('%s with %i steps on SD 1.5 matches the reference', (schedule, steps, expected) => {
     expect(round4(getSigmas(schedule, sd, steps))).toEqual(expected);
   });
 
-  test.each(SCHEDULES.flatMap((schedule) => [1, 2, 7, 30, 150].map((steps) => [schedule, steps] as const)))(
+  test("Align Your Steps uses SDXL's table for SDXL, as it is at 11 steps", () => {
+    // A1111's SDXL table, appended 0 (no interpolation at its own length); 5 steps from np.interp.
+    expect(round4(alignYourStepsSigmas('sdxl', 11))).toEqual([14.615, 6.315, 3.771, 2.181, 1.342, 0.862, 0.555, 0.38, 0.234, 0.113, 0.029, 0]);
+    expect(round4(getSigmas('align_your_steps', sd, 5, 'sdxl'))).toEqual([14.615, 2.8678, 0.862, 0.2982, 0.029, 0]);
+  });
+
+  test('the beta quantile matches scipy.stats.beta.ppf(p, 0.6, 0.6)', () => {
+    // scipy 1.17: 0.03958440558878085, 0.5, 0.9604155944112192, 0.9999814412614826
+    expect(betaQuantile(0.1, 0.6, 0.6)).toBeCloseTo(0.03958440558878085, 12);
+    expect(betaQuantile(0.5, 0.6, 0.6)).toBeCloseTo(0.5, 12);
+    expect(betaQuantile(0.9, 0.6, 0.6)).toBeCloseTo(0.9604155944112192, 12);
+    expect(betaQuantile(0.999, 0.6, 0.6)).toBeCloseTo(0.9999814412614826, 12);
+  });
+
+  const FROM_SIGMA_MAX_TO_ZERO = SCHEDULES.filter((schedule) => schedule !== 'kl_optimal' && schedule !== 'align_your_steps');
+  test.each(FROM_SIGMA_MAX_TO_ZERO.flatMap((schedule) => [1, 2, 7, 30, 150].map((steps) => [schedule, steps] as const)))(
     '%s with %i steps: steps + 1 strictly decreasing sigmas from σ_max, ending in 0',
     (schedule, steps) => {
       const sigmas = getSigmas(schedule, sd, steps);
@@ -62,6 +89,6 @@ describe('sigma schedules', () => {
   test('rejects a step count that is not a whole number of at least 1', () => {
     expect(() => getSigmas('karras', sd, 0)).toThrow(/steps must be a whole number of at least 1, got 0/);
     expect(() => getSigmas('normal', sd, 2.5)).toThrow(/got 2.5/);
-    expect(() => getSigmas('simple' as never, sd, 10)).toThrow(/unknown sigma schedule "simple"/);
+    expect(() => getSigmas('ddim_uniform' as never, sd, 10)).toThrow(/unknown sigma schedule "ddim_uniform"/);
   });
 });

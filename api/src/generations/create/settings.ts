@@ -7,10 +7,15 @@ import { InvalidInputError, type InvalidField } from '../../errors.js';
 import type { StoredSettings } from '../generation.js';
 
 /** The settings a request may give as numbers; the model's defaults fill the rest. */
-type NumericOverrides = Partial<Pick<ImageSettings, 'width' | 'height' | 'steps' | 'cfgScale' | 'clipSkip' | 'seed' | 'batchSize' | 'denoiseStrength'>>;
+type NumericOverrides = Partial<
+  Pick<
+    ImageSettings,
+    'width' | 'height' | 'steps' | 'cfgScale' | 'clipSkip' | 'seed' | 'batchSize' | 'denoiseStrength' | 'subseed' | 'subseedStrength' | 'etaNoiseSeedDelta'
+  >
+>;
 
 /** What generateImage takes; every setting left out comes from the model's defaults. */
-export interface GenerateImageRequest extends NumericOverrides {
+export interface GenerateImageRequest extends NumericOverrides, Partial<Pick<ImageSettings, 'rngSource'>> {
   /** Catalog id or slug. */
   modelId: string;
   prompt: string;
@@ -25,6 +30,8 @@ export interface GenerateImageRequest extends NumericOverrides {
   scheduleType?: string;
   /** Omitted or -1: a random seed, stored with the generation. */
   seed?: number;
+  /** A1111's variation seed; omitted or -1: a random one (used only when subseedStrength > 0). */
+  subseed?: number;
   /** The same id from the same user returns the same generation and charges once. */
   clientRequestId?: string;
   /** Where to post the generation's events (webhooks/); `events` omitted: all of them. */
@@ -76,6 +83,11 @@ export function resolveSettings(
     schedule: choice?.schedule ?? 'normal',
     clipSkip: request.clipSkip ?? model.defaults.clipSkip,
     seed: request.seed === undefined || request.seed === -1 ? newSeed() : request.seed,
+    rngSource: request.rngSource ?? 'NV',
+    subseedStrength: request.subseedStrength ?? 0,
+    // A1111 draws a random variation seed for -1; without a strength it decides nothing.
+    subseed: request.subseed === undefined || request.subseed === -1 ? (request.subseedStrength ? newSeed() : 0) : request.subseed,
+    etaNoiseSeedDelta: request.etaNoiseSeedDelta ?? 0,
     batchSize: request.batchSize ?? 1,
     denoiseStrength: request.denoiseStrength ?? DEFAULT_DENOISE_STRENGTH,
   };

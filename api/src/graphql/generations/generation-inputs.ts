@@ -1,7 +1,8 @@
 import { IsDivisibleBy, IsInt, Length, Max, MaxLength, Min, MinLength } from 'class-validator';
 import { Field, Float, ID, InputType, Int } from 'type-graphql';
-import { GenerationSettings, MAX_SEED, SIZE_MULTIPLE, settingRange, type NumericSetting } from '@easel/schema';
+import { GenerationSettings, MAX_SEED, SIZE_MULTIPLE, settingRange, type NumericSetting, type RngSource } from '@easel/schema';
 import type { GenerateImageRequest } from '../../generations/create/settings.js';
+import { RngSourceEnum } from '../samplers/sampler-types.js';
 import { WebhookInput } from '../webhooks/webhook-types.js';
 
 /** A numeric setting's range as the job contract defines it (@easel/schema's ImageSettings). */
@@ -65,7 +66,7 @@ export class GenerateImageInput implements GenerateImageRequest {
   @MaxLength(100)
   sampler?: string;
 
-  @Field({ nullable: true, description: 'A1111 "Schedule type" (Automatic, Normal, Karras, Exponential, SGM Uniform), overriding the one in the sampler label.' })
+  @Field({ nullable: true, description: 'A1111 "Schedule type" (Automatic, Normal, Karras, Exponential, Beta, ...: the `samplers` query lists them), overriding the one in the sampler label. Automatic: the schedule A1111 picks for the sampler.' })
   @MaxLength(100)
   scheduleType?: string;
 
@@ -78,6 +79,24 @@ export class GenerateImageInput implements GenerateImageRequest {
   @Min(-1)
   @Max(settingRange('seed').max)
   seed?: number;
+
+  @Field(() => RngSourceEnum, { nullable: true, description: 'A1111 "Random number generator source". Default NV: the noise A1111 and Forge draw on NVIDIA GPUs; CPU: torch\'s CPU generator, as ComfyUI and Civitai draw it.' })
+  rngSource?: RngSource;
+
+  @Field(() => Float, { nullable: true, description: `A1111 "Variation seed", 0 to ${MAX_SEED}; -1 or none: random. Image i of the batch uses subseed + i.` })
+  @IsInt({ message: 'subseed must be a whole number' })
+  @Min(-1)
+  @Max(settingRange('subseed').max)
+  subseed?: number;
+
+  @Field(() => Float, { nullable: true, description: 'A1111 "Variation seed strength": 0 (default) keeps the seed\'s noise, 1 gives the variation seed\'s.' })
+  @InRange('subseedStrength')
+  subseedStrength?: number;
+
+  @Field(() => Float, { nullable: true, description: `A1111 "Eta noise seed delta" (ENSD, e.g. 31337), 0 to ${MAX_SEED}: ancestral samplers draw their per-step noise from seed + ENSD. Default 0.` })
+  @IsInt({ message: 'etaNoiseSeedDelta must be a whole number' })
+  @InRange('etaNoiseSeedDelta')
+  etaNoiseSeedDelta?: number;
 
   @Field(() => Int, { nullable: true, description: 'Images to make, 1 to 4; each costs one token.' })
   @InRange('batchSize')

@@ -1,6 +1,6 @@
 import mongoose from 'mongoose';
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { samplerLabel, SCHEDULE_LABELS } from '@easel/schema';
+import { ImageSettings, samplerLabel, SCHEDULE_LABELS } from '@easel/schema';
 import type { GenerationStatus } from '../../generations/generation.js';
 import {
   cancelGeneration,
@@ -100,7 +100,10 @@ export class GenerationResolver {
 
   @FieldResolver()
   settings(@Root() { settings }: PublishedGeneration): GenerationSettingsInfo {
-    return { ...settings, sampler: samplerLabel(settings), samplerId: settings.sampler, scheduleLabel: SCHEDULE_LABELS[settings.schedule] };
+    // ImageSettings' defaults fill settings a generation stored before they existed (the noise settings).
+    const parsed = ImageSettings.safeParse(settings);
+    const complete = { ...(parsed.success ? parsed.data : {}), ...settings };
+    return { ...complete, sampler: samplerLabel(settings), samplerId: settings.sampler, scheduleLabel: SCHEDULE_LABELS[settings.schedule] };
   }
 
   @FieldResolver()

@@ -1,11 +1,12 @@
 import { DateTimeResolver } from 'graphql-scalars';
 import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
-import type { ModelFamily } from '@easel/schema';
+import type { ModelFamily, RngSource } from '@easel/schema';
 import { GENERATION_STATUSES, type GenerationStatus } from '../../generations/generation.js';
 import { ModelFamilyEnum } from '../catalog/catalog-enums.js';
 import { ImageSize, ModelDefaults } from '../catalog/model-types.js';
 import { graphqlEnum } from '../enum.js';
 import { ConnectionType } from '../pagination.js';
+import { RngSourceEnum } from '../samplers/sampler-types.js';
 
 export const GenerationStatusEnum = graphqlEnum(
   'GenerationStatus',
@@ -53,7 +54,7 @@ export class GenerationSettingsInfo extends ModelDefaults {
   @Field({ description: 'Sampler id, e.g. "dpmpp_2m_sde".' })
   samplerId!: string;
 
-  @Field({ description: 'Sigma schedule id: normal, karras, exponential or sgm_uniform.' })
+  @Field({ description: 'Sigma schedule id, e.g. "karras" (the `samplers` query lists them).' })
   schedule!: string;
 
   @Field({ description: 'A1111 "Schedule type" label of `schedule`, e.g. "Karras".' })
@@ -61,6 +62,18 @@ export class GenerationSettingsInfo extends ModelDefaults {
 
   @Field(() => Float, { description: 'The seed used (a random one when none was asked for).' })
   seed!: number;
+
+  @Field(() => RngSourceEnum)
+  rngSource!: RngSource;
+
+  @Field(() => Float, { description: 'The variation seed; it counts only when subseedStrength > 0.' })
+  subseed!: number;
+
+  @Field(() => Float)
+  subseedStrength!: number;
+
+  @Field(() => Float, { description: 'Eta noise seed delta (ENSD).' })
+  etaNoiseSeedDelta!: number;
 
   @Field(() => Int)
   batchSize!: number;
