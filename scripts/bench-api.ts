@@ -11,7 +11,8 @@
  *             the same run on a server with them all off
  *
  * Targets: dispatch under 10 ms p50, events under 5 ms p50, the loop's delay under 100 ms, the
- * ratios above 0.9.
+ * ratios above 0.9. Then the same events and throughput on two API instances sharing Redis
+ * (bench-api-two-instances.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -30,6 +31,7 @@ import { ALL_GENERATIONS_TOPIC, type PublishedGeneration } from '@easel/api';
 import { FIELD_COSTS, startServer } from '@easel/api';
 import type { SubscribersInput, SubscribersMessage } from './bench-api-subscribers.js';
 import { makeTinyModels } from '@easel/gpu-runtime/tiny-models';
+import { benchTwoInstances } from './bench-api-two-instances.js';
 
 const DISPATCH_SAMPLES = 100;
 const DISPATCH_WARMUP = 5;
@@ -299,5 +301,7 @@ for (const [field, label] of [['trivial', 'trivial query'], ['generate', 'genera
 
 await server.close();
 await lambda.close();
+console.log('');
+await benchTwoInstances(modelsDir);
 await rm(workDir, { recursive: true, force: true });
 process.exit(0);

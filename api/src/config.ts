@@ -138,6 +138,26 @@ export const ENVIRONMENT = z.object({
   QUERY_MAX_DEPTH: queryLimit(12, 'Deepest field nesting one GraphQL operation may reach (introspection excepted).'),
   QUERY_MAX_TOKENS: queryLimit(3000, 'Most lexical tokens one GraphQL document may have.'),
   QUERY_MAX_COST: queryLimit(5000, 'Cost budget of one GraphQL operation: each object field 1, lists times their size, `analyzePrompt` 100, `generateImage` 200 (README, Query limits).'),
+  WEBHOOK_RETRY_SECONDS: z
+    .string()
+    .regex(/^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$/, 'must be seconds separated by commas, such as 5,30,120')
+    .default('5,30,120,600,1800,7200')
+    .describe('Waits before each webhook retry, in seconds: a delivery is tried once plus once per entry, then marked FAILED.'),
+  WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().positive('must be more than 0').default(10).describe('How long a webhook receiver has to answer one attempt.'),
+  IMAGE_STORE: z
+    .enum(['gridfs', 's3'])
+    .default('gridfs')
+    .describe('Where images (generated PNGs, uploaded bases) are kept: `gridfs` in the database, or `s3` in an S3-compatible bucket (`S3_*`).'),
+  S3_BUCKET: z.string().min(1).optional().describe('`IMAGE_STORE=s3`: the bucket (required then).'),
+  S3_REGION: z.string().min(1).default('us-east-1').describe('`IMAGE_STORE=s3`: the bucket\'s region.'),
+  S3_ENDPOINT: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .optional()
+    .describe('`IMAGE_STORE=s3`: endpoint of an S3-compatible service (MinIO, R2, ...). Unset: AWS S3. Credentials: the standard AWS variables or the role.'),
+  S3_FORCE_PATH_STYLE: z
+    .enum(['true', 'false'])
+    .default('false')
+    .describe('`IMAGE_STORE=s3`: `true` for path-style URLs (`endpoint/bucket/key`), which most S3-compatible services need.'),
 });
 
 export type Environment = z.infer<typeof ENVIRONMENT>;
@@ -178,6 +198,9 @@ export interface Config {
   /** Requests per minute; 0: no limit. */
   rateLimits: RateLimits;
   queryLimits: QueryLimits;
+  webhooks: { retryDelaysMs: number[]; timeoutMs: number };
+  /** Where images live: GridFS, or an S3-compatible bucket. */
+  images: { store: 'gridfs' } | { store: 's3'; bucket: string; region: string; endpoint: string | undefined; forcePathStyle: boolean };
 }
 
 export interface RateLimits {
@@ -208,7 +231,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const problems = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0]);
       const value = present[name];
-      return `  ${name}: ${issue.message}${value === undefined || name.endsWith('KEY') || name.endsWith('URI') ? '' : ` (got "${value}")`}`;
+      return `  ${name}: ${issue.message}${value === undefined || name.endsWith('KEY') || name.endsWith('URI') || name === 'REDIS_URL' ? '' : ` (got "${value}")`}`;
     });
     throw new ConfigError(`Invalid environment:\n${problems.join('\n')}`);
   }
@@ -219,6 +242,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         'Set MONGODB_URI=mongodb://… (or, for a throwaway demo, ALLOW_MEMORY_DATABASE=true).',
     );
   }
+  if (e.IMAGE_STORE === 's3' && !e.S3_BUCKET) throw new ConfigError('Invalid environment:\n  S3_BUCKET: is required when IMAGE_STORE is s3');
   return {
     env: e.NODE_ENV,
     isProduction: e.NODE_ENV === 'production',
@@ -253,5 +277,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       wsConnects: e.RATE_LIMIT_WS_CONNECTS,
     },
     queryLimits: { aliases: e.QUERY_MAX_ALIASES, depth: e.QUERY_MAX_DEPTH, tokens: e.QUERY_MAX_TOKENS, cost: e.QUERY_MAX_COST },
+    webhooks: { retryDelaysMs: e.WEBHOOK_RETRY_SECONDS.split(',').map((seconds) => Number(seconds) * 1000), timeoutMs: e.WEBHOOK_TIMEOUT_SECONDS * 1000 },
+    images:
+      e.IMAGE_STORE === 's3'
+        ? { store: 's3', bucket: e.S3_BUCKET!, region: e.S3_REGION, endpoint: e.S3_ENDPOINT, forcePathStyle: e.S3_FORCE_PATH_STYLE === 'true' }
+        : { store: 'gridfs' },
   };
 }

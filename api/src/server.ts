@@ -20,12 +20,17 @@ import { initIndexes, startDatabase, type Database } from './db/connection.js';
 import { callbackRouter } from './http/callbacks.js';
 import { createDispatcher } from './generations/dispatch/dispatcher.js';
 import { createGpuFunction } from './generations/dispatch/lambda.js';
-import { createEaselPubSub } from './generations/events/pubsub.js';
 import { ImageLinks } from './generations/images/image-links.js';
-import type { GraphQLContext } from './graphql/context.js';
 import { ErrorCode, toGraphQLError } from './graphql/errors.js';
 import { errorFormatter } from './graphql/format-error.js';
 import { checkCost, limitRules, parseOptions } from './graphql/query-limits.js';
+import { useImageStore } from './generations/images/image-store.js';
+import { gridFsStore } from './generations/images/gridfs-store.js';
+import { s3Store } from './generations/images/s3-store.js';
+import { callerKey, type GraphQLContext } from './graphql/context.js';
+import type { EaselPubSub } from './generations/events/event-bus.js';
+import { createEaselPubSub } from './generations/events/in-process.js';
+import { createRedisPubSub } from './generations/events/redis.js';
 import { buildEaselSchema } from './graphql/schema.js';
 import { graphqlWebSocket } from './graphql/websocket.js';
 import { errorHandler, notFound } from './http/errors.js';
@@ -40,6 +45,7 @@ import { createLogger } from './logger.js';
 import { authenticateFrom } from './rate-limits/authenticate.js';
 import { RateLimits } from './rate-limits/rate-limits.js';
 import type { Services } from './services.js';
+import { WebhookWorker } from './webhooks/delivery-worker.js';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -82,22 +88,25 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
     embedded: overrides.embeddedDatabase,
     dbName: overrides.dbName,
   });
+  let pubSub: EaselPubSub | undefined;
   try {
     await initIndexes();
+    useImageStore(config.images.store === 's3' ? s3Store(config.images) : gridFsStore);
     const tokens = new TokenService({ allowances: config.dailyTokens, clock: overrides.clock });
-    const pubSub = createEaselPubSub();
+    const bus = config.redisUrl ? await createRedisPubSub(config.redisUrl, logger) : createEaselPubSub();
+    pubSub = bus;
     const services: Services = {
       config,
       logger,
       // Every instance hears of a revoked key or changed user, and closes its sockets.
-      accounts: new Accounts((change) => pubSub.publish(ACCESS_CHANGES_TOPIC, change)),
+      accounts: new Accounts((change) => bus.publish(ACCESS_CHANGES_TOPIC, change)),
       rateLimits: new RateLimits(config.rateLimits, { redisUrl: config.redisUrl, logger }),
       tokens,
       catalog: new Catalog(config.modelsDir),
       loras: new LoraCatalog(config.lorasDir),
-      pubSub,
+      pubSub: bus,
       dispatcher: createDispatcher({
-        services: { tokens, pubSub, logger },
+        services: { tokens, pubSub: bus, logger },
         gpu: createGpuFunction(config, logger),
         concurrency: config.gpu.concurrency,
         perUser: config.gpu.perUser,
@@ -112,6 +121,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
     await overrides.prepare?.(services);
     return await listen(config, services, database, overrides);
   } catch (error) {
+    await pubSub?.close();
     await database.stop();
     throw error;
   }
@@ -169,7 +179,7 @@ async function listen(config: Config, services: Services, database: Database, ov
   // Before the request log: a job posts an event per step; the router logs what matters.
   app.use(callbackRouter({ services, dispatcher: services.dispatcher, leaseMs: config.gpu.leaseSeconds * 1000 }));
   app.use(requestLog(logger));
-  app.get('/healthz', healthz(database));
+  app.get('/healthz', healthz(database, services.pubSub));
   app.use(uploadRoutes(services), imageRoutes(services));
   app.use(graphiqlAssets);
   app.use(studioRoutes());
@@ -196,14 +206,24 @@ async function listen(config: Config, services: Services, database: Database, ov
   services.publicUrl = config.publicUrl ?? url;
   logger.info({ url: `${url}${GRAPHQL_PATH}`, database: database.kind, persistent: database.kind !== 'jongodb' }, 'Easel API ready');
   services.dispatcher.start(config.callbackUrl ?? config.publicUrl ?? loopbackUrl(config.host, port));
+  const webhooks = new WebhookWorker({
+    pubSub: services.pubSub,
+    logger,
+    ...config.webhooks,
+    publicOnly: config.isProduction,
+    publicUrl: () => services.publicUrl,
+  });
+  webhooks.start();
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       logger.info('shutting down: finishing requests in flight');
       await services.dispatcher.stop();
+      await webhooks.stop();
       await apollo.stop();
       await services.rateLimits.close();
+      await services.pubSub.close();
       await database.stop();
       logger.info('stopped');
     })());

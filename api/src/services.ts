@@ -5,7 +5,7 @@ import type { Catalog } from './catalog/catalog.js';
 import type { LoraCatalog } from './catalog/lora-catalog.js';
 import type { Config } from './config.js';
 import type { Dispatcher } from './generations/dispatch/dispatcher.js';
-import type { EaselPubSub } from './generations/events/pubsub.js';
+import type { EaselPubSub } from './generations/events/event-bus.js';
 import type { ImageLinks } from './generations/images/image-links.js';
 import type { RateLimits } from './rate-limits/rate-limits.js';
 

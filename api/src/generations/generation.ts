@@ -59,6 +59,8 @@ export interface GenerationDocument {
   loraFiles: { name: string; file: string }[];
   baseImageId?: Types.ObjectId;
   tokensCharged: number;
+  /** Where to post the events named (webhooks/), signed with the owner's webhook secret. */
+  webhook?: { url: string; events: string[] };
 
   status: StoredStatus;
   /** Delivery attempts so far (0 while first queued); events name the attempt they belong to. */
@@ -126,6 +128,7 @@ const generationSchema = new Schema<GenerationDocument>(
     },
     loraFiles: { type: [new Schema({ name: String, file: String }, { _id: false })], default: [] },
     baseImageId: { type: Schema.Types.ObjectId },
+    webhook: { type: new Schema({ url: { type: String, required: true }, events: { type: [String], required: true } }, { _id: false }) },
     tokensCharged: { type: Number, required: true },
 
     status: { type: String, enum: STORED_STATUSES, required: true, default: 'QUEUED' },

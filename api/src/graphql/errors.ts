@@ -3,6 +3,7 @@ import type { MiddlewareFn } from 'type-graphql';
 import { InsufficientTokensError } from '../accounts/token-service.js';
 import { ConflictError, InvalidInputError, NotFoundError } from '../errors.js';
 import { RateLimitedError } from '../rate-limits/rate-limits.js';
+import { EventBusUnavailableError } from '../generations/events/event-bus.js';
 
 /**
  * The `extensions.code` values clients can rely on. Apollo's own (GRAPHQL_PARSE_FAILED,
@@ -28,6 +29,8 @@ export const ErrorCode = {
   GRAPHQL_PARSE_FAILED: 'GRAPHQL_PARSE_FAILED',
   GRAPHQL_VALIDATION_FAILED: 'GRAPHQL_VALIDATION_FAILED',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+  /** Live updates cannot be delivered now (the event bus lost Redis); subscribe again shortly. */
+  EVENTS_UNAVAILABLE: 'EVENTS_UNAVAILABLE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -50,6 +53,7 @@ export function toGraphQLError(error: unknown): unknown {
   if (error instanceof NotFoundError) return graphqlError(ErrorCode.NOT_FOUND, error.message);
   if (error instanceof ConflictError) return graphqlError(ErrorCode.CONFLICT, error.message);
   if (error instanceof RateLimitedError) return rateLimited(error);
+  if (error instanceof EventBusUnavailableError) return graphqlError(ErrorCode.EVENTS_UNAVAILABLE, error.message);
   if (error instanceof InsufficientTokensError) {
     // What a client needs to explain the refusal without another request.
     return graphqlError(ErrorCode.INSUFFICIENT_TOKENS, error.message, {

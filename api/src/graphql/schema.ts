@@ -11,10 +11,12 @@ import { GenerationResolver } from './generations/generation-resolver.js';
 import { GenerationSubscriptions } from './generations/generation-subscriptions.js';
 import { ParametersResolver } from './parameters/parameters-resolver.js';
 import { AnalyzedPromptResolver, PromptResolver } from './prompts/prompt-resolver.js';
-import { createEaselPubSub, type EaselPubSub } from '../generations/events/pubsub.js';
+import type { EaselPubSub } from '../generations/events/event-bus.js';
+import { createEaselPubSub } from '../generations/events/in-process.js';
 import { SamplerResolver } from './samplers/sampler-resolver.js';
 import { HeartbeatResolver } from './system/heartbeat-resolver.js';
 import { validateInput } from './validation.js';
+import { WebhookResolver } from './webhooks/webhook-resolver.js';
 
 /** Every resolver class of the API. A new GraphQL module is one more line here. */
 export const RESOLVERS = [
@@ -29,6 +31,7 @@ export const RESOLVERS = [
   ParametersResolver,
   SamplerResolver,
   HeartbeatResolver,
+  WebhookResolver,
 ] as const;
 
 export function buildEaselSchema(pubSub: EaselPubSub): Promise<GraphQLSchema> {

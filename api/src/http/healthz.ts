@@ -1,19 +1,24 @@
 import type { RequestHandler } from 'express';
 import mongoose from 'mongoose';
 import type { Database } from '../db/connection.js';
+import type { EventBusHealth } from '../generations/events/event-bus.js';
 import { VERSION } from '../version.js';
 
 /**
- * `GET /healthz`: 200 with `{ status: "ok", database: { kind, connected, persistent }, version }` while the
- * database answers a ping, 503 with status "unavailable" when it does not, for load balancers.
+ * `GET /healthz`: 200 with `{ status: "ok", database: { kind, connected, persistent }, events: {
+ * kind, connected }, version }` while the database answers a ping and the event bus can deliver,
+ * 503 with status "unavailable" when either cannot, for load balancers.
  */
-export function healthz(database: Pick<Database, 'kind'>): RequestHandler {
+export function healthz(database: Pick<Database, 'kind'>, events: { health(): EventBusHealth }): RequestHandler {
   return async (_req, res) => {
     const connected = await databaseAnswers();
-    res.status(connected ? 200 : 503).json({
-      status: connected ? 'ok' : 'unavailable',
+    const bus = events.health();
+    const ok = connected && bus.connected;
+    res.status(ok ? 200 : 503).json({
+      status: ok ? 'ok' : 'unavailable',
       // jongodb keeps everything in memory: a restart loses every user, key and balance.
       database: { kind: database.kind, connected, persistent: database.kind !== 'jongodb' },
+      events: bus,
       version: VERSION,
     });
   };

@@ -5,7 +5,7 @@ import { CHARGE_TIMEOUT_MS, chargeGeneration, settleCharge, settleStaleCharges }
 import { GenerationModel } from '../../src/generations/generation.js';
 import { findOwnGeneration, listGenerations } from '../../src/generations/create/generation-service.js';
 import { USER_GENERATIONS_TOPIC } from '../../src/generations/events/publisher.js';
-import { createEaselPubSub } from '../../src/generations/events/pubsub.js';
+import { createEaselPubSub } from '../../src/generations/events/in-process.js';
 import { clearDatabase, useTestDatabase } from '../support/database.js';
 import { chargingGeneration, expectTokensAccountedFor, ledgerOf, reload, type Holder } from '../support/generation-fixtures.js';
 

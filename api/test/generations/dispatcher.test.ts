@@ -9,7 +9,7 @@ import { createDispatcher, type Dispatcher } from '../../src/generations/dispatc
 import { GenerationModel, type GenerationDocument } from '../../src/generations/generation.js';
 import { createGpuFunction } from '../../src/generations/dispatch/lambda.js';
 import { finishGeneration } from '../../src/generations/events/lifecycle.js';
-import { createEaselPubSub } from '../../src/generations/events/pubsub.js';
+import { createEaselPubSub } from '../../src/generations/events/in-process.js';
 import { clearDatabase, useTestDatabase } from '../support/database.js';
 import { chargedGeneration, chargingGeneration, expectTokensAccountedFor, ledgerOf, reload, settledStatus, type Holder } from '../support/generation-fixtures.js';
 

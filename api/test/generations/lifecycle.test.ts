@@ -4,7 +4,7 @@ import { TokenService } from '../../src/accounts/token-service.js';
 import { GenerationModel } from '../../src/generations/generation.js';
 import { finishGeneration, settleRefunds } from '../../src/generations/events/lifecycle.js';
 import { GENERATION_TOPIC } from '../../src/generations/events/publisher.js';
-import { createEaselPubSub } from '../../src/generations/events/pubsub.js';
+import { createEaselPubSub } from '../../src/generations/events/in-process.js';
 import { clearDatabase, useTestDatabase } from '../support/database.js';
 import { chargedGeneration, expectTokensAccountedFor, ledgerOf, reload, type Holder } from '../support/generation-fixtures.js';
 

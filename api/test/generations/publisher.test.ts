@@ -9,7 +9,7 @@ import {
   publishGeneration,
   USER_GENERATIONS_TOPIC,
 } from '../../src/generations/events/publisher.js';
-import { createEaselPubSub } from '../../src/generations/events/pubsub.js';
+import { createEaselPubSub } from '../../src/generations/events/in-process.js';
 
 type State = Pick<GenerationDocument, 'status' | 'attempt' | 'lastSequence' | 'cancelRequested'>;
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { User } from '../../src/accounts/accounts.js';
 import { callerKey, type GraphQLContext } from '../../src/graphql/context.js';
 import type { Services } from '../../src/services.js';
-import { createEaselPubSub } from '../../src/generations/events/pubsub.js';
+import { createEaselPubSub } from '../../src/generations/events/in-process.js';
 import { sharedSubscribe } from '../../src/graphql/shared-subscriptions.js';
 
 /*

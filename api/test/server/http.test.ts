@@ -10,13 +10,14 @@ const repoRoot = path.resolve(import.meta.dirname, '../../..');
 const { version } = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string };
 
 describe('GET /healthz', () => {
-  it('reports the database and the version', async () => {
+  it('reports the database, the event bus and the version', async () => {
     const response = await fetch(`${server().url}/healthz`);
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({
       status: 'ok',
       // The tests' jongodb keeps everything in memory.
       database: { kind: server().server.database.kind, connected: true, persistent: false },
+      events: { kind: 'in-process', connected: true },
       version,
     });
   });

@@ -15,6 +15,8 @@ import { finishGeneration } from '../events/lifecycle.js';
 import { publishGeneration } from '../events/publisher.js';
 import { resolveLoras } from './loras.js';
 import { resolveSettings, type GenerateImageRequest } from './settings.js';
+import { WEBHOOK_EVENTS } from '../../webhooks/webhook-events.js';
+import { checkWebhookUrl } from '../../webhooks/webhook-url.js';
 
 /*
  * generateImage, and what a user does with their generations afterwards (read, list, cancel).
@@ -46,7 +48,7 @@ const CREATE_ATTEMPTS = 10;
 type GenerationDraft = Pick<
   GenerationDocument,
   | 'userId' | 'plan' | 'requestKey' | 'clientRequestId' | 'model' | 'prompt' | 'negativePrompt' | 'finalPrompt'
-  | 'finalNegativePrompt' | 'enhancePrompt' | 'settings' | 'loraFiles' | 'baseImageId' | 'tokensCharged' | 'totalSteps' | 'requestFingerprint'
+  | 'finalNegativePrompt' | 'enhancePrompt' | 'settings' | 'loraFiles' | 'baseImageId' | 'tokensCharged' | 'totalSteps' | 'requestFingerprint' | 'webhook'
 >;
 
 /**
@@ -83,6 +85,7 @@ async function draftGeneration(services: Services, user: User, request: Generate
   if (request.baseImageId !== undefined && !(await findImage('uploads', request.baseImageId, user.id))) {
     throw new NotFoundError(`No uploaded image "${request.baseImageId}" among yours; upload one with POST /uploads and pass its id.`);
   }
+  if (request.webhook) await checkWebhookUrl(request.webhook.url, services.config.isProduction);
   const enhancePrompt = request.enhancePrompt ?? true;
   const prompts = enhancePrompt
     ? enhancePrompts(model, await services.catalog.preset(model.family), request)
@@ -104,6 +107,7 @@ async function draftGeneration(services: Services, user: User, request: Generate
     ...(request.baseImageId !== undefined ? { baseImageId: new Types.ObjectId(request.baseImageId) } : {}),
     tokensCharged: settings.batchSize,
     totalSteps: settings.steps,
+    ...(request.webhook ? { webhook: { url: request.webhook.url, events: request.webhook.events ?? [...WEBHOOK_EVENTS] } } : {}),
   };
 }
 

@@ -47,6 +47,8 @@ export interface GenerateImageRequest extends NumericOverrides, Partial<Pick<Ima
   subseed?: number;
   /** The same id from the same user returns the same generation and charges once. */
   clientRequestId?: string;
+  /** Where to post the generation's events (webhooks/); `events` omitted: all of them. */
+  webhook?: { url: string; events?: string[] };
   /** LoRAs besides the prompt's `<lora:…>` tags. */
   loras?: RequestedLora[];
   /** A1111's hires fix (txt2img only); its sampler and schedule by A1111 label. */

@@ -1,4 +1,4 @@
-import type { EaselPubSub } from './pubsub.js';
+import type { EaselPubSub } from './event-bus.js';
 import { FINAL_STATUSES, GenerationModel, type GenerationDocument } from '../generation.js';
 import { findOwnGeneration } from '../create/generation-service.js';
 import {
@@ -157,16 +157,26 @@ class TopicInbox {
   private readonly sources = new Map<string, () => void>();
   private wake: (() => void) | undefined;
   private closed = false;
+  /** Set when the bus lost events this inbox may have needed: next() throws it. */
+  private interrupted: Error | undefined;
 
   constructor(private readonly pubSub: EaselPubSub) {}
 
   listen(topic: string, id?: string): void {
     const key = id === undefined ? topic : `${topic}:${id}`;
     if (this.closed || this.sources.has(key)) return;
-    const stop = this.pubSub.listen(topic, id, (generation) => {
-      this.events.push({ topic, generation: generation as PublishedGeneration });
-      this.wake?.();
-    });
+    const stop = this.pubSub.listen(
+      topic,
+      id,
+      (generation) => {
+        this.events.push({ topic, generation: generation as PublishedGeneration });
+        this.wake?.();
+      },
+      (error) => {
+        this.interrupted ??= error;
+        this.wake?.();
+      },
+    );
     this.sources.set(key, stop);
   }
 
@@ -175,11 +185,12 @@ class TopicInbox {
     this.sources.delete(topic);
   }
 
-  /** The next event; undefined once closed. */
+  /** The next event; undefined once closed; throws once the bus was interrupted (events may be lost). */
   async next(): Promise<{ topic: string; generation: PublishedGeneration } | undefined> {
-    while (this.events.length === 0 && !this.closed) {
+    while (this.events.length === 0 && !this.closed && !this.interrupted) {
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
+    if (this.interrupted && !this.closed) throw this.interrupted;
     return this.closed ? undefined : this.events.shift();
   }
 

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { TokenService } from '../../accounts/token-service.js';
 import { GenerationModel, type GenerationDocument, type GenerationStatus, type StoredImage, type StoredStatus } from '../generation.js';
 import { publishGeneration } from './publisher.js';
-import type { EaselPubSub } from './pubsub.js';
+import type { EaselPubSub } from './event-bus.js';
 
 /*
  * How a job ends, and why every token is spent on an image or refunded exactly once

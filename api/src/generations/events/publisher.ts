@@ -1,4 +1,4 @@
-import type { EaselPubSub } from './pubsub.js';
+import type { EaselPubSub } from './event-bus.js';
 import { FINAL_STATUSES, type GenerationDocument } from '../generation.js';
 
 /**

@@ -1,54 +1,31 @@
-import mongoose, { Types } from 'mongoose';
-
-/**
- * Images in GridFS: what users upload as img2img bases (bucket `uploads`) and the PNGs the GPU
- * function makes (bucket `images`). Every file names its owner in its metadata, and every read
- * here that serves a user goes through that owner.
+/*
+ * Images: what users upload as img2img bases (bucket `uploads`) and the PNGs the GPU function
+ * makes (bucket `images`). Every file names its owner in its metadata, and every read here that
+ * serves a user goes through that owner. Where the bytes live is an ImageStore: GridFS in the
+ * database (the default) or an S3-compatible bucket (`IMAGE_STORE=s3`), chosen once at start.
  */
-export type ImageBucket = 'uploads' | 'images';
+import { PassThrough } from 'node:stream';
+import { Types } from 'mongoose';
+import { gridFsStore } from './gridfs-store.js';
+import type { ImageBucket, ImageMetadata, ImageStore, StoredImageFile } from './stored-image.js';
 
-export interface ImageMetadata {
-  userId: string;
-  contentType: string;
-  width: number;
-  height: number;
-  /** Generated images: the generation, and the seed of this image of its batch. */
-  generationId?: string;
-  seed?: number;
-}
-
-export interface StoredImageFile {
-  id: Types.ObjectId;
-  bucket: ImageBucket;
-  length: number;
-  uploadDate: Date;
-  metadata: ImageMetadata;
-}
-
-interface GridFSFile {
-  _id: Types.ObjectId;
-  length: number;
-  uploadDate: Date;
-  metadata?: ImageMetadata;
-}
+export type { ImageBucket, ImageMetadata, ImageStore, StoredFileInfo, StoredImageFile } from './stored-image.js';
 
 /** Only the 24-hex form: mongoose would also take any 12-character string as an id. */
 export const OBJECT_ID = /^[0-9a-f]{24}$/i;
 
-function bucket(name: ImageBucket) {
-  const db = mongoose.connection.db;
-  if (!db) throw new Error('The database is not connected; images cannot be read or stored.');
-  return new mongoose.mongo.GridFSBucket(db, { bucketName: name });
+let current: ImageStore = gridFsStore;
+
+/** Chooses the store for this process (server start); GridFS until then. */
+export function useImageStore(store: ImageStore): void {
+  current = store;
 }
+
+export const imageStoreKind = () => current.kind;
 
 async function store(name: ImageBucket, filename: string, bytes: Buffer, metadata: ImageMetadata): Promise<Types.ObjectId> {
   const id = new Types.ObjectId();
-  const upload = bucket(name).openUploadStreamWithId(id, filename, { metadata });
-  await new Promise<void>((resolve, reject) => {
-    upload.once('finish', () => resolve());
-    upload.once('error', reject);
-    upload.end(bytes);
-  });
+  await current.put(name, id, filename, bytes, metadata);
   return id;
 }
 
@@ -90,8 +67,7 @@ export function storeGeneratedImage(image: {
  * to). Tries every one; then fails if any could not be deleted, a file already gone included.
  */
 export async function deleteImages(name: ImageBucket, ids: Types.ObjectId[]): Promise<void> {
-  const images = bucket(name);
-  const results = await Promise.allSettled(ids.map((id) => images.delete(id)));
+  const results = await Promise.allSettled(ids.map((id) => current.delete(name, id)));
   const failures = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []));
   if (failures.length) throw new AggregateError(failures, `${failures.length} of ${ids.length} files could not be deleted from ${name}.`);
 }
@@ -102,14 +78,23 @@ export async function deleteImages(name: ImageBucket, ids: Types.ObjectId[]): Pr
  */
 export async function findImage(name: ImageBucket, id: string, ownerId?: string): Promise<StoredImageFile | undefined> {
   if (!OBJECT_ID.test(id)) return undefined;
-  const [file] = (await bucket(name).find({ _id: new Types.ObjectId(id) }).limit(1).toArray()) as unknown as GridFSFile[];
+  const fileId = new Types.ObjectId(id);
+  const file = await current.describe(name, fileId);
   if (!file?.metadata || (ownerId !== undefined && file.metadata.userId !== ownerId)) return undefined;
-  return { id: file._id, bucket: name, length: file.length, uploadDate: file.uploadDate, metadata: file.metadata };
+  return { id: fileId, bucket: name, ...file };
 }
 
-/** The bytes of a stored file, streamed (for HTTP responses). */
+/** The bytes of a stored file, streamed (for HTTP responses); a failure to open is the stream's error. */
 export function openImage(file: StoredImageFile): NodeJS.ReadableStream {
-  return bucket(file.bucket).openDownloadStream(file.id);
+  const stream = new PassThrough();
+  current.open(file.bucket, file.id).then(
+    (source) => {
+      source.once('error', (error) => stream.destroy(error as Error));
+      source.pipe(stream);
+    },
+    (error: Error) => stream.destroy(error),
+  );
+  return stream;
 }
 
 /** The whole file in memory, or undefined when it is not there (or not the owner's). */

@@ -3,6 +3,7 @@ import { Field, Float, ID, InputType, Int } from 'type-graphql';
 import { GenerationSettings, HIRES_UPSCALERS, LoraSetting, MAX_LORAS, MAX_SEED, SIZE_MULTIPLE, settingRange, type HiresUpscaler, type NumericSetting, type RngSource } from '@easel/schema';
 import type { GenerateImageRequest, HiresFixRequest } from '../../generations/create/settings.js';
 import { RngSourceEnum } from '../samplers/sampler-types.js';
+import { WebhookInput } from '../webhooks/webhook-types.js';
 
 /** A numeric setting's range as the job contract defines it (@easel/schema's ImageSettings). */
 const InRange = (name: NumericSetting): PropertyDecorator => {
@@ -175,4 +176,7 @@ export class GenerateImageInput implements GenerateImageRequest {
   @Field({ nullable: true, description: 'Your id for this request: sending it again returns the same generation and charges nothing more.' })
   @Length(1, 200)
   clientRequestId?: string;
+
+  @Field(() => WebhookInput, { nullable: true, description: 'Have the events of this generation posted to your server.' })
+  webhook?: WebhookInput;
 }

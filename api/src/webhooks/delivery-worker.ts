@@ -1,0 +1,172 @@
+import type { Logger } from 'pino';
+import { ALL_GENERATIONS_TOPIC, type PublishedGeneration } from '../generations/events/publisher.js';
+import type { EaselPubSub } from '../generations/events/event-bus.js';
+import { FINAL_STATUSES, GenerationModel, type GenerationDocument } from '../generations/generation.js';
+import { recordWebhookEvent, WebhookDeliveryModel, type WebhookDeliveryDocument } from './webhook-deliveries.js';
+import { webhookSecret } from './webhook-secrets.js';
+import { signedHeaders } from './webhook-signing.js';
+import { checkWebhookUrl } from './webhook-url.js';
+
+export interface WebhookWorkerOptions {
+  pubSub: EaselPubSub;
+  logger: Logger;
+  /** Waits before each retry; attempts = retries + 1, then the delivery is FAILED. */
+  retryDelaysMs: number[];
+  /** How long a receiver gets to answer one attempt. */
+  timeoutMs: number;
+  /** Production: refuse URLs that resolve to loopback, private or link-local addresses. */
+  publicOnly: boolean;
+  publicUrl: () => string;
+  pollMs?: number;
+}
+
+/** How far back the sweep looks for final states whose event was never recorded. */
+const SWEEP_WINDOW_MS = 24 * 3_600_000;
+const SWEEP_EVERY_MS = 10_000;
+
+/*
+ * Sends the stored webhook deliveries, on every instance (a conditional claim gives each to one):
+ * - records a delivery for each generation update heard on the event bus (every instance hears
+ *   every update; the unique key keeps one), and sweeps recent final states now and then, so a
+ *   final event whose publish was lost in a crash is recorded all the same;
+ * - sends each generation's deliveries one at a time, in the order recorded: a later event waits
+ *   while an earlier one is retried, so a receiver gets them in order;
+ * - a 2xx answer is DELIVERED; anything else is retried after `retryDelaysMs`, then FAILED.
+ */
+export class WebhookWorker {
+  private timer: NodeJS.Timeout | undefined;
+  private stopListening: (() => void) | undefined;
+  private running: Promise<void> | undefined;
+  private lastSweep = 0;
+  private stopped = true;
+  private readonly recording = new Set<Promise<void>>();
+
+  constructor(private readonly options: WebhookWorkerOptions) {}
+
+  start(): void {
+    this.stopped = false;
+    this.listen();
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopListening?.();
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+    await Promise.allSettled(this.recording);
+  }
+
+  private listen(): void {
+    if (this.stopped) return;
+    try {
+      this.stopListening = this.options.pubSub.listen(
+        ALL_GENERATIONS_TOPIC,
+        undefined,
+        (generation) => this.record(generation as PublishedGeneration),
+        // The bus lost events: the sweep records the final ones; listen again when it is back.
+        () => setTimeout(() => this.listen(), 1_000).unref(),
+      );
+    } catch {
+      setTimeout(() => this.listen(), 1_000).unref();
+    }
+  }
+
+  private record(generation: PublishedGeneration): void {
+    if (!generation.webhook) return;
+    const recorded = recordWebhookEvent(generation, this.options.publicUrl())
+      .catch((error: unknown) => this.options.logger.error({ err: error, generationId: String(generation._id) }, 'webhooks: could not record an event'))
+      .finally(() => this.recording.delete(recorded));
+    this.recording.add(recorded);
+    void recorded.then(() => this.schedule(0));
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped || this.running) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.running = this.pass()
+        .catch((error: unknown) => this.options.logger.error({ err: error }, 'webhooks: a delivery pass failed'))
+        .finally(() => {
+          this.running = undefined;
+          this.schedule(this.options.pollMs ?? 1_000);
+        });
+    }, delayMs);
+  }
+
+  private async pass(): Promise<void> {
+    if (Date.now() - this.lastSweep > SWEEP_EVERY_MS) {
+      this.lastSweep = Date.now();
+      await this.sweep();
+    }
+    const pending = await WebhookDeliveryModel.find({ status: 'PENDING' }).sort({ _id: 1 }).limit(200).lean<WebhookDeliveryDocument[]>();
+    const firstPerGeneration = new Map<string, WebhookDeliveryDocument>();
+    for (const delivery of pending) if (!firstPerGeneration.has(delivery.generationId)) firstPerGeneration.set(delivery.generationId, delivery);
+    const now = new Date();
+    const due = [...firstPerGeneration.values()].filter((delivery) => delivery.nextAttemptAt <= now && !(delivery.claimedUntil && delivery.claimedUntil > now));
+    await Promise.all(due.map((delivery) => this.attempt(delivery)));
+  }
+
+  private async sweep(): Promise<void> {
+    const since = new Date(Date.now() - SWEEP_WINDOW_MS);
+    const ended = await GenerationModel.find({ 'webhook.url': { $exists: true }, status: { $in: FINAL_STATUSES }, updatedAt: { $gte: since } })
+      .limit(500)
+      .lean<GenerationDocument[]>();
+    for (const generation of ended) await recordWebhookEvent(generation, this.options.publicUrl());
+  }
+
+  private async attempt(delivery: WebhookDeliveryDocument): Promise<void> {
+    const now = new Date();
+    const claimed = await WebhookDeliveryModel.findOneAndUpdate(
+      { _id: delivery._id, status: 'PENDING', attempts: delivery.attempts },
+      { $set: { claimedUntil: new Date(now.getTime() + this.options.timeoutMs + 5_000) }, $inc: { attempts: 1 } },
+      { returnDocument: 'after' },
+    ).lean<WebhookDeliveryDocument>();
+    if (!claimed) return; // another instance has it
+    const outcome = await this.send(claimed);
+    if (outcome.ok) {
+      await WebhookDeliveryModel.updateOne({ _id: claimed._id }, { $set: { status: 'DELIVERED', deliveredAt: new Date(), lastStatusCode: outcome.statusCode }, $unset: { claimedUntil: 1, lastError: 1 } });
+      return;
+    }
+    const delay = this.options.retryDelaysMs[claimed.attempts - 1];
+    const giveUp = delay === undefined || outcome.permanent;
+    await WebhookDeliveryModel.updateOne(
+      { _id: claimed._id },
+      {
+        $set: {
+          status: giveUp ? 'FAILED' : 'PENDING',
+          nextAttemptAt: new Date(Date.now() + (delay ?? 0)),
+          lastError: outcome.error,
+          ...(outcome.statusCode !== undefined && { lastStatusCode: outcome.statusCode }),
+        },
+        $unset: { claimedUntil: 1 },
+      },
+    );
+    if (giveUp) this.options.logger.warn({ deliveryId: String(claimed._id), attempts: claimed.attempts, error: outcome.error }, 'webhooks: gave up a delivery');
+  }
+
+  private async send(delivery: WebhookDeliveryDocument): Promise<{ ok: boolean; statusCode?: number; error?: string; permanent?: boolean }> {
+    try {
+      await checkWebhookUrl(delivery.url, this.options.publicOnly);
+    } catch (error) {
+      return { ok: false, error: (error as Error).message, permanent: true };
+    }
+    const id = `msg_${delivery._id.toHexString()}`;
+    try {
+      const response = await fetch(delivery.url, {
+        method: 'POST',
+        headers: signedHeaders(await webhookSecret(delivery.userId), id, delivery.body),
+        body: delivery.body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+      await response.body?.cancel();
+      if (response.ok) return { ok: true, statusCode: response.status };
+      return { ok: false, statusCode: response.status, error: `the receiver answered ${response.status}` };
+    } catch (error) {
+      const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${this.options.timeoutMs} ms` : (error as Error).message;
+      return { ok: false, error: reason };
+    }
+  }
+}
