@@ -200,4 +200,4 @@ export function parseSampler(label: string, scheduleType?: string): SamplerChoic
  * editing over twice the steps, since its CFGDenoiser counts model calls and they make about two
  * per step.
  */
-export const SECOND_ORDER_SAMPLERS: ReadonlySet<SamplerId> = new Set<SamplerId>(['heun', 'dpmpp_sde']);
+export const SECOND_ORDER_SAMPLERS: ReadonlySet<SamplerId> = new Set<SamplerId>(['heun', 'dpm2', 'dpm2_a', 'dpmpp_2s_a', 'dpmpp_sde', 'restart']);

@@ -44,6 +44,10 @@ describe('the conditioning of each model call', () => {
   it('schedules second-order samplers over twice the steps, as A1111 total_steps does', () => {
     expect(scheduleSteps('heun', 10)).toBe(20);
     expect(scheduleSteps('dpmpp_sde', 10)).toBe(20);
+    // A1111 1.9+ marks these second_order too (their Karras entries already were before the
+    // sampler and schedule were split).
+    for (const sampler of ['dpm2', 'dpm2_a', 'dpmpp_2s_a', 'restart'] as const) expect(scheduleSteps(sampler, 10)).toBe(20);
+    expect(scheduleSteps('dpmpp_2m', 10)).toBe(10);
     expect(scheduleSteps('euler_a', 10)).toBe(10);
   });
 });
