@@ -48,7 +48,9 @@ for (let i = 0; i < count; i++) {
         if (arrivals[step].length === count) send({ type: 'step', step });
       },
       error: (error) => {
-        throw error instanceof Error ? error : new Error(JSON.stringify(error));
+        // A closed socket arrives as a CloseEvent, whose fields JSON.stringify does not see.
+        const { code, reason } = error as { code?: number; reason?: string };
+        throw error instanceof Error ? error : new Error(`subscription ended: ${code ?? ''} ${reason ?? String(error)}`);
       },
       complete: () => {
         void client.dispose();

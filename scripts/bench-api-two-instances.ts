@@ -95,6 +95,9 @@ export async function benchTwoInstances(modelsDir: string): Promise<void> {
     DEV_API_KEY: DEV_KEY,
     PLUS_DAILY_TOKENS: '1000000',
     FREE_DAILY_TOKENS: '1000000',
+    // Every request and socket comes from this one address: per-address and per-user limits off.
+    RATE_LIMIT_GENERATE: '100000000',
+    RATE_LIMIT_WS_CONNECTS: '100000000',
   };
   const readyUrl = (line: string) => (line.includes('Easel API ready') ? (JSON.parse(line) as { url: string }).url.replace(/\/graphql$/, '') : undefined);
   const main = path.join(REPO, 'api/dist/main.js');

@@ -12,7 +12,7 @@
  *
  * Targets: dispatch under 10 ms p50, events under 5 ms p50, the loop's delay under 100 ms, the
  * ratios above 0.9. Then the same events and throughput on two API instances sharing Redis
- * (bench-api-two-instances.ts).
+ * (bench-api-two-instances.ts), alone with `npm run bench:api -- two-instances`.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -58,6 +58,12 @@ const verdict = (value: number, target: number) => (value < target ? `under the 
 const workDir = await mkdtemp(path.join(os.tmpdir(), 'easel-bench-api-'));
 const modelsDir = path.join(workDir, 'models');
 await makeTinyModels(modelsDir);
+if (process.argv[2] === 'two-instances') {
+  // `npm run bench:api -- two-instances`: only the part on two instances and Redis.
+  await benchTwoInstances(modelsDir);
+  await rm(workDir, { recursive: true, force: true });
+  process.exit(0);
+}
 
 /** What the function does with a job: run it for real, or hold it (the bench plays the function). */
 let functionMode: 'run' | 'hold' = 'run';

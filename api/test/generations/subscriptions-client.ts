@@ -39,7 +39,7 @@ export function follow<T>(client: Client, query: string, variables: Record<strin
             waiter.resolve(update);
           }
         },
-        error: (error) => reject(error instanceof Error ? error : new Error(JSON.stringify(error))),
+        error: (error) => reject(error instanceof Error ? error : new Error(describeEnd(error))),
         complete: resolve,
       },
     );
@@ -57,4 +57,10 @@ export function follow<T>(client: Client, query: string, variables: Record<strin
     },
     stop: () => stop(),
   };
+}
+
+/** A socket closed under a subscription arrives as a CloseEvent, whose fields JSON.stringify does not see. */
+function describeEnd(error: unknown): string {
+  const { code, reason } = error as { code?: unknown; reason?: unknown };
+  return typeof code === 'number' ? `socket closed: ${code} ${String(reason)}` : JSON.stringify(error);
 }

@@ -1,8 +1,10 @@
 import os from 'node:os';
 import path from 'node:path';
+import { createClient } from 'graphql-ws';
 import mongoose from 'mongoose';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { makeTinyModels } from '@easel/gpu-runtime/tiny-models';
 import { Accounts } from '../../src/accounts/accounts.js';
 import { TokenService } from '../../src/accounts/token-service.js';
@@ -77,6 +79,17 @@ async function generateImage(instance: RunningProcess, key: string, input: Recor
   return result.data!.generateImage.id;
 }
 
+async function graphql(instance: RunningProcess, key: string, query: string): Promise<Record<string, any>> {
+  const response = await fetch(`${instance.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify({ query }),
+  });
+  const result = (await response.json()) as { data?: Record<string, any>; errors?: unknown };
+  expect(result.errors).toBeUndefined();
+  return result.data!;
+}
+
 const healthOf = async (instance: RunningProcess) => {
   const response = await fetch(`${instance.url}/healthz`);
   return { status: response.status, body: (await response.json()) as { events: { kind: string; connected: boolean } } };
@@ -107,6 +120,37 @@ describe('two API instances on one Redis event bus', { timeout: 90_000 }, () => 
       expect(last.images).toHaveLength(1);
     } finally {
       await Promise.all(clients.map((client) => client.dispose()));
+    }
+  });
+
+  it("closes a key's socket on A with 4401 when the key is revoked on B, and leaves the user's other key streaming", async () => {
+    const { key } = await new Accounts().createUser({ name: 'katherine', plan: 'PLUS' });
+    const spare = (await graphql(b!, key, 'mutation { createApiKey(label: "leaked") { key apiKey { id } } }')).createApiKey;
+    const sockets = [spare.key, key].map((socketKey: string) => {
+      let closed!: (event: { code: number; reason: string }) => void;
+      let connected!: () => void;
+      const client = createClient({
+        url: `${a.url.replace(/^http/, 'ws')}/graphql`,
+        webSocketImpl: WebSocket,
+        connectionParams: { Authorization: `Bearer ${socketKey}` },
+        retryAttempts: 0,
+        on: { connected: () => connected(), closed: (event) => closed(event as { code: number; reason: string }) },
+      });
+      const feed = follow<Update>(client, `subscription { myGenerations { ${FIELDS} } }`, {}, 'myGenerations');
+      return { client, feed, closed: new Promise<{ code: number; reason: string }>((resolve) => (closed = resolve)), connected: new Promise<void>((resolve) => (connected = resolve)) };
+    });
+    const [leaked, kept] = sockets;
+    try {
+      await Promise.all(sockets.map((socket) => socket.connected));
+      await graphql(b!, key, `mutation { revokeApiKey(id: "${spare.apiKey.id}") { revokedAt } }`);
+      // The revocation happened on B; A hears of it on the bus and closes the socket it holds.
+      expect(await leaked.closed).toEqual(expect.objectContaining({ code: 4401, reason: 'API key revoked' }));
+      await expect(leaked.feed.done).rejects.toThrow(/4401/);
+      const id = await generateImage(b!, key, { steps: 2 });
+      await kept.feed.until((update) => update.id === id && update.status === 'SUCCEEDED');
+      expect(leaked.feed.updates.some((update) => update.id === id)).toBe(false);
+    } finally {
+      await Promise.all(sockets.map((socket) => socket.client.dispose()));
     }
   });
 
