@@ -1,9 +1,7 @@
-import os from 'node:os';
-import path from 'node:path';
 import mongoose from 'mongoose';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTinyModels } from '@easel/gpu-runtime/tiny-models';
+import { makeTinyModels, sharedTinyModelsDir } from '@easel/gpu-runtime/tiny-models';
 import { Accounts } from '../../src/accounts/accounts.js';
 import { TokenService } from '../../src/accounts/token-service.js';
 import { startJongodb, type EmbeddedServer } from '../../src/db/jongodb.js';
@@ -17,7 +15,7 @@ import { freePort, startApiProcess, startFunctionProcess, type RunningProcess } 
  * retrying its callbacks. Every job must end, and every token be spent on an image or refunded.
  */
 
-const TINY_MODELS = path.join(os.tmpdir(), 'easel-tiny-models');
+const TINY_MODELS = sharedTinyModelsDir();
 const LONG_JOB = { width: 256, height: 256, steps: 150, batchSize: 2, prompt: 'a long exposure of a harbour at night' };
 
 let database: EmbeddedServer;

@@ -1,9 +1,7 @@
-import os from 'node:os';
-import path from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readParameters, readPngText } from '@easel/gpu-runtime/pipeline';
-import { makeTinyModels } from '@easel/gpu-runtime/tiny-models';
+import { makeTinyModels, sharedTinyModelsDir } from '@easel/gpu-runtime/tiny-models';
 import { expectTokensAccountedFor } from '../support/generation-fixtures.js';
 import { useTestServer } from '../support/server.js';
 import { follow, wsClient } from './subscriptions-client.js';
@@ -15,7 +13,7 @@ import { balanceOf, generate, GENERATION_FIELDS, type GenerationView } from './s
  * LAMBDA_ENDPOINT), the pipeline on the tiny models, signed callbacks, GridFS.
  */
 
-const TINY_MODELS = path.join(os.tmpdir(), 'easel-tiny-models');
+const TINY_MODELS = sharedTinyModelsDir();
 beforeAll(() => makeTinyModels(TINY_MODELS));
 const server = useTestServer({ MODELS_DIR: TINY_MODELS, GPU_CONCURRENCY: '2', JOB_LEASE_SECONDS: '10' });
 

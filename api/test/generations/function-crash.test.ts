@@ -1,7 +1,5 @@
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTinyModels } from '@easel/gpu-runtime/tiny-models';
+import { makeTinyModels, sharedTinyModelsDir } from '@easel/gpu-runtime/tiny-models';
 import { GenerationModel } from '../../src/generations/generation.js';
 import { expectTokensAccountedFor, reload, SETTLED } from '../support/generation-fixtures.js';
 import { freePort, startFunctionProcess, startTcpProxy, type RunningProcess, type TcpProxy } from '../support/processes.js';
@@ -13,7 +11,7 @@ import { balanceOf, generate, type GenerationView } from './support.js';
  * reaches it through a fixed address (a TCP proxy), so a replacement can take over at once.
  */
 
-const TINY_MODELS = path.join(os.tmpdir(), 'easel-tiny-models');
+const TINY_MODELS = sharedTinyModelsDir();
 const LONG_JOB = { width: 256, height: 256, steps: 150, batchSize: 4, prompt: 'a long exposure of a harbour at night' };
 
 const functions: RunningProcess[] = [];

@@ -1,11 +1,9 @@
-import os from 'node:os';
-import path from 'node:path';
 import { createClient } from 'graphql-ws';
 import mongoose from 'mongoose';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { makeTinyModels } from '@easel/gpu-runtime/tiny-models';
+import { makeTinyModels, sharedTinyModelsDir } from '@easel/gpu-runtime/tiny-models';
 import { Accounts } from '../../src/accounts/accounts.js';
 import { TokenService } from '../../src/accounts/token-service.js';
 import { startJongodb, type EmbeddedServer } from '../../src/db/jongodb.js';
@@ -20,7 +18,7 @@ import { startRedis, type RedisProcess } from '../support/redis.js';
  * function in a third process: what a subscriber on A sees of work submitted to or finished by B.
  */
 
-const TINY_MODELS = path.join(os.tmpdir(), 'easel-tiny-models');
+const TINY_MODELS = sharedTinyModelsDir();
 
 interface Update {
   id: string;

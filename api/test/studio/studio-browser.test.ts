@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readParameters, readPngText } from '@easel/gpu-runtime/pipeline';
-import { makeTinyModels } from '@easel/gpu-runtime/tiny-models';
+import { makeTinyModels, sharedTinyModelsDir } from '@easel/gpu-runtime/tiny-models';
 import { useTestServer } from '../support/server.js';
 
 /*
@@ -24,7 +24,7 @@ const SCREENSHOTS = path.resolve(process.env.TEST_OUTPUT_DIR ?? 'test-output', '
 /** A few tokens a day, so that "tokens short" is reached without generating twenty images. */
 const DAILY_TOKENS = 4;
 
-const TINY_MODELS = path.join(os.tmpdir(), 'easel-tiny-models');
+const TINY_MODELS = sharedTinyModelsDir();
 beforeAll(() => makeTinyModels(TINY_MODELS));
 const server = useTestServer({ MODELS_DIR: TINY_MODELS, FREE_DAILY_TOKENS: String(DAILY_TOKENS) });
 

@@ -1,9 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTinyModels } from '@easel/gpu-runtime/tiny-models';
+import { makeTinyModels, sharedTinyModelsDir } from '@easel/gpu-runtime/tiny-models';
 import { webhookSignature } from '../../src/webhooks/webhook-signing.js';
 import { checkWebhookUrl } from '../../src/webhooks/webhook-url.js';
 import { generate } from '../generations/support.js';
@@ -14,7 +12,7 @@ import { codes, useTestServer } from '../support/server.js';
  * are made short here (WEBHOOK_RETRY_SECONDS=0.2,0.2: three attempts, WEBHOOK_TIMEOUT_SECONDS=0.5).
  */
 
-const TINY_MODELS = path.join(os.tmpdir(), 'easel-tiny-models');
+const TINY_MODELS = sharedTinyModelsDir();
 beforeAll(() => makeTinyModels(TINY_MODELS));
 const server = useTestServer({ MODELS_DIR: TINY_MODELS, GPU_CONCURRENCY: '2', WEBHOOK_RETRY_SECONDS: '0.2,0.2', WEBHOOK_TIMEOUT_SECONDS: '0.5' });
 

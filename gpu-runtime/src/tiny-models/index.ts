@@ -7,6 +7,7 @@
  *   tiny-flux  FLUX.1 [dev] layout (flux-model.ts), fp16, with a T5 tokenizer.json
  */
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { TINY_MODEL_MARKER } from '@easel/schema';
 import { Discretization, parseSchedulerConfig } from '../samplers/index.js';
@@ -172,6 +173,12 @@ async function writeModel(dir: string, files: ModelFiles): Promise<void> {
   await rm(dir, { recursive: true, force: true });
   await rename(staging, dir);
 }
+
+/**
+ * The temporary folder that test files share for the tiny models. Named by version, so that
+ * checkouts writing another version of the models never replace them under a running test.
+ */
+export const sharedTinyModelsDir = (): string => path.join(os.tmpdir(), `easel-tiny-models-v${TINY_MODELS_VERSION}`);
 
 /** Writes any tiny model that is missing or from another version; returns each model's folder. */
 export async function makeTinyModels(targetDir: string): Promise<Record<TinyModelName, string>> {
