@@ -45,7 +45,9 @@ import { createLogger } from './logger.js';
 import { authenticateFrom } from './rate-limits/authenticate.js';
 import { RateLimits } from './rate-limits/rate-limits.js';
 import type { Services } from './services.js';
+import type { LifecycleServices } from './generations/events/lifecycle.js';
 import { WebhookWorker } from './webhooks/delivery-worker.js';
+import { recordWebhookEvent } from './webhooks/webhook-deliveries.js';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -95,6 +97,13 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
     const tokens = new TokenService({ allowances: config.dailyTokens, clock: overrides.clock });
     const bus = config.redisUrl ? await createRedisPubSub(config.redisUrl, logger) : createEaselPubSub();
     pubSub = bus;
+    // What ends, moves and announces jobs: the callbacks and the dispatcher share it.
+    const lifecycle: LifecycleServices = {
+      tokens,
+      pubSub: bus,
+      logger,
+      recordDeliveries: (generation) => recordWebhookEvent(generation, services.publicUrl),
+    };
     const services: Services = {
       config,
       logger,
@@ -105,8 +114,9 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
       catalog: new Catalog(config.modelsDir),
       loras: new LoraCatalog(config.lorasDir),
       pubSub: bus,
+      lifecycle,
       dispatcher: createDispatcher({
-        services: { tokens, pubSub: bus, logger },
+        services: lifecycle,
         gpu: createGpuFunction(config, logger),
         concurrency: config.gpu.concurrency,
         perUser: config.gpu.perUser,
@@ -177,7 +187,7 @@ async function listen(config: Config, services: Services, database: Database, ov
 
   app.use(securityHeaders(config), corsPolicy(config));
   // Before the request log: a job posts an event per step; the router logs what matters.
-  app.use(callbackRouter({ services, dispatcher: services.dispatcher, leaseMs: config.gpu.leaseSeconds * 1000 }));
+  app.use(callbackRouter({ services: services.lifecycle, dispatcher: services.dispatcher, leaseMs: config.gpu.leaseSeconds * 1000 }));
   app.use(requestLog(logger));
   app.get('/healthz', healthz(database, services.pubSub));
   app.use(uploadRoutes(services), imageRoutes(services));

@@ -6,6 +6,7 @@ import type { LoraCatalog } from './catalog/lora-catalog.js';
 import type { Config } from './config.js';
 import type { Dispatcher } from './generations/dispatch/dispatcher.js';
 import type { EaselPubSub } from './generations/events/event-bus.js';
+import type { LifecycleServices } from './generations/events/lifecycle.js';
 import type { ImageLinks } from './generations/images/image-links.js';
 import type { RateLimits } from './rate-limits/rate-limits.js';
 
@@ -19,6 +20,8 @@ export interface Services {
   /** LoRAs people may name in prompts and in generateImage's `loras`. */
   loras: LoraCatalog;
   pubSub: EaselPubSub;
+  /** Ends, moves and announces jobs (callbacks, dispatcher, cancels): the tokens, the bus and the webhook deliveries. */
+  lifecycle: LifecycleServices;
   /** Sends QUEUED generations to the GPU function; call `notify()` after queueing one. */
   dispatcher: Dispatcher;
   /** The URL clients reach this API at, for absolute links (image URLs): PUBLIC_URL, else the listening address. */

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { ALL_GENERATIONS_TOPIC, type PublishedGeneration } from '../generations/events/publisher.js';
 import type { EaselPubSub } from '../generations/events/event-bus.js';
 import { FINAL_STATUSES, GenerationModel, type GenerationDocument } from '../generations/generation.js';
-import { recordWebhookEvent, WebhookDeliveryModel, type WebhookDeliveryDocument } from './webhook-deliveries.js';
+import { recordWebhookEvent, WebhookDeliveryModel, type DeliveryStatus, type WebhookDeliveryDocument } from './webhook-deliveries.js';
 import { webhookSecret } from './webhook-secrets.js';
 import { signedHeaders } from './webhook-signing.js';
 import { checkWebhookUrl } from './webhook-url.js';
@@ -26,9 +26,10 @@ const SWEEP_EVERY_MS = 10_000;
 
 /*
  * Sends the stored webhook deliveries, on every instance (a conditional claim gives each to one):
- * - records a delivery for each generation update heard on the event bus (every instance hears
- *   every update; the unique key keeps one), and sweeps recent final states now and then, so a
- *   final event whose publish was lost in a crash is recorded all the same;
+ * - the deliveries are recorded where a state is stored, before it is announced (the lifecycle's
+ *   `recordDeliveries`); the worker wakes when an update of a generation with a webhook is heard
+ *   on the event bus, else polls; it also sweeps recent final states now and then, so a final
+ *   event whose recording was cut by a crash after the state was stored is recorded all the same;
  * - sends each generation's deliveries one at a time, in the order recorded: a later event waits
  *   while an earlier one is retried, so a receiver gets them in order;
  * - a 2xx answer is DELIVERED; anything else is retried after `retryDelaysMs`, then FAILED.
@@ -39,7 +40,8 @@ export class WebhookWorker {
   private running: Promise<void> | undefined;
   private lastSweep = 0;
   private stopped = true;
-  private readonly recording = new Set<Promise<void>>();
+  /** Woken while a pass ran: run the next one at once rather than after the poll interval. */
+  private wokenWhileRunning = false;
 
   constructor(private readonly options: WebhookWorkerOptions) {}
 
@@ -55,7 +57,6 @@ export class WebhookWorker {
     clearTimeout(this.timer);
     this.timer = undefined;
     await this.running;
-    await Promise.allSettled(this.recording);
   }
 
   private listen(): void {
@@ -64,8 +65,10 @@ export class WebhookWorker {
       this.stopListening = this.options.pubSub.listen(
         ALL_GENERATIONS_TOPIC,
         undefined,
-        (generation) => this.record(generation as PublishedGeneration),
-        // The bus lost events: the sweep records the final ones; listen again when it is back.
+        (generation) => {
+          if ((generation as PublishedGeneration).webhook) this.schedule(0);
+        },
+        // The bus is gone: the deliveries are stored all the same and the poll sends them; listen again when it is back.
         () => setTimeout(() => this.listen(), 1_000).unref(),
       );
     } catch {
@@ -73,16 +76,8 @@ export class WebhookWorker {
     }
   }
 
-  private record(generation: PublishedGeneration): void {
-    if (!generation.webhook) return;
-    const recorded = recordWebhookEvent(generation, this.options.publicUrl())
-      .catch((error: unknown) => this.options.logger.error({ err: error, generationId: String(generation._id) }, 'webhooks: could not record an event'))
-      .finally(() => this.recording.delete(recorded));
-    this.recording.add(recorded);
-    void recorded.then(() => this.schedule(0));
-  }
-
   private schedule(delayMs: number): void {
+    if (this.running) this.wokenWhileRunning ||= delayMs === 0;
     if (this.stopped || this.running) return;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
@@ -90,7 +85,9 @@ export class WebhookWorker {
         .catch((error: unknown) => this.options.logger.error({ err: error }, 'webhooks: a delivery pass failed'))
         .finally(() => {
           this.running = undefined;
-          this.schedule(this.options.pollMs ?? 1_000);
+          const woken = this.wokenWhileRunning;
+          this.wokenWhileRunning = false;
+          this.schedule(woken ? 0 : (this.options.pollMs ?? 1_000));
         });
     }, delayMs);
   }
@@ -105,7 +102,9 @@ export class WebhookWorker {
     for (const delivery of pending) if (!firstPerGeneration.has(delivery.generationId)) firstPerGeneration.set(delivery.generationId, delivery);
     const now = new Date();
     const due = [...firstPerGeneration.values()].filter((delivery) => delivery.nextAttemptAt <= now && !(delivery.claimedUntil && delivery.claimedUntil > now));
-    await Promise.all(due.map((delivery) => this.attempt(delivery)));
+    const outcomes = await Promise.all(due.map((delivery) => this.attempt(delivery)));
+    // A generation's next delivery waited for this one: send it at once.
+    if (outcomes.includes('DELIVERED')) this.wokenWhileRunning = true;
   }
 
   private async sweep(): Promise<void> {
@@ -116,18 +115,18 @@ export class WebhookWorker {
     for (const generation of ended) await recordWebhookEvent(generation, this.options.publicUrl());
   }
 
-  private async attempt(delivery: WebhookDeliveryDocument): Promise<void> {
+  private async attempt(delivery: WebhookDeliveryDocument): Promise<DeliveryStatus | undefined> {
     const now = new Date();
     const claimed = await WebhookDeliveryModel.findOneAndUpdate(
       { _id: delivery._id, status: 'PENDING', attempts: delivery.attempts },
       { $set: { claimedUntil: new Date(now.getTime() + this.options.timeoutMs + 5_000) }, $inc: { attempts: 1 } },
       { returnDocument: 'after' },
     ).lean<WebhookDeliveryDocument>();
-    if (!claimed) return; // another instance has it
+    if (!claimed) return undefined; // another instance has it
     const outcome = await this.send(claimed);
     if (outcome.ok) {
       await WebhookDeliveryModel.updateOne({ _id: claimed._id }, { $set: { status: 'DELIVERED', deliveredAt: new Date(), lastStatusCode: outcome.statusCode }, $unset: { claimedUntil: 1, lastError: 1 } });
-      return;
+      return 'DELIVERED';
     }
     const delay = this.options.retryDelaysMs[claimed.attempts - 1];
     const giveUp = delay === undefined || outcome.permanent;
@@ -144,6 +143,7 @@ export class WebhookWorker {
       },
     );
     if (giveUp) this.options.logger.warn({ deliveryId: String(claimed._id), attempts: claimed.attempts, error: outcome.error }, 'webhooks: gave up a delivery');
+    return giveUp ? 'FAILED' : 'PENDING';
   }
 
   private async send(delivery: WebhookDeliveryDocument): Promise<{ ok: boolean; statusCode?: number; error?: string; permanent?: boolean }> {

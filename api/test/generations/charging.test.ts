@@ -8,6 +8,8 @@ import { USER_GENERATIONS_TOPIC } from '../../src/generations/events/publisher.j
 import { createEaselPubSub } from '../../src/generations/events/in-process.js';
 import { clearDatabase, useTestDatabase } from '../support/database.js';
 import { chargingGeneration, expectTokensAccountedFor, ledgerOf, reload, type Holder } from '../support/generation-fixtures.js';
+import type { PublishedGeneration } from '../../src/generations/events/publisher.js';
+import { recordWebhookEvent } from '../../src/webhooks/webhook-deliveries.js';
 
 /*
  * The crash windows of generateImage's charge, left the way a crashed process leaves them: step 1
@@ -19,7 +21,7 @@ useTestDatabase();
 
 const tokens = new TokenService({ allowances: { FREE: 20, PLUS: 200 } });
 const pubSub = createEaselPubSub();
-const services = { tokens, pubSub, logger: pino({ level: 'silent' }) };
+const services = { tokens, pubSub, logger: pino({ level: 'silent' }), recordDeliveries: (generation: PublishedGeneration) => recordWebhookEvent(generation, 'http://easel.test') };
 const ada: Holder = { userId: 'user-ada', plan: 'FREE' };
 
 const STALE = CHARGE_TIMEOUT_MS + 1_000;

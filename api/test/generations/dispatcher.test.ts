@@ -12,12 +12,14 @@ import { finishGeneration } from '../../src/generations/events/lifecycle.js';
 import { createEaselPubSub } from '../../src/generations/events/in-process.js';
 import { clearDatabase, useTestDatabase } from '../support/database.js';
 import { chargedGeneration, chargingGeneration, expectTokensAccountedFor, ledgerOf, reload, settledStatus, type Holder } from '../support/generation-fixtures.js';
+import type { PublishedGeneration } from '../../src/generations/events/publisher.js';
+import { recordWebhookEvent } from '../../src/webhooks/webhook-deliveries.js';
 
 useTestDatabase();
 
 const logger = pino({ level: 'silent' });
 const tokens = new TokenService({ allowances: { FREE: 20, PLUS: 200 } });
-const services = { tokens, pubSub: createEaselPubSub(), logger };
+const services = { tokens, pubSub: createEaselPubSub(), logger, recordDeliveries: (generation: PublishedGeneration) => recordWebhookEvent(generation, 'http://easel.test') };
 const CALLBACK_BASE = 'http://127.0.0.1:9';
 
 /** The GPU function, reached through the real Lambda client: it only records the jobs it is given. */

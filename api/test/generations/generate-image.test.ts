@@ -246,7 +246,7 @@ describe('generateImage', () => {
     const theirs = await chargingGeneration(holder, { fields: { requestKey: `${user.id}:cross`, clientRequestId: 'cross', tokensCharged: 3 } });
     const response = generate(server(), key, { modelId: MODEL, prompt: 'x', batchSize: 3, clientRequestId: 'cross' });
     await sleep(100);
-    await chargeGeneration(server().server.services, theirs, 'the other instance charging');
+    await chargeGeneration(server().server.services.lifecycle, theirs, 'the other instance charging');
 
     expect((await response).data!.generateImage).toMatchObject({ id: String(theirs._id), status: 'QUEUED' });
     expect(await balanceOf(server(), key)).toBe(17);

@@ -7,12 +7,14 @@ import { GENERATION_TOPIC } from '../../src/generations/events/publisher.js';
 import { createEaselPubSub } from '../../src/generations/events/in-process.js';
 import { clearDatabase, useTestDatabase } from '../support/database.js';
 import { chargedGeneration, expectTokensAccountedFor, ledgerOf, reload, type Holder } from '../support/generation-fixtures.js';
+import type { PublishedGeneration } from '../../src/generations/events/publisher.js';
+import { recordWebhookEvent } from '../../src/webhooks/webhook-deliveries.js';
 
 useTestDatabase();
 
 const tokens = new TokenService({ allowances: { FREE: 20, PLUS: 200 } });
 const pubSub = createEaselPubSub();
-const services = { tokens, pubSub, logger: pino({ level: 'silent' }) };
+const services = { tokens, pubSub, logger: pino({ level: 'silent' }), recordDeliveries: (generation: PublishedGeneration) => recordWebhookEvent(generation, 'http://easel.test') };
 const ada: Holder = { userId: 'user-ada', plan: 'FREE' };
 
 beforeEach(clearDatabase);

@@ -94,7 +94,7 @@ describe('generationUpdated', () => {
     await progress(id, 0, 0);
     const preview = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#08f' } }).webp().toBuffer();
     for (let step = 1; step <= 8; step++) await progress(id, step, step, preview);
-    await finishGeneration(server().server.services, id, { status: 'SUCCEEDED', images: [] }, { statuses: ['RUNNING'] });
+    await finishGeneration(server().server.services.lifecycle, id, { status: 'SUCCEEDED', images: [] }, { statuses: ['RUNNING'] });
     expect(await subscription.finished).toBeUndefined();
 
     const updates = subscription.results.map((result) => result.data!.generationUpdated);
@@ -232,7 +232,7 @@ describe('subscriptions sharing one execution per update', () => {
     await claim(mine.id);
     const preview = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#f80' } }).webp().toBuffer();
     await progress(mine.id, 0, 1, preview);
-    await finishGeneration(server().server.services, mine.id, { status: 'SUCCEEDED', images: [] }, { statuses: ['RUNNING'] });
+    await finishGeneration(server().server.services.lifecycle, mine.id, { status: 'SUCCEEDED', images: [] }, { statuses: ['RUNNING'] });
     await server().graphql(`mutation { cancelGeneration(id: "${theirs.id}") { id } }`, { key: bob.key });
 
     const ended = (update: GenerationView) => update.status === 'SUCCEEDED' || update.status === 'CANCELLED';
@@ -281,7 +281,7 @@ describe('pubSub listeners', () => {
       await Promise.all(watchers.slice(4, 8).map(({ client }) => client.dispose()));
       await eventually(() => listening()[0] === 4, 'only the last four listen');
       await claim(id);
-      await finishGeneration(server().server.services, id, { status: 'SUCCEEDED', images: [] }, { statuses: ['RUNNING'] });
+      await finishGeneration(server().server.services.lifecycle, id, { status: 'SUCCEEDED', images: [] }, { statuses: ['RUNNING'] });
       await Promise.all(watchers.slice(8).map(({ subscription }) => subscription.done));
       await eventually(() => listening()[0] === 0 && listening()[1] === othersOnAll, 'nobody listens');
       expect(warnings).toEqual([]);

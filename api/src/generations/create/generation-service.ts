@@ -143,7 +143,7 @@ async function storeAndCharge(services: Services, draft: GenerationDraft): Promi
   }
   const generationId = String(generation._id);
   const { batchSize } = draft.settings;
-  const queued = await chargeGeneration(services, generation, `Generation ${generationId}: ${batchSize} image${batchSize === 1 ? '' : 's'} with ${draft.model.name}`);
+  const queued = await chargeGeneration(services.lifecycle, generation, `Generation ${generationId}: ${batchSize} image${batchSize === 1 ? '' : 's'} with ${draft.model.name}`);
   if (!queued) return undefined;
   services.logger.info({ generationId, userId: draft.userId, modelId: draft.model.id, batchSize }, 'generation queued');
   services.dispatcher.notify();
@@ -160,7 +160,7 @@ async function madeBefore(services: Services, requestKey: string): Promise<Gener
     const made = await findByRequestKey(requestKey);
     if (made?.status !== 'CHARGING') return made;
     if (isStaleCharge(made)) {
-      const settled = await settleCharge(services, made);
+      const settled = await settleCharge(services.lifecycle, made);
       if (settled?.status === 'QUEUED') services.dispatcher.notify();
       return settled;
     }
@@ -246,7 +246,7 @@ export async function cancelGeneration(services: Services, userId: string, id: s
     if (FINAL_STATUSES.includes(generation.status)) return generation;
     if (generation.status === 'QUEUED') {
       const cancelled = await finishGeneration(
-        services,
+        services.lifecycle,
         generation._id,
         { status: 'CANCELLED', errorCode: 'CANCELLED', error: 'Cancelled before it started; your tokens were refunded.' },
         { statuses: ['QUEUED'], attempt: generation.attempt },

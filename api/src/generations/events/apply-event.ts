@@ -5,8 +5,7 @@ import type { Dispatcher } from '../dispatch/dispatcher.js';
 import { FINAL_STATUSES, GenerationModel, type GenerationDocument, type StoredImage } from '../generation.js';
 import { deleteImages, storeGeneratedImage } from '../images/image-store.js';
 import { readInfotext } from '../images/infotext.js';
-import { finishGeneration, type LifecycleServices } from './lifecycle.js';
-import { publishGeneration } from './publisher.js';
+import { announceGeneration, finishGeneration, type LifecycleServices } from './lifecycle.js';
 
 /*
  * What the GPU function's events do to a generation (the HTTP side is http/callbacks.ts).
@@ -67,8 +66,12 @@ export async function receiveEvent(options: EventOptions, job: RunningJob, body:
   const event = parsed.data;
   if (event.jobId !== id) return new EventRefusal('INVALID_EVENT', 'The event names another generation.');
   if (event.attempt !== job.attempt) return refusals.staleAttempt;
-  // A retry of a post that got through, or a replay: already applied.
-  if (event.sequence <= job.lastSequence) return { cancel: job.cancelRequested };
+  // A retry of a post that got through, or a replay: already applied. The post that got through
+  // may have crashed before recording its deliveries; recording them again is a no-op otherwise.
+  if (event.sequence <= job.lastSequence) {
+    if (event.sequence === job.lastSequence) await options.services.recordDeliveries(job);
+    return { cancel: job.cancelRequested };
+  }
 
   const applied = await applyEvent(options, job, event);
   if (applied) return { cancel: applied.cancelRequested && !FINAL_STATUSES.includes(applied.status) };
@@ -87,14 +90,14 @@ export async function applyEvent(options: EventOptions, job: GenerationDocument,
 
   switch (event.type) {
     case 'started':
-      return publishIf(services, await update(current, { ...extendLease, startedAt: new Date(now) }));
+      return announceIf(services, await update(current, { ...extendLease, startedAt: new Date(now) }));
 
     case 'progress': {
       const changes: Record<string, unknown> = { ...extendLease, step: event.step, totalSteps: event.totalSteps };
       const eta = etaSeconds(job.startedAt ?? job.dispatchedAt, now, event.step, event.totalSteps);
       if (eta !== undefined) changes.etaSeconds = eta;
       if (event.previewWebp) changes.preview = Buffer.from(event.previewWebp, 'base64');
-      return publishIf(services, await update(current, changes));
+      return announceIf(services, await update(current, changes));
     }
 
     case 'completed': {
@@ -147,8 +150,8 @@ function update(filter: Record<string, unknown>, changes: Record<string, unknown
   return GenerationModel.findOneAndUpdate(filter, { $set: changes }, { returnDocument: 'after' }).lean<GenerationDocument>();
 }
 
-function publishIf(services: LifecycleServices, job: GenerationDocument | null): GenerationDocument | null {
-  if (job) publishGeneration(services.pubSub, job);
+async function announceIf(services: LifecycleServices, job: GenerationDocument | null): Promise<GenerationDocument | null> {
+  if (job) await announceGeneration(services, job);
   return job;
 }
 

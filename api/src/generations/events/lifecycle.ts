@@ -2,7 +2,7 @@ import type { Types } from 'mongoose';
 import type { Logger } from 'pino';
 import type { TokenService } from '../../accounts/token-service.js';
 import { GenerationModel, type GenerationDocument, type GenerationStatus, type StoredImage, type StoredStatus } from '../generation.js';
-import { publishGeneration } from './publisher.js';
+import { publishGeneration, type PublishedGeneration } from './publisher.js';
 import type { EaselPubSub } from './event-bus.js';
 
 /*
@@ -44,6 +44,18 @@ export interface LifecycleServices {
   tokens: TokenService;
   pubSub: EaselPubSub;
   logger: Logger;
+  /**
+   * Stores what a new state owes outside the API (its webhook delivery, if one is asked for).
+   * Awaited before the state is announced and before the function's callback is answered, so
+   * a crash or a lost publish afterwards loses no delivery.
+   */
+  recordDeliveries(generation: PublishedGeneration): Promise<void>;
+}
+
+/** Records the deliveries a stored state owes, then tells subscribers on every instance. */
+export async function announceGeneration(services: LifecycleServices, generation: GenerationDocument): Promise<void> {
+  await services.recordDeliveries(generation);
+  publishGeneration(services.pubSub, generation);
 }
 
 /**
@@ -80,11 +92,11 @@ export async function finishGeneration(
     'generation ended',
   );
   if (ended.status === 'SUCCEEDED') {
-    publishGeneration(services.pubSub, ended);
+    await announceGeneration(services, ended);
     return ended;
   }
   const refunded = await refundGeneration(services, ended);
-  publishGeneration(services.pubSub, refunded);
+  await announceGeneration(services, refunded);
   return refunded;
 }
 
