@@ -88,6 +88,7 @@ export async function analyzePromptsInTurns(
   checkPromptLengths({ prompt, negativePrompt });
   await takeTurn();
   const enhanced = enhancePrompts(model, preset, { prompt, negativePrompt });
+  await takeTurn();
   const analyzedPrompt = analyzeOne(model, preset, counter, t5, prompt, false);
   if (negativePrompt != null) await takeTurn();
   return {
