@@ -213,6 +213,8 @@ describe('generateImage', () => {
     const debited = entries.filter((entry) => entry.kind === 'DEBIT').map((entry) => entry.generationId);
     const queued = (await myGenerations(key)).data!.generations.edges.map((edge) => edge.node.id);
     expect(new Set(debited)).toEqual(new Set(accepted.map((response) => response.data!.generateImage.id)));
+    // No charge voided (a DEBIT of 0): a request waiting for its turn is never taken for a crashed one.
+    expect(debited).toHaveLength(accepted.length);
     expect(new Set(queued)).toEqual(new Set(debited));
     // Nothing hidden is left behind by the 180 refused.
     expect(await GenerationModel.countDocuments({ userId: user.id })).toBe(20);

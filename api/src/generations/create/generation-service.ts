@@ -38,6 +38,14 @@ export const MAX_GENERATIONS_PAGE = 100;
 /** Requests with the same idempotency key, one at a time (per process; the unique index covers the rest). */
 const sameRequest = new KeyedSerializer();
 
+/**
+ * A user's requests are stored and charged one at a time (per process). The ledger serialises a
+ * user's debits anyway; waiting before the generation is stored rather than after means a request
+ * in a long queue has no CHARGING generation yet, which the charge sweep (counting from the
+ * insert) would take for one whose request crashed, and void.
+ */
+const chargingTurns = new KeyedSerializer();
+
 /** How often a request looks again at the same request's generation while another instance charges it. */
 const CHARGE_POLL_MS = 25;
 
@@ -72,8 +80,8 @@ async function createGeneration(services: Services, user: User, request: Generat
   for (let attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
     const made = requestKey === undefined ? undefined : await madeBefore(services, requestKey);
     if (made) return sameParameters(made, request);
-    draft ??= await draftGeneration(services, user, request, requestKey);
-    const queued = await storeAndCharge(services, draft);
+    const toStore = (draft ??= await draftGeneration(services, user, request, requestKey));
+    const queued = await chargingTurns.run(user.id, () => storeAndCharge(services, toStore));
     if (queued) return queued;
   }
   throw new Error('generateImage could not store its generation: every attempt lost a race. Try again.');
