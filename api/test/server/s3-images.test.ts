@@ -1,7 +1,10 @@
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import mongoose from 'mongoose';
 import { afterAll, describe, expect, it } from 'vitest';
+import { makeTinyModels, sharedTinyModelsDir } from '@easel/gpu-runtime/tiny-models';
+import { GenerationModel } from '../../src/generations/generation.js';
 import { storeGeneratedImage } from '../../src/generations/images/image-store.js';
+import { generate } from '../generations/support.js';
 import { useTestServer } from '../support/server.js';
 import { S3RVER_CREDENTIALS, startLocalS3 } from '../support/s3.js';
 
@@ -9,7 +12,9 @@ import { S3RVER_CREDENTIALS, startLocalS3 } from '../support/s3.js';
 const s3 = await startLocalS3();
 process.env.AWS_ACCESS_KEY_ID = S3RVER_CREDENTIALS.accessKeyId;
 process.env.AWS_SECRET_ACCESS_KEY = S3RVER_CREDENTIALS.secretAccessKey;
-const server = useTestServer({ IMAGE_STORE: 's3', S3_BUCKET: s3.bucket, S3_ENDPOINT: s3.endpoint, S3_FORCE_PATH_STYLE: 'true' });
+const TINY_MODELS = sharedTinyModelsDir();
+await makeTinyModels(TINY_MODELS);
+const server = useTestServer({ MODELS_DIR: TINY_MODELS, IMAGE_STORE: 's3', S3_BUCKET: s3.bucket, S3_ENDPOINT: s3.endpoint, S3_FORCE_PATH_STYLE: 'true' });
 afterAll(() => s3.stop());
 
 describe('images in S3 (IMAGE_STORE=s3)', () => {
@@ -33,5 +38,30 @@ describe('images in S3 (IMAGE_STORE=s3)', () => {
     const signed = await fetch(`${server().url}/images/${id}?${server().server.services.imageLinks.query(id)}`);
     expect(signed.status).toBe(200);
     expect(Buffer.from(await signed.arrayBuffer()).equals(png)).toBe(true);
+  });
+
+  it('during an S3 outage refuses the completed callback, so the job is not SUCCEEDED without its image; the function retries, and when S3 is back it ends with the image in the bucket', { timeout: 60_000 }, async () => {
+    const { key } = await server().createUser('grace');
+    await s3.pause();
+    let resumed = false;
+    try {
+      const response = await generate(server(), key, { modelId: 'tiny-sd15', prompt: 'a lighthouse', enhancePrompt: false, width: 128, height: 128, steps: 4 });
+      expect(response.errors).toBeUndefined();
+      const id = response.data!.generateImage.id;
+      // Every step is in; the completed event cannot store its image, and the API answers it 5xx.
+      await expect.poll(async () => (await GenerationModel.findById(id).lean())?.step, { timeout: 30_000 }).toBe(4);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect((await GenerationModel.findById(id).lean())!.status).toBe('RUNNING');
+
+      await s3.resume();
+      resumed = true;
+      await expect.poll(async () => (await GenerationModel.findById(id).lean())!.status, { timeout: 30_000 }).toBe('SUCCEEDED');
+      const [image] = (await GenerationModel.findById(id).lean())!.images;
+      const client = new S3Client({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, credentials: S3RVER_CREDENTIALS });
+      const head = await client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: `images/${image.fileId.toHexString()}` }));
+      expect(head.ContentLength).toBeGreaterThan(0);
+    } finally {
+      if (!resumed) await s3.resume();
+    }
   });
 });
