@@ -95,6 +95,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
     const tokens = new TokenService({ allowances: config.dailyTokens, clock: overrides.clock });
     const bus = config.redisUrl ? await createRedisPubSub(config.redisUrl, logger) : createEaselPubSub();
     pubSub = bus;
+    const loras = new LoraCatalog(config.lorasDir);
     const services: Services = {
       config,
       logger,
@@ -103,10 +104,11 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
       rateLimits: new RateLimits(config.rateLimits, { redisUrl: config.redisUrl, logger }),
       tokens,
       catalog: new Catalog(config.modelsDir),
-      loras: new LoraCatalog(config.lorasDir),
+      loras,
       pubSub: bus,
       dispatcher: createDispatcher({
         services: { tokens, pubSub: bus, logger },
+        loras,
         gpu: createGpuFunction(config, logger),
         concurrency: config.gpu.concurrency,
         perUser: config.gpu.perUser,
