@@ -90,11 +90,20 @@ export class LoraCatalog {
   async filesFor(names: readonly string[]): Promise<{ files: LoraJobFile[]; removed: string[] }> {
     const docs = names.length === 0 ? [] : await LoraModel.find({ name: { $in: [...names] } }).lean<LoraDocument[]>();
     const byName = new Map(docs.map((doc) => [doc.name, doc]));
-    const files = names.flatMap((name) => {
+    const files: LoraJobFile[] = [];
+    for (const name of names) {
       const doc = byName.get(name);
-      return doc ? [{ name, file: doc.file, sha256: doc.sha256 }] : [];
-    });
+      if (doc) files.push({ name, file: doc.file, sha256: await this.sha256Of(doc) });
+    }
     return { files, removed: names.filter((name) => !byName.has(name)) };
+  }
+
+  /** The entry's sha256; an entry added before the catalog kept hashes gets them now, from its file. */
+  private async sha256Of(doc: LoraDocument): Promise<string> {
+    if (doc.sha256) return doc.sha256;
+    const hashes = await this.hashes(doc.file);
+    await LoraModel.updateOne({ _id: doc._id, sha256: { $exists: false } }, { $set: hashes });
+    return hashes.sha256;
   }
 
   async isInstalled(lora: Pick<LoraFields, 'file'>): Promise<boolean> {

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readParameters } from '@easel/gpu-runtime/pipeline';
 import { buildTinyLora, encodeSafetensors, makeTinyModels, writeDemoLoras } from '@easel/gpu-runtime/tiny-models';
+import { LoraModel } from '../../src/catalog/lora-entry.js';
 import { GenerationModel } from '../../src/generations/generation.js';
 import { TINY_SD15, chargedGeneration } from '../support/generation-fixtures.js';
 import { useTestServer } from '../support/server.js';
@@ -170,6 +171,15 @@ describe('LoRAs: partial matches, removal, replaced files', () => {
     // A LoRA that matches fully: no warnings.
     const clean = await generate(server(), key, tinyPrompt('tiny-sd15-demo'));
     expect(await finished(key, clean.data!.generateImage.id)).toMatchObject({ status: 'SUCCEEDED', warnings: [] });
+  });
+
+  it('an entry added before the catalog kept hashes gets them from its file when first used', async () => {
+    await LoraModel.collection.insertOne({ name: 'old-entry', file: 'tiny-sd15-demo.safetensors', families: ['SD15'], triggerWords: [], defaultWeight: 1, description: '', source: null });
+    const { key } = await server().createUser('old-entry-user');
+    const done = await finished(key, (await generate(server(), key, tinyPrompt('old-entry'))).data!.generateImage.id);
+    expect(done).toMatchObject({ status: 'SUCCEEDED' });
+    const demo = await readFile(path.join(LORAS_DIR, 'tiny-sd15-demo.safetensors'));
+    expect(await LoraModel.findOne({ name: 'old-entry' }).lean()).toMatchObject({ sha256: sha256(demo), shortHash: a1111ShortHash(demo) });
   });
 
   it('removeLora: only admins; new generations refuse it, a queued one fails when dispatched and is refunded', async () => {
