@@ -1,12 +1,21 @@
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import type { Accounts, User } from '@easel/api/admin';
+import type { Accounts, CatalogLora, LoraCatalog, User } from '@easel/api/admin';
 import type { TokenService } from '@easel/api/admin';
 import { PLANS, ROLES } from '@easel/api/admin';
 import { ConflictError, InvalidInputError, NotFoundError } from '@easel/api/admin';
+import { MODEL_FAMILIES, type ModelFamily } from '@easel/schema';
+import { fetchLoraFile } from './hub/fetch-lora.js';
+import { ModelFetchError, parseRepoSpec, type HubOptions } from './hub/hub-api.js';
 
 export interface AdminContext {
   accounts: Accounts;
   tokens: TokenService;
+  /** The LoRA catalog, over LORAS_DIR. */
+  loras: LoraCatalog;
+  /** Where LoRAs are fetched from, and the Hugging Face cache (default: the standard one). */
+  hub: HubOptions & { cacheDir?: string };
   /** Opens the database for one command and returns how to close it. */
   connect(): Promise<() => Promise<void>>;
   out(line: string): void;
@@ -22,6 +31,17 @@ const choice =
     return upper as T;
   };
 
+/** A repeatable option: each use adds one value. */
+const collect =
+  <T>(parse: (value: string) => T) =>
+  (value: string, previous: T[] = []): T[] => [...previous, parse(value)];
+
+const weight = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < -10 || n > 10) throw new InvalidArgumentError('must be a number between -10 and 10.');
+  return n;
+};
+
 const wholeNumber = (value: string): number => {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a whole number above 0.');
@@ -29,9 +49,9 @@ const wholeNumber = (value: string): number => {
 };
 
 /** The admin commands (see scripts/admin.ts), over any database and output: tests drive it directly. */
-export function adminProgram({ accounts, tokens, connect, out, err }: AdminContext): Command {
+export function adminProgram({ accounts, tokens, loras, hub, connect, out, err }: AdminContext): Command {
   const program = new Command('npm run admin --')
-    .description('Manage Easel users, API keys and tokens. Users are named by id or name.')
+    .description('Manage Easel users, API keys, tokens and LoRAs. Users are named by id or name.')
     .showHelpAfterError()
     // Report instead of exiting, so the caller (and tests) decide what a failure means.
     .exitOverride()
@@ -132,13 +152,88 @@ export function adminProgram({ accounts, tokens, connect, out, err }: AdminConte
       }),
     );
 
+  program
+    .command('add-lora')
+    .description(
+      'adds a LoRA to the catalog: a .safetensors file in LORAS_DIR, or one fetched from the Hugging Face Hub into LORAS_DIR ' +
+        '(--hub and --path). The file must read as a LoRA; its hashes go into the catalog.',
+    )
+    .argument('<name>', 'the name prompts write: <lora:name:0.8>')
+    .argument('[file]', 'its file name in LORAS_DIR (with --hub: where to put it; default <name>.safetensors)')
+    .requiredOption('--family <family>', `${MODEL_FAMILIES.join(', ')} (repeat for more)`, collect(choice(MODEL_FAMILIES, 'family')))
+    .option('--trigger <word>', 'a trigger word (repeat for more)', collect(String))
+    .option('--weight <weight>', 'the weight of <lora:name> written without one', weight, 1)
+    .option('--description <text>', 'for people', '')
+    .option('--hub <repo>', 'fetch from this Hugging Face repository, owner/name[@revision] (default revision main)')
+    .option('--path <file>', 'with --hub: the file in the repository, e.g. pytorch_lora_weights.safetensors')
+    .option('--replace', 'replace the catalog entry of that name (and, with --hub, a different file of that file name)', false)
+    .action((name: string, file: string | undefined, options: AddLoraOptions) =>
+      run(async () => {
+        const fields = { name, families: options.family, triggerWords: options.trigger ?? [], defaultWeight: options.weight, description: options.description };
+        if (!options.hub) {
+          if (options.path) throw new InvalidInputError('--path names a file in a Hub repository: give --hub too.');
+          if (!file) throw new InvalidInputError('Name the LoRA\'s file in LORAS_DIR, or fetch it with --hub and --path.');
+          return reportLora(await loras.add({ ...fields, file, source: null }, { replace: options.replace }), 'Added');
+        }
+        if (!options.path) throw new InvalidInputError('--hub needs --path: the .safetensors file in the repository.');
+        // A taken name fails before any download.
+        if (!options.replace && (await loras.find(name))) throw new ConflictError(`A LoRA named "${name.trim()}" is already in the catalog (--replace to change it).`);
+        const { repo, revision } = parseRepoSpec(options.hub);
+        const target = file ?? `${name.trim().replace(/[^A-Za-z0-9._ -]+/g, '-')}.safetensors`;
+        out(`Fetching ${repo}@${revision}: ${options.path} into LORAS_DIR/${target} …`);
+        const fetched = await fetchLoraFile({ repo, revision, path: options.path, lorasDir: loras.lorasDir, file: target, hub, cacheDir: hub.cacheDir, replace: options.replace });
+        const source = `${hub.endpoint}/${repo}/blob/${fetched.commit}/${options.path}`;
+        try {
+          reportLora(await loras.add({ ...fields, file: target, source }, { replace: options.replace }), 'Added');
+        } catch (error) {
+          // Nothing half done: a file this command put there goes again.
+          if (fetched.written && !options.replace) await rm(path.join(loras.lorasDir, target), { force: true });
+          throw error;
+        }
+      }),
+    );
+
+  program
+    .command('list-loras')
+    .description('lists the LoRA catalog, with each file and its hash')
+    .option('--family <family>', MODEL_FAMILIES.join(', '), choice(MODEL_FAMILIES, 'family'))
+    .action((options: { family?: ModelFamily }) =>
+      run(async () => {
+        for (const lora of await loras.list(options.family)) {
+          const installed = (await loras.isInstalled(lora)) ? '' : '  (file missing)';
+          out(`${lora.name.padEnd(24)} ${lora.families.join(',').padEnd(12)} ${lora.shortHash}  ${lora.file}${installed}`);
+        }
+      }),
+    );
+
+  program
+    .command('remove-lora')
+    .description('takes a LoRA out of the catalog: new generations refuse it, queued ones fail (refunded) when dispatched')
+    .argument('<name>', 'the LoRA\'s name')
+    .option('--delete-file', 'also delete its file from LORAS_DIR, unless another entry uses it', false)
+    .action((name: string, options: { deleteFile: boolean }) =>
+      run(async () => {
+        const removed = await loras.remove(name);
+        out(`Removed the LoRA "${removed.name}" (${removed.file}).`);
+        if (!options.deleteFile) return;
+        const users = (await loras.list()).filter((lora) => lora.file === removed.file);
+        if (users.length > 0) return out(`Kept ${removed.file}: the LoRA "${users[0].name}" uses it too.`);
+        await rm(path.join(loras.lorasDir, removed.file), { force: true });
+        out(`Deleted ${removed.file} from LORAS_DIR.`);
+      }),
+    );
+
+  function reportLora(lora: CatalogLora, verb: string): void {
+    out(`${verb} the LoRA "${lora.name}" (${lora.families.join(', ')}): ${lora.file}, short hash ${lora.shortHash}, sha256 ${lora.sha256}.`);
+  }
+
   /** Runs one command on an open database; a domain error is printed as a plain message. */
   async function run(command: () => Promise<void>): Promise<void> {
     const close = await connect();
     try {
       await command();
     } catch (error) {
-      if (!(error instanceof InvalidInputError || error instanceof NotFoundError || error instanceof ConflictError)) throw error;
+      if (!(error instanceof InvalidInputError || error instanceof NotFoundError || error instanceof ConflictError || error instanceof ModelFetchError)) throw error;
       err(error.message);
     } finally {
       await close();
@@ -146,6 +241,16 @@ export function adminProgram({ accounts, tokens, connect, out, err }: AdminConte
   }
 
   return program;
+}
+
+interface AddLoraOptions {
+  family: ModelFamily[];
+  trigger?: string[];
+  weight: number;
+  description: string;
+  hub?: string;
+  path?: string;
+  replace: boolean;
 }
 
 function describe(user: User): string {

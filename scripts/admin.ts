@@ -1,10 +1,11 @@
 import { CommanderError } from 'commander';
 import { pino } from 'pino';
-import { Accounts } from '@easel/api/admin';
+import { Accounts, LoraCatalog } from '@easel/api/admin';
 import { TokenService } from '@easel/api/admin';
 import { ConfigError, loadConfig } from '@easel/api';
 import { connectCliDatabase } from '@easel/api/admin';
 import { adminProgram } from './admin-program.js';
+import { hubFromEnvironment } from './hub/hub-api.js';
 
 /**
  * `npm run admin -- <command>`: works on the database at MONGODB_URI, or else on the embedded
@@ -40,6 +41,9 @@ async function connect(): Promise<() => Promise<void>> {
 const program = adminProgram({
   accounts: new Accounts(),
   tokens: new TokenService({ allowances: config.dailyTokens }),
+  loras: new LoraCatalog(config.lorasDir),
+  // As models:fetch: HF_ENDPOINT, HF_TOKEN and the standard Hugging Face cache.
+  hub: hubFromEnvironment(),
   connect,
   out: (line) => console.log(line),
   err: (line) => {

@@ -21,7 +21,7 @@ import { connectCliDatabase } from '@easel/api/admin';
 import { ModelLoadError } from '@easel/gpu-runtime/models';
 import { MODEL_FAMILIES, type ModelFamily } from '@easel/schema';
 import { fetchOnnxModel, type FetchPlan } from './hub/fetch-onnx-model.js';
-import { ModelFetchError, parseRepoSpec, slugFromRepo } from './hub/hub-api.js';
+import { hubFromEnvironment, ModelFetchError, parseRepoSpec, slugFromRepo } from './hub/hub-api.js';
 
 interface FetchOptions {
   slug?: string;
@@ -52,7 +52,7 @@ async function fetchModel(spec: string, options: FetchOptions, config: Config): 
       name: options.name ?? known?.name ?? repo.split('/')[1],
       family: options.family ?? known?.family,
       modelsDir: config.modelsDir,
-      hub: { endpoint: (process.env.HF_ENDPOINT || 'https://huggingface.co').replace(/\/+$/, ''), token: process.env.HF_TOKEN || undefined },
+      hub: hubFromEnvironment(),
       onPlan: progress.start,
       onBytes: progress.advance,
     }).finally(progress.stop);

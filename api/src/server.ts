@@ -104,6 +104,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
       logger,
       recordDeliveries: (generation) => recordWebhookEvent(generation, services.publicUrl),
     };
+    const loras = new LoraCatalog(config.lorasDir);
     const services: Services = {
       config,
       logger,
@@ -112,11 +113,12 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
       rateLimits: new RateLimits(config.rateLimits, { redisUrl: config.redisUrl, logger }),
       tokens,
       catalog: new Catalog(config.modelsDir),
-      loras: new LoraCatalog(config.lorasDir),
+      loras,
       pubSub: bus,
       lifecycle,
       dispatcher: createDispatcher({
         services: lifecycle,
+        loras,
         gpu: createGpuFunction(config, logger),
         concurrency: config.gpu.concurrency,
         perUser: config.gpu.perUser,

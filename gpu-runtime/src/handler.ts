@@ -10,17 +10,17 @@
  */
 import type { Logger } from 'pino';
 import type { ZodError } from 'zod';
-import { FAMILY_ARCHITECTURE, GenerationJob, JOB_CONTRACT_VERSION } from '@easel/schema';
+import { FAMILY_ARCHITECTURE, GenerationJob, JOB_CONTRACT_VERSION, LORA_REPORT_EXAMPLES, type LoraReport } from '@easel/schema';
 import { CallbackClient } from './callback-client.js';
 import { loadFunctionConfig, type FunctionConfig } from './config.js';
 import { fetchBaseImage } from './job/base-image.js';
 import { describeFailure, JobFailure, type FailureReport } from './job/failure.js';
 import { resolveModelDir } from './job/model-dir.js';
 import { createFunctionLogger } from './logger.js';
-import { loraCache } from './models/lora/index.js';
+import { loraCache, type AppliedLora } from './models/lora/index.js';
 import { resolveLoraFiles } from './job/lora-files.js';
 import { GenerationCancelledError } from './pipeline/errors.js';
-import { generate, preloadModel } from './pipeline/generate.js';
+import { generate, loraChoices, preloadModel } from './pipeline/generate.js';
 
 /** The part of a Lambda context the handler uses; the local Invoke server passes no deadline. */
 export interface InvocationContext {
@@ -80,7 +80,7 @@ export function createHandler(config: FunctionConfig, logger: Logger) {
       const lease =
         FAMILY_ARCHITECTURE[job.model.family] === 'flux'
           ? await preloadModel(modelDir, job.model.family, { logger: log }).then(() => undefined)
-          : await loraCache.acquire(modelDir, job.settings.loras.map((lora) => ({ ...lora, file: loraFiles.find((f) => f.name === lora.name)?.file ?? '' })), log);
+          : await loraCache.acquire(modelDir, loraChoices(job.settings, loraFiles), log);
       lease?.release();
       if (lease && lease.loras.length > 0) {
         const loras = lease.loras.map(({ name, hash, applied, unmatched }) => ({ name, hash, applied, unmatched: unmatched.length }));
@@ -110,6 +110,7 @@ export function createHandler(config: FunctionConfig, logger: Logger) {
           inferenceMs: Math.round(done - inferenceStart),
           totalMs: Math.round(done - startedAt),
         },
+        ...(lease && lease.loras.length > 0 ? { loras: lease.loras.map(loraReport) } : {}),
       });
       log.info({ ms: Math.round(done - startedAt), images: images.length }, 'job completed');
       return { jobId, attempt, status: 'completed' };
@@ -124,6 +125,11 @@ export function createHandler(config: FunctionConfig, logger: Logger) {
       await callback.flush();
     }
   }
+}
+
+/** A LoRA's outcome for the completed event: its unmatched keys counted, the first few named. */
+function loraReport({ name, applied, unmatched }: AppliedLora): LoraReport {
+  return { name, applied, unmatchedCount: unmatched.length, unmatchedExamples: unmatched.slice(0, LORA_REPORT_EXAMPLES).map((key) => key.slice(0, 500)) };
 }
 
 async function reportFailure(callback: CallbackClient, failure: FailureReport, error: unknown, log: Logger): Promise<void> {

@@ -1,4 +1,8 @@
 import { z } from 'zod';
+import { MAX_LORAS } from './job.js';
+
+/** Unmatched keys a completed event names per LoRA; the rest are counted (and logged by the function). */
+export const LORA_REPORT_EXAMPLES = 5;
 
 /**
  * What the GPU function reports to a job's callback URL. Every event names its job and delivery
@@ -23,6 +27,16 @@ export const ProgressEvent = EventBase.extend({
   previewWebp: z.base64().optional(),
 });
 
+/** How many of a LoRA's modules were merged, and its keys that matched nothing in the model (a few named). */
+export const LoraReport = z.object({
+  name: z.string().min(1),
+  applied: z.number().int().min(0),
+  unmatchedCount: z.number().int().min(0),
+  /** The first few unmatched keys, each with why ("… (no such layer in unet/model.onnx)"). */
+  unmatchedExamples: z.array(z.string().max(500)).max(LORA_REPORT_EXAMPLES),
+});
+export type LoraReport = z.infer<typeof LoraReport>;
+
 export const CompletedEvent = EventBase.extend({
   type: z.literal('completed'),
   images: z
@@ -42,6 +56,8 @@ export const CompletedEvent = EventBase.extend({
     /** Merging the job's LoRAs into the model and opening its sessions; 0 when the set was cached. */
     loraMs: z.number().min(0).optional(),
   }),
+  /** What each of the job's LoRAs changed in the model; absent without LoRAs. */
+  loras: z.array(LoraReport).max(MAX_LORAS).optional(),
 });
 
 /**

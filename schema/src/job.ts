@@ -42,7 +42,7 @@ export type HiresFix = z.infer<typeof HiresFix>;
  * a job one side accepts is a job the other can run. Bump JOB_CONTRACT_VERSION on any change
  * that an older function could misread.
  */
-export const JOB_CONTRACT_VERSION = 2;
+export const JOB_CONTRACT_VERSION = 3;
 
 export const MAX_SEED = 2 ** 32 - 1;
 
@@ -150,12 +150,17 @@ export const GenerationJob = z.object({
   attempt: z.number().int().min(1),
   model: ModelRef,
   settings: GenerationSettings,
-  /** Where the function finds each LoRA of settings.loras: a plain file name under its LORAS_DIR. */
+  /**
+   * Where the function finds each LoRA of settings.loras: a plain file name under its LORAS_DIR,
+   * and the sha256 of the file the catalog describes. The function checks the file against it and
+   * caches merged models by it, so a file replaced under the same name is never served stale.
+   */
   loraFiles: z
     .array(
       z.object({
         name: z.string().min(1),
         file: z.string().regex(/^(?!\.+$)[A-Za-z0-9._ -]+\.safetensors$/, 'must be a plain .safetensors file name'),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 in hex'),
       }),
     )
     .max(MAX_LORAS)

@@ -11,13 +11,13 @@
  * hard links to the cache's blobs (copies across file systems), and appears in MODELS_DIR only
  * when it is whole.
  */
-import { copyFile, link, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { getHFHubCachePath } from '@huggingface/hub';
 import { writeModelManifest, type ModelManifest } from '@easel/api/admin';
 import { checkModelFolder, FLUX_PIPELINE_CLASS, FLUX_REQUIRED_FILES, readPipelineKind, REQUIRED_FILES, resolveFluxLayout } from '@easel/gpu-runtime/models';
 import { FAMILY_ARCHITECTURE, type Architecture, type ModelFamily } from '@easel/schema';
-import { downloadBlob } from './download.js';
+import { fetchIntoCache, placeFile, type CachedFetch } from './fetch-file.js';
 import { HubCacheRepo } from './hf-cache.js';
 import { listRevision, ModelFetchError, type HubFile, type HubOptions } from './hub-api.js';
 import { selectOnnxExport } from './onnx-export.js';
@@ -80,27 +80,10 @@ export async function fetchOnnxModel(options: FetchModelOptions): Promise<Fetche
   const sum = (sizes: number[]) => sizes.reduce((total, size) => total + size, 0);
   options.onPlan?.({ commit: listing.commit, files, totalBytes: sum(files.map((file) => file.size)), cachedBytes: sum(cached), cacheDir });
 
-  /** The file's content in the cache: found there, or downloaded into it. */
-  const fetchFile = async (file: HubFile): Promise<string> => {
-    const found = await cache.find(listing.commit, file.path);
-    if (found) {
-      options.onBytes?.(file.path, file.size);
-      return found;
-    }
-    if (await cache.hasBlob(file.etag)) {
-      options.onBytes?.(file.path, file.size);
-    } else {
-      await downloadBlob(
-        { hub, repo, commit: listing.commit, file, dest: cache.blobPath(file.etag) },
-        { onBytes: (delta) => options.onBytes?.(file.path, delta), retries: options.retries, minTimeoutMs: options.minRetryDelayMs },
-      );
-    }
-    return cache.link(listing.commit, file.path, file.etag);
-  };
-
+  const fromHub: CachedFetch = { hub, repo, commit: listing.commit, cache, onBytes: options.onBytes, retries: options.retries, minRetryDelayMs: options.minRetryDelayMs };
   const staging = path.join(modelsDir, DOWNLOADS_DIR, slug);
   await rm(staging, { recursive: true, force: true });
-  const stage = async (file: HubFile) => placeFile(await fetchFile(file), path.join(staging, file.path));
+  const stage = async (file: HubFile) => placeFile(await fetchIntoCache(fromHub, file), path.join(staging, file.path));
 
   try {
     // 2. model_index.json names the pipeline: a repository Easel cannot run fails before the gigabytes.
@@ -132,15 +115,6 @@ export async function fetchOnnxModel(options: FetchModelOptions): Promise<Fetche
     await rm(staging, { recursive: true, force: true });
     throw error;
   }
-}
-
-/** A hard link to the cache's blob costs no space; across file systems it is a copy. */
-async function placeFile(blob: string, target: string): Promise<void> {
-  await mkdir(path.dirname(target), { recursive: true });
-  await link(blob, target).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EXDEV' && error.code !== 'EPERM' && error.code !== 'EMLINK') throw error;
-    return copyFile(blob, target);
-  });
 }
 
 /** Flux pipelines have a loader of their own; the rest are SD 1.x or SDXL. */

@@ -32,6 +32,11 @@ export interface HubRepo {
   files: HubFile[];
 }
 
+/** HF_ENDPOINT (default https://huggingface.co) and HF_TOKEN, as Hugging Face's own tools read them. */
+export function hubFromEnvironment(env: NodeJS.ProcessEnv = process.env): HubOptions {
+  return { endpoint: (env.HF_ENDPOINT || 'https://huggingface.co').replace(/\/+$/, ''), token: env.HF_TOKEN || undefined };
+}
+
 /** A problem fetching a model that the person running the command can act on; the CLI prints its message. */
 export class ModelFetchError extends Error {
   override readonly name = 'ModelFetchError';

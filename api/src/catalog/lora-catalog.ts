@@ -1,13 +1,21 @@
 import { access } from 'node:fs/promises';
 import path from 'node:path';
+import { inspectLoraFile, LoraFileError } from '@easel/gpu-runtime/lora-file';
 import { LoraSetting, MODEL_FAMILIES, type ModelFamily } from '@easel/schema';
-import { ConflictError, InvalidInputError, isDuplicateKeyError } from '../errors.js';
-import { LoraModel, type LoraDocument, type LoraFields } from './lora-entry.js';
+import { ConflictError, InvalidInputError, isDuplicateKeyError, NotFoundError } from '../errors.js';
+import { LoraModel, type LoraDocument, type LoraFields, type LoraFileHashes } from './lora-entry.js';
 
-export interface CatalogLora extends LoraFields {
+export interface CatalogLora extends LoraFields, LoraFileHashes {
   id: string;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/** A LoRA file as a job names it: the GPU function checks the file against the hash. */
+export interface LoraJobFile {
+  name: string;
+  file: string;
+  sha256: string;
 }
 
 const toLora = ({ _id, __v, ...fields }: LoraDocument & { __v?: number }): CatalogLora => ({ ...fields, source: fields.source ?? null, id: _id.toHexString() });
@@ -33,29 +41,85 @@ export class LoraCatalog {
     return doc ? toLora(doc) : undefined;
   }
 
-  async add(fields: LoraFields): Promise<CatalogLora> {
+  /**
+   * Adds a LoRA whose file is in LORAS_DIR, once the file reads as a LoRA (see inspectLoraFile);
+   * its hashes go into the entry. With `replace`, an entry of that name takes the new fields and
+   * file content (queued generations then run with the new content); without, the name must be new.
+   */
+  async add(fields: LoraFields, options: { replace?: boolean } = {}): Promise<CatalogLora> {
     const lora = { ...fields, name: fields.name.trim(), triggerWords: [...new Set(fields.triggerWords.map((w) => w.trim()).filter(Boolean))] };
     this.check(lora);
     if (!(await this.isInstalled(lora))) {
       throw new InvalidInputError(`LORAS_DIR has no file "${lora.file}"; put the .safetensors file there first.`, [{ field: 'file', message: 'not found in LORAS_DIR' }]);
     }
+    const entry = { ...lora, ...(await this.hashes(lora.file)) };
+    if (options.replace) {
+      const doc = await LoraModel.findOneAndUpdate({ name: entry.name }, { $set: entry }, { upsert: true, returnDocument: 'after' }).lean<LoraDocument>();
+      return toLora(doc!);
+    }
     try {
-      return toLora((await LoraModel.create(lora)).toObject());
+      return toLora((await LoraModel.create(entry)).toObject());
     } catch (error) {
-      if (isDuplicateKeyError(error)) throw new ConflictError(`A LoRA named "${lora.name}" is already in the catalog.`);
+      if (isDuplicateKeyError(error)) throw new ConflictError(`A LoRA named "${entry.name}" is already in the catalog (replace it to change it).`);
       throw error;
     }
   }
 
-  /** Adds the LoRAs the catalog lacks (demo LoRAs at start); existing names are left as they are. */
+  /**
+   * Takes a LoRA out of the catalog: new generations refuse its name, and queued ones fail when
+   * dispatched (refunded; see filesFor). Its file stays in LORAS_DIR.
+   */
+  async remove(name: string): Promise<CatalogLora> {
+    const doc = await LoraModel.findOne({ name: name.trim() }).lean<LoraDocument>();
+    // Deleted by id: a second remover (or a replace in between) leaves this one nothing to delete.
+    if (!doc || (await LoraModel.deleteOne({ _id: doc._id })).deletedCount === 0) throw new NotFoundError(`No LoRA "${name.trim()}" in the catalog.`);
+    return toLora(doc);
+  }
+
+  /**
+   * Adds the LoRAs the catalog lacks (demo LoRAs at start); existing names keep what an admin set,
+   * and take the hashes of the files as they are now (the demo files are written at each start).
+   */
   async seed(loras: LoraFields[]): Promise<void> {
     for (const lora of loras) {
-      await LoraModel.updateOne({ name: lora.name }, { $setOnInsert: lora }, { upsert: true });
+      await LoraModel.updateOne({ name: lora.name }, { $setOnInsert: lora, $set: await this.hashes(lora.file) }, { upsert: true });
     }
+  }
+
+  /** The files of the named LoRAs as the catalog has them now; names no longer in it are `removed`. */
+  async filesFor(names: readonly string[]): Promise<{ files: LoraJobFile[]; removed: string[] }> {
+    const docs = names.length === 0 ? [] : await LoraModel.find({ name: { $in: [...names] } }).lean<LoraDocument[]>();
+    const byName = new Map(docs.map((doc) => [doc.name, doc]));
+    const files: LoraJobFile[] = [];
+    for (const name of names) {
+      const doc = byName.get(name);
+      if (doc) files.push({ name, file: doc.file, sha256: await this.sha256Of(doc) });
+    }
+    return { files, removed: names.filter((name) => !byName.has(name)) };
+  }
+
+  /** The entry's sha256; an entry added before the catalog kept hashes gets them now, from its file. */
+  private async sha256Of(doc: LoraDocument): Promise<string> {
+    if (doc.sha256) return doc.sha256;
+    const hashes = await this.hashes(doc.file);
+    await LoraModel.updateOne({ _id: doc._id, sha256: { $exists: false } }, { $set: hashes });
+    return hashes.sha256;
   }
 
   async isInstalled(lora: Pick<LoraFields, 'file'>): Promise<boolean> {
     return access(path.join(this.lorasDir, lora.file)).then(() => true, () => false);
+  }
+
+  /** Reads the file as the GPU function will: a file it could not apply is refused here. */
+  private async hashes(file: string): Promise<LoraFileHashes> {
+    try {
+      const { shortHash, sha256 } = await inspectLoraFile(path.join(this.lorasDir, file));
+      return { shortHash, sha256 };
+    } catch (error) {
+      if (!(error instanceof LoraFileError)) throw error;
+      const reason = error.message.replace(`${path.join(this.lorasDir, file)}`, `"${file}"`);
+      throw new InvalidInputError(`Not a LoRA Easel can use: ${reason}.`, [{ field: 'file', message: reason }]);
+    }
   }
 
   private check(lora: LoraFields): void {

@@ -18,7 +18,15 @@ export interface LoraFields {
   source?: string | null;
 }
 
-export interface LoraDocument extends LoraFields {
+/** What the catalog reads from the file when it is added. */
+export interface LoraFileHashes {
+  /** A1111's "Lora hashes" value (sha256 of the tensor data, 12 hex digits). */
+  shortHash: string;
+  /** sha256 of the whole file: the GPU function checks the file against it, and caches by it. */
+  sha256: string;
+}
+
+export interface LoraDocument extends LoraFields, LoraFileHashes {
   _id: Types.ObjectId;
   createdAt: Date;
   updatedAt: Date;
@@ -33,6 +41,8 @@ const loraSchema = new Schema<LoraDocument>(
     defaultWeight: { type: Number, default: 1 },
     description: { type: String, default: '' },
     source: { type: String, default: null },
+    shortHash: { type: String, required: true },
+    sha256: { type: String, required: true },
   },
   { timestamps: true, collection: 'catalog_loras' },
 );

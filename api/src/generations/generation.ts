@@ -27,6 +27,12 @@ export interface StoredImage {
   infotext?: string;
 }
 
+/** Something the user should know about a generation's result; `code` is stable, e.g. LORA_KEYS_UNMATCHED. */
+export interface GenerationWarning {
+  code: string;
+  message: string;
+}
+
 /** The settings that decide the pixels besides the prompts, as the job contract defines them. */
 export type StoredSettings = ImageSettings;
 
@@ -55,8 +61,6 @@ export interface GenerationDocument {
   finalNegativePrompt: string;
   enhancePrompt: boolean;
   settings: StoredSettings;
-  /** Each LoRA's file under LORAS_DIR, as the catalog said when the generation was made. */
-  loraFiles: { name: string; file: string }[];
   baseImageId?: Types.ObjectId;
   tokensCharged: number;
   /** Where to post the events named (webhooks/), signed with the owner's webhook secret. */
@@ -82,7 +86,9 @@ export interface GenerationDocument {
   error?: string;
   errorCode?: string;
   refunded: boolean;
-  timings?: { queueMs?: number; loadMs?: number; inferenceMs?: number; totalMs?: number };
+  timings?: { queueMs?: number; loadMs?: number; loraMs?: number; inferenceMs?: number; totalMs?: number };
+  /** What the user should know about a finished generation's result (a LoRA that only partly applied). */
+  warnings: GenerationWarning[];
 
   createdAt: Date;
   updatedAt: Date;
@@ -126,7 +132,6 @@ const generationSchema = new Schema<GenerationDocument>(
       required: true,
       validate: { validator: (value: unknown) => ImageSettings.safeParse(value).success, message: 'settings do not fit the job contract' },
     },
-    loraFiles: { type: [new Schema({ name: String, file: String }, { _id: false })], default: [] },
     baseImageId: { type: Schema.Types.ObjectId },
     webhook: { type: new Schema({ url: { type: String, required: true }, events: { type: [String], required: true } }, { _id: false }) },
     tokensCharged: { type: Number, required: true },
@@ -146,9 +151,11 @@ const generationSchema = new Schema<GenerationDocument>(
     error: { type: String },
     errorCode: { type: String },
     refunded: { type: Boolean, required: true, default: false },
+    warnings: { type: [new Schema({ code: { type: String, required: true }, message: { type: String, required: true } }, { _id: false })], default: [] },
     timings: {
       queueMs: Number,
       loadMs: Number,
+      loraMs: Number,
       inferenceMs: Number,
       totalMs: Number,
     },

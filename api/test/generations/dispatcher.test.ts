@@ -1,8 +1,10 @@
+import os from 'node:os';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startLocalInvoke, type LocalInvokeServer } from '@easel/gpu-runtime/local-invoke';
 import { GenerationJob } from '@easel/schema';
 import { TokenService } from '../../src/accounts/token-service.js';
+import { LoraCatalog } from '../../src/catalog/lora-catalog.js';
 import { loadConfig } from '../../src/config.js';
 import { CHARGE_TIMEOUT_MS } from '../../src/generations/create/charging.js';
 import { createDispatcher, type Dispatcher } from '../../src/generations/dispatch/dispatcher.js';
@@ -44,6 +46,7 @@ function startDispatcher(options: { concurrency: number; leaseMs?: number; funct
   const config = loadConfig({ NODE_ENV: 'test', LAMBDA_ENDPOINT: lambda.url, GPU_FUNCTION_NAME: options.functionName });
   const dispatcher = createDispatcher({
     services,
+    loras: new LoraCatalog(os.tmpdir()),
     gpu: createGpuFunction(config, logger),
     concurrency: options.concurrency,
     perUser: { FREE: 1, PLUS: 3 },

@@ -42,8 +42,8 @@ export type GenerationRequest = z.input<typeof GenerationSettings> & {
   model: ModelRef;
   /** img2img: the image to start from, in any format sharp reads. */
   baseImage?: Uint8Array;
-  /** The file of each LoRA in `loras`, by name (absolute paths). */
-  loraFiles?: readonly { name: string; file: string }[];
+  /** The file of each LoRA in `loras`, by name (absolute paths), with its content hash when known. */
+  loraFiles?: readonly { name: string; file: string; sha256?: string }[];
 };
 
 export type { GenerateOptions, GeneratedImage } from './generation-output.js';
@@ -202,11 +202,11 @@ export async function preloadModel(modelDir: string, family: ModelFamily, option
 }
 
 /** Each requested LoRA with its file; a LoRA the job gives no file for cannot be applied. */
-function loraChoices(settings: GenerationSettings, files: GenerationRequest['loraFiles'] = []): LoraChoice[] {
+export function loraChoices(settings: GenerationSettings, files: GenerationRequest['loraFiles'] = []): LoraChoice[] {
   return settings.loras.map(({ name, weight, unetWeight }) => {
     const found = files.find((entry) => entry.name === name);
     if (!found) throw new InvalidRequestError(`invalid generation request: the LoRA "${name}" has no file in the job`);
-    return { name, file: found.file, weight, unetWeight };
+    return { name, file: found.file, sha256: found.sha256, weight, unetWeight };
   });
 }
 

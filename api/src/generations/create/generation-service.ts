@@ -56,7 +56,7 @@ const CREATE_ATTEMPTS = 10;
 type GenerationDraft = Pick<
   GenerationDocument,
   | 'userId' | 'plan' | 'requestKey' | 'clientRequestId' | 'model' | 'prompt' | 'negativePrompt' | 'finalPrompt'
-  | 'finalNegativePrompt' | 'enhancePrompt' | 'settings' | 'loraFiles' | 'baseImageId' | 'tokensCharged' | 'totalSteps' | 'requestFingerprint' | 'webhook'
+  | 'finalNegativePrompt' | 'enhancePrompt' | 'settings' | 'baseImageId' | 'tokensCharged' | 'totalSteps' | 'requestFingerprint' | 'webhook'
 >;
 
 /**
@@ -111,7 +111,6 @@ async function draftGeneration(services: Services, user: User, request: Generate
     finalNegativePrompt: prompts.negativePrompt,
     enhancePrompt,
     settings,
-    loraFiles: resolved.files,
     ...(request.baseImageId !== undefined ? { baseImageId: new Types.ObjectId(request.baseImageId) } : {}),
     tokensCharged: settings.batchSize,
     totalSteps: settings.steps,

@@ -14,7 +14,6 @@ export interface ResolvedLoras {
   /** The final prompt, with a `<lora:…>` tag appended for each LoRA of the field, so the infotext names them all as A1111 does. */
   prompt: string;
   loras: LoraSetting[];
-  files: { name: string; file: string }[];
 }
 
 /**
@@ -29,7 +28,6 @@ export async function resolveLoras(catalog: LoraCatalog, model: CatalogModel, pr
   const wanted = [...tags.map((tag) => ({ ...tag, field: 'prompt' })), ...requested.map((lora) => ({ ...lora, field: 'loras' }))];
   const seen = new Set<string>();
   const loras: LoraSetting[] = [];
-  const files: { name: string; file: string }[] = [];
   let finalPrompt = prompt;
   for (const want of wanted) {
     if (seen.has(want.name)) {
@@ -49,12 +47,11 @@ export async function resolveLoras(catalog: LoraCatalog, model: CatalogModel, pr
       continue;
     }
     loras.push(setting.data);
-    files.push({ name: lora.name, file: lora.file });
     if (want.field === 'loras') finalPrompt = `${finalPrompt} ${formatLoraTag(setting.data)}`.trim();
   }
   if (loras.length > MAX_LORAS) problems.push({ field: 'loras', message: `at most ${MAX_LORAS} LoRAs per generation` });
   if (problems.length > 0) throw new InvalidInputError(`Invalid input: ${problems.map((p) => p.message).join('; ')}.`, problems);
-  return { prompt: finalPrompt, loras, files };
+  return { prompt: finalPrompt, loras };
 }
 
 async function unusable(catalog: LoraCatalog, lora: CatalogLora, model: CatalogModel): Promise<string | undefined> {

@@ -1,8 +1,10 @@
+import type { LoraCatalog } from '../../catalog/lora-catalog.js';
 import type { LifecycleServices } from '../events/lifecycle.js';
 import type { GenerationDocument } from '../generation.js';
 import { claimWhatFits, type ClaimLimits } from './claim.js';
 import { DatabaseLock } from './dispatch-lock.js';
 import { jobRequest } from './job-request.js';
+import { loraFilesOrEnd } from './job-loras.js';
 import type { GpuFunction } from './lambda.js';
 import { sweepLeases } from './lease-sweep.js';
 import { retryOrFail } from './retry.js';
@@ -11,7 +13,8 @@ import { retryOrFail } from './retry.js';
  * The dispatcher: QUEUED generations out to the GPU function, first in first out, within limits.
  *
  *   notify() ─▶ take the dispatch lock ─▶ claim the oldest QUEUED jobs that fit (claim.ts)
- *            ─▶ release ─▶ invoke the function (Event; job-request.ts, lambda.ts)
+ *            ─▶ release ─▶ the LoRA files from the catalog (job-loras.ts: a LoRA removed since
+ *               the job was queued ends it, refunded) ─▶ invoke the function (Event; job-request.ts, lambda.ts)
  *   timer    ─▶ sweep leases (lease-sweep.ts): a RUNNING job silent past its lease is retried
  *               once, then failed (retry.ts)
  *
@@ -41,6 +44,8 @@ const PASS_ERROR_RETRY_MS = 1_000;
 
 export interface DispatcherOptions extends ClaimLimits {
   services: LifecycleServices;
+  /** Where a job's LoRA files and their hashes are looked up when it is dispatched. */
+  loras: LoraCatalog;
   gpu: GpuFunction;
   /** How often leases are checked; default a quarter of the lease, between 50 ms and 5 s. */
   sweepIntervalMs?: number;
@@ -119,7 +124,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   async function deliver(job: GenerationDocument): Promise<void> {
     const generationId = String(job._id);
     try {
-      await gpu.invoke(jobRequest(job, callbackBase!));
+      const loraFiles = await loraFilesOrEnd(services, options.loras, job);
+      if (!loraFiles) return notify();
+      await gpu.invoke(jobRequest(job, callbackBase!, loraFiles));
       logger.debug({ generationId, attempt: job.attempt }, 'job handed to the GPU function');
     } catch (error) {
       logger.warn({ err: error, generationId, attempt: job.attempt }, 'the GPU function could not be invoked');

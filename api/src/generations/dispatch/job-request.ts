@@ -11,10 +11,10 @@ export const baseImageUrl = (base: string, generationId: string) => `${callbackU
 
 /**
  * The job the GPU function receives for a claimed generation: the final prompts (after the
- * enhancer), the stored settings (checked against the contract when the generation was created)
- * and this attempt's secret. The function parses it on arrival.
+ * enhancer), the stored settings (checked against the contract when the generation was created),
+ * the files of its LoRAs as the catalog has them at dispatch (job-loras.ts) and this attempt's secret. The function parses it on arrival.
  */
-export function jobRequest(generation: GenerationDocument, callbackBase: string): GenerationJobRequest {
+export function jobRequest(generation: GenerationDocument, callbackBase: string, loraFiles: GenerationJobRequest['loraFiles']): GenerationJobRequest {
   const id = String(generation._id);
   return {
     version: JOB_CONTRACT_VERSION,
@@ -22,8 +22,7 @@ export function jobRequest(generation: GenerationDocument, callbackBase: string)
     attempt: generation.attempt,
     model: { id: generation.model.id, name: generation.model.name, family: generation.model.family, path: generation.model.path },
     settings: { ...generation.settings, prompt: generation.finalPrompt, negativePrompt: generation.finalNegativePrompt },
-    // Generations stored before LoRAs existed have none.
-    loraFiles: generation.loraFiles ?? [],
+    loraFiles,
     ...(generation.baseImageId ? { baseImageUrl: baseImageUrl(callbackBase, id) } : {}),
     callback: { url: callbackUrl(callbackBase, id), secret: generation.jobSecret! },
   };

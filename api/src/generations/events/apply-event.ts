@@ -5,6 +5,7 @@ import type { Dispatcher } from '../dispatch/dispatcher.js';
 import { FINAL_STATUSES, GenerationModel, type GenerationDocument, type StoredImage } from '../generation.js';
 import { deleteImages, storeGeneratedImage } from '../images/image-store.js';
 import { readInfotext } from '../images/infotext.js';
+import { loraWarnings } from './generation-warnings.js';
 import { announceGeneration, finishGeneration, type LifecycleServices } from './lifecycle.js';
 
 /*
@@ -115,6 +116,7 @@ export async function applyEvent(options: EventOptions, job: GenerationDocument,
         {
           status: 'SUCCEEDED',
           images,
+          warnings: loraWarnings(event.loras),
           timings: { queueMs: job.dispatchedAt ? job.dispatchedAt.getTime() - job.createdAt.getTime() : undefined, ...event.timings },
         },
         { statuses: ['RUNNING'], attempt: event.attempt },

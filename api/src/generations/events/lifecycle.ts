@@ -30,6 +30,7 @@ export interface GenerationOutcome {
   /** Stable, e.g. the GPU function's failure code, LEASE_EXPIRED or CANCELLED. */
   errorCode?: string;
   timings?: GenerationDocument['timings'];
+  warnings?: GenerationDocument['warnings'];
 }
 
 export interface ExpectedState {
@@ -79,6 +80,7 @@ export async function finishGeneration(
   if (outcome.error !== undefined) set.error = outcome.error;
   if (outcome.errorCode !== undefined) set.errorCode = outcome.errorCode;
   if (outcome.timings) set.timings = outcome.timings;
+  if (outcome.warnings) set.warnings = outcome.warnings;
   // A finished job has no lease, and its secret has nothing left to protect.
   const ended = await GenerationModel.findOneAndUpdate(
     filter,

@@ -13,8 +13,18 @@ export class LoraResolver {
   }
 
   @Authorized('ADMIN')
-  @Mutation(() => Lora, { description: 'Admins: adds a LoRA whose file is in LORAS_DIR to the catalog.' })
-  addLora(@Ctx() { services }: GraphQLContext, @Arg('input') input: AddLoraInput): Promise<CatalogLora> {
-    return services.loras.add({ ...input, source: input.source ?? null });
+  @Mutation(() => Lora, { description: 'Admins: adds a LoRA whose file is in LORAS_DIR to the catalog, once the file reads as a LoRA (BAD_USER_INPUT otherwise); CONFLICT for a taken name unless `replace`.' })
+  addLora(@Ctx() { services }: GraphQLContext, @Arg('input') { replace, ...input }: AddLoraInput): Promise<CatalogLora> {
+    return services.loras.add({ ...input, source: input.source ?? null }, { replace });
+  }
+
+  @Authorized('ADMIN')
+  @Mutation(() => Lora, {
+    description:
+      'Admins: takes a LoRA out of the catalog (its file stays in LORAS_DIR). New generations naming it are refused; ' +
+      'queued ones end FAILED with LORA_REMOVED when dispatched, refunded. NOT_FOUND when there is no such LoRA.',
+  })
+  removeLora(@Ctx() { services }: GraphQLContext, @Arg('name') name: string): Promise<CatalogLora> {
+    return services.loras.remove(name);
   }
 }

@@ -25,9 +25,15 @@ export class Lora {
 
   @Field(() => String, { nullable: true })
   source?: string | null;
+
+  @Field({ description: 'A1111\'s short hash of the file (sha256 of its tensor data, 12 hex digits), as infotexts\' "Lora hashes" give it.' })
+  shortHash!: string;
+
+  @Field({ description: 'sha256 of the whole file, as Civitai lists it.' })
+  sha256!: string;
 }
 
-@InputType({ description: 'Admins: a LoRA whose .safetensors file is already in LORAS_DIR.' })
+@InputType({ description: 'Admins: a LoRA whose .safetensors file is already in LORAS_DIR; the file must read as a LoRA (kohya, LyCORIS or diffusers/PEFT keys).' })
 export class AddLoraInput {
   @Field()
   @Length(1, 200)
@@ -57,4 +63,7 @@ export class AddLoraInput {
   @Field(() => String, { nullable: true })
   @MaxLength(500)
   source?: string | null;
+
+  @Field({ defaultValue: false, description: 'Replace the entry of that name (new file or fields); queued generations then use the new file.' })
+  replace!: boolean;
 }

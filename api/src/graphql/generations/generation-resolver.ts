@@ -23,6 +23,7 @@ import {
   GenerationModelRef,
   GenerationSettingsInfo,
   GenerationStatusEnum,
+  GenerationWarning,
 } from './generation-types.js';
 
 @Resolver(() => Generation)
@@ -116,6 +117,12 @@ export class GenerationResolver {
   @FieldResolver()
   sampler(@Root() generation: PublishedGeneration): string {
     return samplerLabel(generation.settings);
+  }
+
+  @FieldResolver()
+  warnings(@Root() generation: PublishedGeneration): GenerationWarning[] {
+    // Generations stored before warnings existed have none.
+    return generation.warnings ?? [];
   }
 
   @FieldResolver()

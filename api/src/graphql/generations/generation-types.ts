@@ -90,11 +90,23 @@ export class GenerationTimings {
   @Field(() => Float, { nullable: true, description: 'Loading the model.' })
   loadMs?: number;
 
+  @Field(() => Float, { nullable: true, description: 'Of `loadMs`, merging the LoRAs into the model and opening its sessions (0 when that LoRA set was cached); null without LoRAs.' })
+  loraMs?: number;
+
   @Field(() => Float, { nullable: true, description: 'Text encoding, denoising and decoding.' })
   inferenceMs?: number;
 
   @Field(() => Float, { nullable: true, description: 'The whole run on the GPU function.' })
   totalMs?: number;
+}
+
+@ObjectType({ description: 'Something to know about a generation\'s result.' })
+export class GenerationWarning {
+  @Field({ description: 'Stable, for programs: LORA_KEYS_UNMATCHED (a LoRA applied only in part: keys that match no layer of the model).' })
+  code!: string;
+
+  @Field({ description: 'For people: what happened, with names and counts.' })
+  message!: string;
 }
 
 @ObjectType({ description: 'One generateImage call, from queued to its images.' })
@@ -173,6 +185,9 @@ export class Generation {
 
   @Field(() => GenerationTimings, { nullable: true })
   timings?: GenerationTimings;
+
+  @Field(() => [GenerationWarning], { description: 'What to know about the result (empty for most): e.g. a LoRA that matched the model only in part.' })
+  warnings!: GenerationWarning[];
 
   @Field(() => DateTimeResolver)
   createdAt!: Date;

@@ -27,6 +27,8 @@ export interface LoraChoice {
   name: string;
   /** Absolute path of the .safetensors file. */
   file: string;
+  /** The file's sha256 (from the catalog, checked by the handler): the cache key follows the content, not the path. */
+  sha256?: string;
   /** Multiplier for the text encoders, and for the UNet unless `unetWeight` is given (A1111's `<lora:name:te:unet>`). */
   weight: number;
   unetWeight?: number;

@@ -137,7 +137,7 @@ export class LoraCache {
 }
 
 function cacheKey(dir: string, choices: readonly LoraChoice[]): string {
-  const loras = choices.map(({ file, weight, unetWeight }) => [path.resolve(file), weight, unetWeight ?? weight]).sort((a, b) => String(a).localeCompare(String(b)));
+  const loras = choices.map(({ file, sha256, weight, unetWeight }) => [path.resolve(file), sha256 ?? '', weight, unetWeight ?? weight]).sort((a, b) => String(a).localeCompare(String(b)));
   return JSON.stringify([path.resolve(dir), loras]);
 }
 
