@@ -37,7 +37,7 @@ export const AnalyzePromptQuery = graphql(`
 export const GenerationFields = graphql(`
   fragment GenerationFields on Generation {
     id status queuePosition etaSeconds step totalSteps previewUrl cancelRequested refunded
-    error errorCode tokensCharged createdAt
+    error errorCode tokensCharged createdAt warnings { code message }
     prompt negativePrompt finalPrompt finalNegativePrompt enhancePrompt baseImageId
     model { id name family }
     settings { width height steps cfgScale sampler clipSkip seed batchSize denoiseStrength }

@@ -35,6 +35,15 @@ export function GenerationView({ generation, onCancel, onOpen }: { generation: G
       {generation.previewUrl && !isFinished(generation) && (
         <img class="preview" src={generation.previewUrl} alt={`Preview at step ${generation.step}`} width={generation.settings.width} height={generation.settings.height} />
       )}
+      {generation.warnings.length > 0 && (
+        <ul class="warnings" aria-label="Generation warnings">
+          {generation.warnings.map((warning, index) => (
+            <li key={index}>
+              <span class="code">{warning.code}</span> {warning.message}
+            </li>
+          ))}
+        </ul>
+      )}
       {status === 'SUCCEEDED' && (
         <div class="images">
           {generation.images.map((image, index) => (
