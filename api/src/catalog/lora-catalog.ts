@@ -1,7 +1,7 @@
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import { inspectLoraFile, LoraFileError } from '@easel/gpu-runtime/lora-file';
-import { LoraSetting, MODEL_FAMILIES, type ModelFamily } from '@easel/schema';
+import { inspectLoraFile, LoraFileError, type LoraFileReport } from '@easel/gpu-runtime/lora-file';
+import { FAMILY_ARCHITECTURE, LoraSetting, MODEL_FAMILIES, type ModelFamily } from '@easel/schema';
 import { ConflictError, InvalidInputError, isDuplicateKeyError, NotFoundError } from '../errors.js';
 import { LoraModel, type LoraDocument, type LoraFields, type LoraFileHashes } from './lora-entry.js';
 
@@ -52,7 +52,7 @@ export class LoraCatalog {
     if (!(await this.isInstalled(lora))) {
       throw new InvalidInputError(`LORAS_DIR has no file "${lora.file}"; put the .safetensors file there first.`, [{ field: 'file', message: 'not found in LORAS_DIR' }]);
     }
-    const entry = { ...lora, ...(await this.hashes(lora.file)) };
+    const entry = { ...lora, ...(await this.hashes(lora.file, lora.families)) };
     if (options.replace) {
       const doc = await LoraModel.findOneAndUpdate({ name: entry.name }, { $set: entry }, { upsert: true, returnDocument: 'after' }).lean<LoraDocument>();
       return toLora(doc!);
@@ -82,7 +82,7 @@ export class LoraCatalog {
    */
   async seed(loras: LoraFields[]): Promise<void> {
     for (const lora of loras) {
-      await LoraModel.updateOne({ name: lora.name }, { $setOnInsert: lora, $set: await this.hashes(lora.file) }, { upsert: true });
+      await LoraModel.updateOne({ name: lora.name }, { $setOnInsert: lora, $set: await this.hashes(lora.file, lora.families) }, { upsert: true });
     }
   }
 
@@ -110,16 +110,27 @@ export class LoraCatalog {
     return access(path.join(this.lorasDir, lora.file)).then(() => true, () => false);
   }
 
-  /** Reads the file as the GPU function will: a file it could not apply is refused here. */
-  private async hashes(file: string): Promise<LoraFileHashes> {
+  /**
+   * Reads the file as the GPU function will: a file it could not apply is refused here, and so is
+   * one whose module names show it was trained for another architecture than `families` run on.
+   */
+  private async hashes(file: string, families?: readonly ModelFamily[]): Promise<LoraFileHashes> {
+    let report: LoraFileReport;
     try {
-      const { shortHash, sha256 } = await inspectLoraFile(path.join(this.lorasDir, file));
-      return { shortHash, sha256 };
+      report = await inspectLoraFile(path.join(this.lorasDir, file));
     } catch (error) {
       if (!(error instanceof LoraFileError)) throw error;
       const reason = error.message.replace(`${path.join(this.lorasDir, file)}`, `"${file}"`);
       throw new InvalidInputError(`Not a LoRA Easel can use: ${reason}.`, [{ field: 'file', message: reason }]);
     }
+    const { architecture, shortHash, sha256 } = report;
+    const misfits = architecture ? (families ?? []).filter((family) => FAMILY_ARCHITECTURE[family] !== architecture) : [];
+    if (misfits.length > 0) {
+      const fits = MODEL_FAMILIES.filter((family) => FAMILY_ARCHITECTURE[family] === architecture).join(', ');
+      const message = `"${file}" was trained for ${fits} models (its module names say so), not ${misfits.join(', ')}`;
+      throw new InvalidInputError(`Invalid LoRA: ${message}.`, [{ field: 'families', message }]);
+    }
+    return { shortHash, sha256 };
   }
 
   private check(lora: LoraFields): void {
@@ -130,6 +141,9 @@ export class LoraCatalog {
       problems.push({ field: 'file', message: 'only .safetensors files: pickled .ckpt/.pt files can run code when loaded' });
     }
     if (lora.families.length === 0 || lora.families.some((family) => !MODEL_FAMILIES.includes(family))) problems.push({ field: 'families', message: 'one or more model families' });
+    else if (lora.families.some((family) => FAMILY_ARCHITECTURE[family] === 'flux')) {
+      problems.push({ field: 'families', message: 'SD 1.5 or SDXL-based families: Easel does not apply LoRAs to Flux models yet' });
+    }
     if (!LoraSetting.shape.weight.safeParse(lora.defaultWeight).success) problems.push({ field: 'defaultWeight', message: 'between -10 and 10' });
     if (problems.length > 0) throw new InvalidInputError(`Invalid LoRA: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}.`, problems);
   }

@@ -76,6 +76,11 @@ describe('LoRAs', () => {
     await writeFile(path.join(LORAS_DIR, 'elsewhere.safetensors'), encodeSafetensors({ 'lora_unet_my_block_proj.lora_down.weight': { shape: [1, 2], values: Float32Array.of(1, 2) }, 'lora_unet_my_block_proj.lora_up.weight': { shape: [2, 1], values: Float32Array.of(1, 2) } }));
     const unknown = await add({ name: 'elsewhere', file: 'elsewhere.safetensors', families: ['SD15'] });
     expect(unknown.errors![0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: expect.stringMatching(/none of its modules is named as a Stable Diffusion UNet or text encoder module.*lora_unet_my_block_proj/) });
+    // An SDXL LoRA (its te1/te2 text-encoder parts say so) declared for SD 1.5; and Flux, which takes none yet.
+    const misfit = await add({ name: 'misfit', file: 'tiny-sdxl-demo.safetensors', families: ['SD15'] });
+    expect(misfit.errors![0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: expect.stringMatching(/trained for SDXL, ILLUSTRIOUS, PONY models .*not SD15/) });
+    const flux = await add({ name: 'flux-style', file: 'tiny-sd15-demo.safetensors', families: ['FLUX'] });
+    expect(flux.errors![0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: expect.stringMatching(/not apply LoRAs to Flux/) });
     const all = await server().graphql<{ loras: { name: string }[] }>('{ loras { name } }');
     expect(all.data!.loras.map((lora) => lora.name)).toEqual(['tiny-sd15-demo', 'tiny-sdxl-demo']);
   });
