@@ -1,7 +1,7 @@
 /** Finding, loading and caching ONNX model folders; typed wrappers that hide each export's dtypes. */
 export { GpuUnavailableError, ModelLoadError, type ModelLoadErrorCode } from './errors.js';
 export { openSession, type ExecutionProvider } from './execution-provider.js';
-export { float16ToFloat32, float32ToFloat16 } from './float16.js';
+export { float16ToFloat32, float32ToFloat16 } from './half-precision.js';
 export { checkFolder as checkModelFolder, LoadedModel, loadModel, REQUIRED_FILES, unloadModel, type TextEncoderStage } from './load-model.js';
 export type { FloatTensor } from './onnx-io.js';
 export { architectureOf, readPipelineKind, type PipelineArchitecture } from './pipeline-config.js';

@@ -112,6 +112,8 @@ export class FluxTransformer {
   private readonly output: string;
   private readonly feeders: Record<string, FloatFeeder>;
   private readonly scalarTimestep: boolean;
+  /** The velocity of fp16 graphs, converted into the same buffer on every step. */
+  private velocity = new Float32Array(0);
 
   constructor(
     private readonly session: Session,
@@ -120,7 +122,9 @@ export class FluxTransformer {
     const names = ['hidden_states', 'encoder_hidden_states', 'pooled_projections', 'timestep', 'img_ids', 'txt_ids'];
     this.takesGuidance = hasInput(session, 'guidance');
     if (this.takesGuidance) names.push('guidance');
-    this.feeders = Object.fromEntries(names.map((name) => [name, floatFeeder(requireInput(session, name, file), file)]));
+    // The latents and σ are fed anew on every step: their fp16 conversions reuse one buffer each.
+    const perStep = new Set(['hidden_states', 'timestep']);
+    this.feeders = Object.fromEntries(names.map((name) => [name, floatFeeder(requireInput(session, name, file), file, { reuse: perStep.has(name) })]));
     const context = requireInput(session, 'encoder_hidden_states', file).shape;
     this.textLength = typeof context[1] === 'number' ? context[1] : undefined;
     this.textWidth = typeof context[2] === 'number' ? context[2] : undefined;
@@ -140,13 +144,14 @@ export class FluxTransformer {
     return { batch, feeds };
   }
 
-  /** The velocity at σ for packed latents [B, tokens, 64]. */
+  /** The velocity at σ for packed latents [B, tokens, 64]; valid until the next call. */
   async run(tokens: FloatTensor, sigma: number, conditioning: PreparedFluxConditioning): Promise<Float32Array> {
     const { batch } = conditioning;
     const timestep = this.scalarTimestep ? { data: Float32Array.of(sigma), dims: [] } : { data: new Float32Array(batch).fill(sigma), dims: [batch] };
     const feeds = { ...conditioning.feeds, hidden_states: this.feeders.hidden_states(tokens), timestep: this.feeders.timestep(timestep) };
     const result = await this.session.run(feeds, [this.output]);
-    return readFloats(result[this.output]);
+    if (this.velocity.length !== tokens.data.length) this.velocity = new Float32Array(tokens.data.length);
+    return readFloats(result[this.output], this.velocity);
   }
 
   release = () => this.session.release();
