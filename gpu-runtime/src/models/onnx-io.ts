@@ -51,7 +51,7 @@ export type FloatFeeder = (tensor: FloatTensor) => ort.Tensor;
  * feeder converts into one buffer it keeps (grown when needed), so a tensor it made is only
  * valid until its next call: for inputs fed anew on every run, such as the latents.
  * (bfloat16 never reaches here: onnxruntime-node 1.30 refuses to open a graph whose inputs or
- * outputs are bfloat16, see bfloat16Refusal.)
+ * outputs are bfloat16: see bfloat16Refusal.)
  */
 export function floatFeeder(metadata: TensorMetadata, file: string, { reuse = false } = {}): FloatFeeder {
   switch (metadata.type) {
@@ -85,8 +85,21 @@ export function readFloats(tensor: ort.Tensor, into?: Float32Array): Float32Arra
   throw new Error(`expected a float output, got ${tensor.type}`);
 }
 
-/** onnxruntime-node's refusal of a bfloat16 input or output ("Unsupported data type: 16", ONNX's BFLOAT16). */
-export const isBfloat16Refusal = (message: string): boolean => /Unsupported data type: 16\b/.test(message);
+/**
+ * A graph whose inputs or outputs are bfloat16 (ONNX data type 16) cannot be opened by
+ * onnxruntime-node 1.30: its JavaScript API has no bfloat16 tensor, and creating the session
+ * fails with "Unsupported data type: 16". This turns that failure into a MODEL_INVALID that names
+ * the dtype and what to use instead (`instead`, e.g. "an fp16 or fp32 export"); bf16 weights
+ * inside a graph with float16 or float32 inputs and outputs are fine.
+ */
+export function bfloat16Refusal(file: string, error: unknown, instead = 'an fp16 or fp32 export of it'): ModelLoadError | undefined {
+  if (!/Unsupported data type: 16\b/.test((error as Error)?.message ?? '')) return undefined;
+  return new ModelLoadError(
+    'MODEL_INVALID',
+    `${file} takes or returns bfloat16 tensors, which onnxruntime-node cannot feed or read (its JavaScript API has no bfloat16 type); use ${instead}`,
+    { cause: error },
+  );
+}
 
 export const readFloatTensor = (tensor: ort.Tensor): FloatTensor => ({ data: readFloats(tensor), dims: tensor.dims });
 

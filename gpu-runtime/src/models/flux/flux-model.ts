@@ -6,8 +6,9 @@ import { DEV_FLOW_CONFIG, parseFlowMatchConfig, SCHNELL_FLOW_CONFIG, type FlowMa
 import { GpuUnavailableError, ModelLoadError } from '../errors.js';
 import { openSession, type ExecutionProvider } from '../execution-provider.js';
 import { modelCache } from '../model-cache.js';
+import { bfloat16Refusal } from '../onnx-io.js';
 import { FluxClipEncoder, FluxT5Encoder, FluxTransformer, FluxVaeDecoder, FluxVaeEncoder } from './components.js';
-import { quantisedError, quantisedPrecisionIn, resolveFluxLayout, type FluxLayout } from './layout.js';
+import { FLUX_FP16_INSTEAD, quantisedError, quantisedPrecisionIn, resolveFluxLayout, type FluxLayout } from './layout.js';
 
 /** Flux's VAE: the transformer works on (latent − shift)·scale. */
 export interface FluxVaeFactors {
@@ -151,6 +152,8 @@ async function openFluxSession(file: string, logger: Logger | undefined) {
     const message = (error as Error).message;
     const precision = quantisedPrecisionIn(message);
     if (precision) throw quantisedError(file, precision);
+    const bfloat16 = bfloat16Refusal(file, error, FLUX_FP16_INSTEAD);
+    if (bfloat16) throw bfloat16;
     throw new ModelLoadError('MODEL_INVALID', `cannot load ${file}: ${message}`, { cause: error });
   }
 }

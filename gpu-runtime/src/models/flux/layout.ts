@@ -116,6 +116,11 @@ async function bflLayout(dir: string): Promise<FluxLayout> {
   };
 }
 
+/** What to fetch when a BFL graph takes bfloat16 tensors, which onnxruntime-node cannot feed. */
+export const FLUX_FP16_INSTEAD =
+  'an fp16 or fp32 export in the diffusers layout instead (model_index.json with transformer/model.onnx, e.g. ' +
+  "Optimum's ONNX export of black-forest-labs/FLUX.1-schnell or FLUX.1-dev with --dtype fp16), whose graphs take float16 or float32";
+
 /** A graph quantised for TensorRT (fp8, fp4): onnxruntime has no kernels for it. */
 export function quantisedError(where: string, precision: string): ModelLoadError {
   return new ModelLoadError(
