@@ -8,4 +8,4 @@ export { architectureOf, readPipelineKind, type PipelineArchitecture } from './p
 export { TextEncoder, type HiddenStateChoice, type TextEncoderOutput } from './text-encoder.js';
 export { UNet, type UNetConditioning, type UNetConditioningInput, type UNetInput } from './unet.js';
 export { VaeDecoder, VaeEncoder } from './vae.js';
-export { FLUX_PIPELINE_CLASS, FLUX_REQUIRED_FILES, FluxModel, isFluxFolder, loadFluxModel, resolveFluxLayout, unloadFluxModel, type FluxLayout, type Residency } from './flux/index.js';
+export { bflTransformerPrecision, FLUX_PIPELINE_CLASS, FLUX_REQUIRED_FILES, FluxModel, isFluxFolder, loadFluxModel, resolveFluxLayout, unloadFluxModel, type FluxLayout, type Residency } from './flux/index.js';
