@@ -92,12 +92,16 @@ export function readFloats(tensor: ort.Tensor, into?: Float32Array): Float32Arra
  * the dtype and what to use instead (`instead`, e.g. "an fp16 or fp32 export"); bf16 weights
  * inside a graph with float16 or float32 inputs and outputs are fine.
  */
-export function bfloat16Refusal(file: string, error: unknown, instead = 'an fp16 or fp32 export of it'): ModelLoadError | undefined {
-  if (!/Unsupported data type: 16\b/.test((error as Error)?.message ?? '')) return undefined;
+export function bfloat16Refusal(file: string, error: unknown, instead?: string): ModelLoadError | undefined {
+  return /Unsupported data type: 16\b/.test((error as Error)?.message ?? '') ? bfloat16Error(file, instead, error) : undefined;
+}
+
+/** The same refusal, for a graph whose bfloat16 inputs or outputs were read from its file (graph-io.ts). */
+export function bfloat16Error(file: string, instead = 'an fp16 or fp32 export of it', cause?: unknown): ModelLoadError {
   return new ModelLoadError(
     'MODEL_INVALID',
     `${file} takes or returns bfloat16 tensors, which onnxruntime-node cannot feed or read (its JavaScript API has no bfloat16 type); use ${instead}`,
-    { cause: error },
+    { cause },
   );
 }
 

@@ -2,7 +2,8 @@ import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { TensorProto_DataType } from 'onnx-buf';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import ort from 'onnxruntime-node';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ModelLoadError } from '../../src/models/errors.js';
 import { loadFluxModel, unloadFluxModel } from '../../src/models/flux/index.js';
 import { InvalidRequestError } from '../../src/pipeline/errors.js';
@@ -83,8 +84,12 @@ describe('Flux loader', () => {
     const [resident] = await generate(request(residentDir));
     process.env.EASEL_MODEL_MEMORY_MB = '0.01';
     const dir = await copyOf('budget-sequential');
+    const opened = vi.spyOn(ort.InferenceSession, 'create');
     const model = await loadFluxModel(dir);
-    expect(model.residency).toBe('sequential');
+    // Which FLUX.1 it is, read from the transformer's graph file: loading opened no session.
+    expect(opened).not.toHaveBeenCalled();
+    opened.mockRestore();
+    expect(model).toMatchObject({ residency: 'sequential', variant: 'dev', textLength: 512 });
     expect(model.componentBytes.transformer).toBeGreaterThan(0);
     const [sequential] = await generate(request(dir, { model: { id: 'f', name: 'Flux', family: 'FLUX', path: 'budget-resident' } }));
     expect(model.loadedComponents).toEqual([]); // T5 and the rest released after their stage
@@ -129,10 +134,14 @@ describe('Flux loader', () => {
     });
     const file = path.join(dir, 'transformer.opt/bf16/model.onnx');
     await writeFile(file, graph);
-    const error = await loadFluxModel(dir).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ModelLoadError);
-    expect(error).toMatchObject({ code: 'MODEL_INVALID', message: expect.stringContaining(`${file} takes or returns bfloat16 tensors`) });
-    expect((error as Error).message).toMatch(/fp16 or fp32 export in the diffusers layout/);
+    // Resident, onnxruntime refuses to open it; sequential, the graph file says so before any session opens.
+    for (const budget of [undefined, '0.01']) {
+      if (budget) process.env.EASEL_MODEL_MEMORY_MB = budget;
+      const error = await loadFluxModel(dir).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ModelLoadError);
+      expect(error).toMatchObject({ code: 'MODEL_INVALID', message: expect.stringContaining(`${file} takes or returns bfloat16 tensors`) });
+      expect((error as Error).message).toMatch(/fp16 or fp32 export in the diffusers layout/);
+    }
   });
 
   it('says where BFL tokenizers come from when they are missing', async () => {

@@ -97,16 +97,34 @@ export interface PreparedFluxConditioning {
   readonly feeds: Readonly<Record<string, ort.Tensor>>;
 }
 
+/** What the loader reads from a transformer's inputs before anything runs. */
+export interface FluxTransformerTraits {
+  /** FLUX.1 [dev]: distilled guidance is an input. [schnell] has none. */
+  readonly takesGuidance: boolean;
+  /** The T5 sequence length the graph is fixed to, if it is. */
+  readonly textLength: number | undefined;
+  readonly textWidth: number | undefined;
+}
+
+/** The traits from the transformer's inputs: a session's metadata, or the graph read from its file (graph-io.ts). */
+export function fluxTransformerTraits(inputs: readonly { name: string; shape?: readonly (number | string)[] }[], file: string): FluxTransformerTraits {
+  const context = inputs.find((input) => input.name === 'encoder_hidden_states')?.shape;
+  if (!context) throw new ModelLoadError('MODEL_INVALID', `${file} has no input "encoder_hidden_states" (it has: ${inputs.map((input) => input.name).join(', ')})`);
+  return {
+    takesGuidance: inputs.some((input) => input.name === 'guidance'),
+    textLength: typeof context[1] === 'number' ? context[1] : undefined,
+    textWidth: typeof context[2] === 'number' ? context[2] : undefined,
+  };
+}
+
 /**
  * The flow transformer: `hidden_states` [B, tokens, 64], `encoder_hidden_states`,
  * `pooled_projections`, `timestep` [B] (σ in [0, 1]: the model scales it by 1000 inside),
  * `img_ids`, `txt_ids`, and for guidance-distilled models (dev) `guidance` [B] → the velocity,
  * shaped like `hidden_states` (`out_hidden_states` in Optimum's export, `latent` in BFL's).
  */
-export class FluxTransformer {
-  /** FLUX.1 [dev]: distilled guidance is an input. [schnell] has none. */
+export class FluxTransformer implements FluxTransformerTraits {
   readonly takesGuidance: boolean;
-  /** The T5 sequence length the graph is fixed to, if it is. */
   readonly textLength: number | undefined;
   readonly textWidth: number | undefined;
   private readonly output: string;
@@ -120,14 +138,11 @@ export class FluxTransformer {
     readonly file: string,
   ) {
     const names = ['hidden_states', 'encoder_hidden_states', 'pooled_projections', 'timestep', 'img_ids', 'txt_ids'];
-    this.takesGuidance = hasInput(session, 'guidance');
+    ({ takesGuidance: this.takesGuidance, textLength: this.textLength, textWidth: this.textWidth } = fluxTransformerTraits(session.inputMetadata, file));
     if (this.takesGuidance) names.push('guidance');
     // The latents and σ are fed anew on every step: their fp16 conversions reuse one buffer each.
     const perStep = new Set(['hidden_states', 'timestep']);
     this.feeders = Object.fromEntries(names.map((name) => [name, floatFeeder(requireInput(session, name, file), file, { reuse: perStep.has(name) })]));
-    const context = requireInput(session, 'encoder_hidden_states', file).shape;
-    this.textLength = typeof context[1] === 'number' ? context[1] : undefined;
-    this.textWidth = typeof context[2] === 'number' ? context[2] : undefined;
     this.scalarTimestep = requireInput(session, 'timestep', file).shape.length === 0;
     this.output = firstOutput(session, file, ['out_hidden_states', 'latent']);
   }
