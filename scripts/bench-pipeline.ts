@@ -146,7 +146,7 @@ async function previewCost(side: number, architecture: Case['architecture']) {
   const totalTimes: number[] = [];
   for (let i = 0; i < 60; i++) {
     const start = performance.now();
-    const rgb = latentToRgb(latents, side, side, architecture);
+    const rgb = latentToRgb(latents, side, side, architecture, architecture === 'flux' ? 'packed' : 'planar'); // as the loop maps them
     const mapped = performance.now();
     await encodePreview(rgb, side, side);
     if (i >= 10) {
