@@ -1,7 +1,8 @@
 /**
- * `npm run models:fetch -- <owner/name>[@revision] [--slug s] [--name n] [--family f]`
+ * `npm run models:fetch -- <owner/name>[@revision] [--slug s] [--name n] [--family f] [--base owner/name[@revision]]`
  *
- * Downloads a model's ONNX export (Optimum's layout) from the Hugging Face Hub into MODELS_DIR
+ * Downloads a model's ONNX export (Optimum's layout, or Black Forest Labs' FLUX.1-*-onnx with the
+ * tokenizers from the base repository) from the Hugging Face Hub into MODELS_DIR
  * with a progress bar, resuming a broken download when run again, and registers it in the catalog
  * of the database Easel uses (MONGODB_URI, or the embedded one of an Easel running from this
  * folder). With no database reachable, Easel registers it at its next start.
@@ -27,6 +28,7 @@ interface FetchOptions {
   slug?: string;
   name?: string;
   family?: ModelFamily;
+  base?: string;
 }
 
 const family = (value: string): ModelFamily => {
@@ -51,6 +53,7 @@ async function fetchModel(spec: string, options: FetchOptions, config: Config): 
       slug,
       name: options.name ?? known?.name ?? repo.split('/')[1],
       family: options.family ?? known?.family,
+      baseRepo: options.base,
       modelsDir: config.modelsDir,
       hub: hubFromEnvironment(),
       onPlan: progress.start,
@@ -115,6 +118,7 @@ const program = new Command('npm run models:fetch --')
   .option('--slug <slug>', 'catalog slug and folder name (default: from the catalog entry for this repository, else its name)')
   .option('--name <name>', 'display name for a new catalog entry')
   .option('--family <family>', `${MODEL_FAMILIES.join(', ')} (default: SD15 or SDXL, from model_index.json)`, family)
+  .option('--base <repo>', "BFL's FLUX.1-*-onnx exports: the repository with the tokenizers, owner/name[@revision] (default: the name without -onnx)")
   .showHelpAfterError()
   .action(async (spec: string, options: FetchOptions) => {
     try {

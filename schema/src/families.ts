@@ -12,3 +12,10 @@ export const FAMILY_ARCHITECTURE: Record<ModelFamily, Architecture> = {
   PONY: 'sdxl',
   FLUX: 'flux',
 };
+
+/**
+ * Whether a family's models use a negative prompt. FLUX.1 is guidance-distilled: one transformer
+ * call per step and no classifier-free guidance, so there is no unconditional branch for a
+ * negative prompt to steer; the API refuses one and the Studio hides the field.
+ */
+export const takesNegativePrompt = (family: ModelFamily): boolean => FAMILY_ARCHITECTURE[family] !== 'flux';

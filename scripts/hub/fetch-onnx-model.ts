@@ -1,9 +1,10 @@
 /**
  * Fetching a model from the Hugging Face Hub into MODELS_DIR, read top to bottom:
  *
- *   the revision's commit and files -> pick the ONNX export -> model_index.json first (the
- *   architecture, and whether the export is complete) -> every other file, resumably -> the
- *   loader's folder check -> manifest -> rename into MODELS_DIR/<slug>
+ *   the revision's commit and files -> pick the ONNX export (for BFL's, also the tokenizers from
+ *   the base repository) -> model_index.json first (the architecture, and whether the export is
+ *   complete) -> every other file, resumably -> the loader's folder check -> manifest -> rename
+ *   into MODELS_DIR/<slug>
  *
  * Every file goes through the standard Hugging Face cache (see hf-cache.ts): one that another tool
  * (huggingface-cli, diffusers) or an earlier run already downloaded is taken from there, and what
@@ -17,9 +18,10 @@ import { getHFHubCachePath } from '@huggingface/hub';
 import { writeModelManifest, type ModelManifest } from '@easel/api/admin';
 import { checkModelFolder, FLUX_PIPELINE_CLASS, FLUX_REQUIRED_FILES, readPipelineKind, REQUIRED_FILES, resolveFluxLayout } from '@easel/gpu-runtime/models';
 import { FAMILY_ARCHITECTURE, type Architecture, type ModelFamily } from '@easel/schema';
-import { fetchIntoCache, placeFile, type CachedFetch } from './fetch-file.js';
+import { fetchIntoCache, placeFile } from './fetch-file.js';
 import { HubCacheRepo } from './hf-cache.js';
-import { listRevision, ModelFetchError, type HubFile, type HubOptions } from './hub-api.js';
+import { bflBaseRepo, isBflExport, selectBaseFiles, selectBflExport } from './bfl-export.js';
+import { listRevision, ModelFetchError, parseRepoSpec, type HubFile, type HubOptions } from './hub-api.js';
 import { selectOnnxExport } from './onnx-export.js';
 
 export const DOWNLOADS_DIR = '.downloads';
@@ -48,6 +50,11 @@ export interface FetchModelOptions {
   name: string;
   /** Illustrious and Pony are SDXL to the loader: say so here. Default: SD15 or SDXL, from model_index.json. */
   family?: ModelFamily;
+  /**
+   * For BFL's ONNX repositories, which carry no tokenizers: the repository that has them,
+   * owner/name[@revision]. Default: the repository's name without "-onnx" (FLUX.1-dev-onnx → FLUX.1-dev).
+   */
+  baseRepo?: string;
   onPlan?: (plan: FetchPlan) => void;
   /** Bytes on disk, per file; a file found in the cache counts at once. */
   onBytes?: (file: string, delta: number) => void;
@@ -61,46 +68,77 @@ export interface FetchedModel {
   manifest: ModelManifest;
 }
 
+/** A repository at one commit, the files to take from it, and its part of the Hugging Face cache. */
+interface Source {
+  repo: string;
+  commit: string;
+  files: HubFile[];
+  cache: HubCacheRepo;
+}
+
 export async function fetchOnnxModel(options: FetchModelOptions): Promise<FetchedModel> {
   const { repo, revision, modelsDir, hub, slug } = options;
   const cacheDir = options.cacheDir ?? getHFHubCachePath();
 
-  // 1. The revision's commit and files, and which of them are the ONNX export.
+  // 1. The revision's commit and files, and which of them are the ONNX export. BFL's own export
+  //    takes its tokenizers and configs from a second repository, the base model's.
   const listing = await listRevision(hub, repo, revision);
-  const files = selectOnnxExport(listing.files);
-  const index = files.find((file) => file.path === 'model_index.json');
-  if (!index) {
-    throw new ModelFetchError(
-      `${repo}@${revision} has no model_index.json, so it is not a diffusers pipeline; Easel needs an ONNX export in Optimum's layout`,
-    );
+  const source = async (name: string, rev: string, commit: string, files: HubFile[]): Promise<Source> => {
+    const cache = new HubCacheRepo(cacheDir, name);
+    await cache.writeRef(rev, commit);
+    return { repo: name, commit, files, cache };
+  };
+  let sources: Source[];
+  let index: HubFile | undefined;
+  if (isBflExport(listing.files)) {
+    const { files } = selectBflExport(repo, listing.files);
+    const base = options.baseRepo ? parseRepoSpec(options.baseRepo) : { repo: bflBaseRepo(repo), revision: 'main' };
+    const baseListing = await listRevision(hub, base.repo, base.revision);
+    sources = [await source(repo, revision, listing.commit, files), await source(base.repo, base.revision, baseListing.commit, selectBaseFiles(base.repo, baseListing.files))];
+  } else {
+    const files = selectOnnxExport(listing.files);
+    index = files.find((file) => file.path === 'model_index.json');
+    if (!index) {
+      throw new ModelFetchError(
+        `${repo}@${revision} has no model_index.json, so it is not a diffusers pipeline; Easel needs an ONNX export in Optimum's layout (or BFL's, with transformer.opt/)`,
+      );
+    }
+    sources = [await source(repo, revision, listing.commit, files)];
   }
-  const cache = new HubCacheRepo(cacheDir, repo);
-  await cache.writeRef(revision, listing.commit);
-  const cached = await Promise.all(files.map(async (file) => ((await cache.find(listing.commit, file.path)) ? file.size : 0)));
+  const all = sources.flatMap(({ files, cache, commit }) => files.map((file) => ({ file, cache, commit })));
+  const cached = await Promise.all(all.map(async ({ file, cache, commit }) => ((await cache.find(commit, file.path)) ? file.size : 0)));
   const sum = (sizes: number[]) => sizes.reduce((total, size) => total + size, 0);
-  options.onPlan?.({ commit: listing.commit, files, totalBytes: sum(files.map((file) => file.size)), cachedBytes: sum(cached), cacheDir });
+  options.onPlan?.({ commit: listing.commit, files: all.map(({ file }) => file), totalBytes: sum(all.map(({ file }) => file.size)), cachedBytes: sum(cached), cacheDir });
 
-  const fromHub: CachedFetch = { hub, repo, commit: listing.commit, cache, onBytes: options.onBytes, retries: options.retries, minRetryDelayMs: options.minRetryDelayMs };
   const staging = path.join(modelsDir, DOWNLOADS_DIR, slug);
   await rm(staging, { recursive: true, force: true });
-  const stage = async (file: HubFile) => placeFile(await fetchIntoCache(fromHub, file), path.join(staging, file.path));
+  const { onBytes, retries, minRetryDelayMs } = options;
+  const stage = async ({ repo: from, commit, cache }: Source, file: HubFile) =>
+    placeFile(await fetchIntoCache({ hub, repo: from, commit, cache, onBytes, retries, minRetryDelayMs }, file), path.join(staging, file.path));
 
   try {
     // 2. model_index.json names the pipeline: a repository Easel cannot run fails before the gigabytes.
-    await stage(index);
-    const { architecture, pipelineClass } = await readExportKind(staging);
-    const family = chooseFamily(architecture, pipelineClass, options.family);
-    const required = architecture === 'flux' ? FLUX_REQUIRED_FILES : REQUIRED_FILES[architecture];
-    const missing = required.filter((name) => !files.some((file) => file.path === name));
-    if (missing.length > 0) {
-      throw new ModelFetchError(
-        `${repo}@${revision} is a ${pipelineClass} without a complete ONNX export (missing ${missing.join(', ')}). ` +
-          'Look for a repository or revision with an Optimum export (made with `optimum-cli export onnx`), often a branch named "onnx"',
-      );
+    let architecture: Architecture = 'flux';
+    let family: ModelFamily;
+    if (index) {
+      await stage(sources[0], index);
+      const kind = await readExportKind(staging);
+      architecture = kind.architecture;
+      family = chooseFamily(architecture, kind.pipelineClass, options.family);
+      const required = architecture === 'flux' ? FLUX_REQUIRED_FILES : REQUIRED_FILES[architecture];
+      const missing = required.filter((name) => !sources[0].files.some((file) => file.path === name));
+      if (missing.length > 0) {
+        throw new ModelFetchError(
+          `${repo}@${revision} is a ${kind.pipelineClass} without a complete ONNX export (missing ${missing.join(', ')}). ` +
+            'Look for a repository or revision with an Optimum export (made with `optimum-cli export onnx`), often a branch named "onnx"',
+        );
+      }
+    } else {
+      family = chooseFamily('flux', "BFL's ONNX export of FLUX.1", options.family);
     }
 
     // 3. The rest, one file at a time (each resumable).
-    for (const file of files) if (file !== index) await stage(file);
+    for (const from of sources) for (const file of from.files) if (file !== index) await stage(from, file);
 
     // 4. The loader's own check, the manifest, and into place in one rename.
     if (architecture === 'flux') await resolveFluxLayout(staging);

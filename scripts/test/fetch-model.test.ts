@@ -47,6 +47,39 @@ beforeAll(async () => {
   flux.files.set('transformer/diffusion_pytorch_model.safetensors', randomBytes(4096));
   hub.repos.set('easel/tiny-flux-onnx', flux);
   hub.repos.set('easel/no-index', { commit: commit(6), files: new Map([['README.md', Buffer.from('hello')]]) });
+
+  // A repository pair laid out as black-forest-labs/FLUX.1-schnell-onnx and its base repository,
+  // from the tiny Flux model's files: graphs in *.opt folders (the transformer in three precisions,
+  // external data beside it), tokenizers and configs only in the base, beside its PyTorch weights.
+  const tinyFlux = (file: string) => flux.files.get(file)!;
+  hub.repos.set(
+    'easel-bfl/FLUX.1-tiny-onnx',
+    {
+      commit: commit(9),
+      files: new Map([
+        ['clip.opt/model.onnx', tinyFlux('text_encoder/model.onnx')],
+        ['t5.opt/model.onnx', tinyFlux('text_encoder_2/model.onnx')],
+        ['vae.opt/model.onnx', tinyFlux('vae_decoder/model.onnx')],
+        ['transformer.opt/bf16/model.onnx', tinyFlux('transformer/model.onnx')],
+        ['transformer.opt/bf16/backbone.onnx.data', randomBytes(512)],
+        ['transformer.opt/fp8/model.onnx', randomBytes(4096)],
+        ['transformer.opt/fp4/model.onnx', randomBytes(4096)],
+        ['README.md', Buffer.from('# BFL ONNX export\n')],
+      ]),
+    },
+  );
+  const base = new Map([...flux.files].filter(([file]) => /^(tokenizer|tokenizer_2|scheduler)\//.test(file)));
+  base.set('vae/config.json', tinyFlux('vae_decoder/config.json'));
+  base.set('model_index.json', tinyFlux('model_index.json'));
+  base.set('flux1-tiny.safetensors', randomBytes(4096));
+  base.set('transformer/diffusion_pytorch_model.safetensors', randomBytes(4096));
+  hub.repos.set('easel-bfl/FLUX.1-tiny', { commit: commit(10), files: base });
+  hub.repos.set('easel-bfl/tokenizers-elsewhere', { commit: commit(11), files: new Map(base) });
+  hub.repos.set('easel-bfl/FLUX.1-quantised-onnx', {
+    commit: commit(12),
+    files: new Map([...hub.repos.get('easel-bfl/FLUX.1-tiny-onnx')!.files].filter(([file]) => !file.startsWith('transformer.opt/bf16/'))),
+  });
+  hub.repos.set('easel-bfl/renamed', { commit: commit(13), files: hub.repos.get('easel-bfl/FLUX.1-tiny-onnx')!.files });
 });
 afterAll(async () => {
   await hub.close();
@@ -256,6 +289,42 @@ describe('repositories that cannot be installed say why', () => {
     const incomplete = await fetchOnnxModel(options('easel/flux-index-only')).catch((e: unknown) => e);
     expect(incomplete).toBeInstanceOf(ModelFetchError);
     expect((incomplete as Error).message).toMatch(/FluxPipeline without a complete ONNX export \(missing text_encoder\/model.onnx, text_encoder_2\/model.onnx, transformer\/model.onnx/);
+  });
+
+  test("BFL's ONNX export: the runnable transformer only, the tokenizers and configs from the base repository, and it loads", async () => {
+    const { dir, manifest } = await fetchOnnxModel(options('easel-bfl/FLUX.1-tiny-onnx'));
+    expect(manifest).toMatchObject({ family: 'FLUX', source: 'easel-bfl/FLUX.1-tiny-onnx', commit: commit(9) });
+    expect(await readdir(path.join(dir, 'transformer.opt'))).toEqual(['bf16']);
+    expect((await readdir(path.join(dir, 'transformer.opt/bf16'))).sort()).toEqual(['backbone.onnx.data', 'model.onnx']);
+    expect(await readFile(path.join(dir, 'tokenizer_2/tokenizer.json'))).toEqual(await readFile(path.join(sources['tiny-flux'], 'tokenizer_2/tokenizer.json')));
+    expect(await readFile(path.join(dir, 'vae/config.json'))).toEqual(await readFile(path.join(sources['tiny-flux'], 'vae_decoder/config.json')));
+    // Neither the other precisions nor the base repository's weights, model card or model_index.json.
+    expect(hub.requests.filter((request) => /fp8|fp4|safetensors|README|model_index/.test(request.path) && request.path.includes('/resolve/'))).toEqual([]);
+    await expect(stat(path.join(dir, 'model_index.json'))).rejects.toThrow();
+    // The base repository's files went through its own part of the Hugging Face cache.
+    expect(await readdir(path.join(hfCache, 'models--easel-bfl--FLUX.1-tiny/snapshots'))).toEqual([commit(10)]);
+
+    const model = await loadFluxModel(dir);
+    expect(model.layout).toMatchObject({ kind: 'bfl', transformer: path.join(dir, 'transformer.opt/bf16/model.onnx') });
+    expect(model.variant).toBe('dev');
+    await unloadFluxModel(dir);
+  });
+
+  test('BFL: another base repository by name; a name without -onnx needs one; fp8/fp4 only is refused before any download', async () => {
+    const renamed = await fetchOnnxModel(options('easel-bfl/renamed', { baseRepo: 'easel-bfl/tokenizers-elsewhere@main' }));
+    expect(await readdir(path.join(hfCache, 'models--easel-bfl--tokenizers-elsewhere/snapshots'))).toEqual([commit(11)]);
+    await expect(stat(path.join(renamed.dir, 'tokenizer/vocab.json'))).resolves.toBeDefined();
+
+    await expect(fetchOnnxModel(options('easel-bfl/renamed', { slug: 'renamed-2' }))).rejects.toThrow(/does not end in -onnx: say which repository holds them with --base/);
+    await expect(fetchOnnxModel(options('easel-bfl/FLUX.1-tiny-onnx', { slug: 'no-tokenizers', baseRepo: 'easel/tiny-sd15-onnx' }))).rejects.toThrow(
+      /easel\/tiny-sd15-onnx, where the BFL export's tokenizers should come from, has no tokenizer_2\/tokenizer.json/,
+    );
+
+    hub.requests.length = 0;
+    const quantised = await fetchOnnxModel(options('easel-bfl/FLUX.1-quantised-onnx')).catch((e: unknown) => e);
+    expect(quantised).toBeInstanceOf(ModelFetchError);
+    expect((quantised as Error).message).toMatch(/fp8 and fp4, quantised for TensorRT, which onnxruntime cannot run.*bf16/);
+    expect(hub.requests.filter((request) => request.path.includes('/resolve/'))).toEqual([]);
   });
 
   test('no model_index.json', async () => {

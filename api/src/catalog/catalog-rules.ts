@@ -1,7 +1,7 @@
 import { MODEL_FAMILIES } from '@easel/schema';
 import { GenerationSettings, ModelRef } from '@easel/schema';
 import { scanPrompt, type SyntaxProblem } from '@easel/schema';
-import { FAMILY_ARCHITECTURE, parseSampler, SAMPLER_OPTIONS, samplerRefusal } from '@easel/schema';
+import { FAMILY_ARCHITECTURE, parseSampler, SAMPLER_OPTIONS, samplerRefusal, takesNegativePrompt } from '@easel/schema';
 import { InvalidInputError } from '../errors.js';
 import { MODEL_TIERS, PROMPT_STYLES, type CatalogEntryFields, type ImageSize } from './catalog-entry.js';
 import type { FamilyPreset } from './family-preset.js';
@@ -73,6 +73,9 @@ export function checkPresetTags(preset: Pick<FamilyPreset, 'family'> & Partial<P
   const problems = (['qualityTags', 'negativeTags'] as const).flatMap((field) =>
     (preset[field] ?? []).flatMap((tag) => scanPrompt(tag).problems.map((problem) => `${field}: "${tag}" ${explainSyntaxProblem(tag, problem)}`)),
   );
+  if (!takesNegativePrompt(preset.family) && preset.negativeTags?.length) {
+    problems.push(`negativeTags: ${preset.family} models run without classifier-free guidance and take no negative prompt; leave negativeTags empty`);
+  }
   if (problems.length) throw new InvalidInputError(`Invalid preset for ${preset.family}: ${problems.join('; ')}.`);
 }
 

@@ -1,5 +1,5 @@
 import { GenerationSettings } from '@easel/schema';
-import { extractLoraTags, FAMILY_ARCHITECTURE, isBreak, parseAttention, promptSchedule, splitSubprompts, type PromptScheduleEntry, type PromptSegment, type Subprompt } from '@easel/schema';
+import { extractLoraTags, FAMILY_ARCHITECTURE, isBreak, takesNegativePrompt, parseAttention, promptSchedule, splitSubprompts, type PromptScheduleEntry, type PromptSegment, type Subprompt } from '@easel/schema';
 import { InvalidInputError } from '../errors.js';
 import { enhancePrompts, type EnhancerModel, type EnhancerPreset } from './enhance-prompts.js';
 import { lintPrompt } from './lint/lint-prompt.js';
@@ -121,6 +121,7 @@ function analyzeOne(
   const warnings = lintPrompt(blanked, { ...model, isNegative, qualityTags: preset?.qualityTags });
   const t5TokenCount = flux ? t5.counter.count(encoded) : null;
   if (flux && !isNegative) warnings.push(...fluxWarnings(blanked, segments, t5TokenCount!, t5.limit));
+  if (isNegative && !takesNegativePrompt(model.family) && text.trim() !== '') warnings.push(negativePromptUnused(text));
   return {
     text,
     segments,
@@ -159,6 +160,15 @@ function fluxWarnings(text: string, segments: PromptSegment[], t5Tokens: number,
     );
   }
   return warnings;
+}
+
+/** Flux has no negative prompt: generateImage refuses one (resolveSettings), and says so here first. */
+function negativePromptUnused(text: string): PromptWarning {
+  return warning(
+    PromptWarningCode.NEGATIVE_PROMPT_UNUSED,
+    'Flux runs without classifier-free guidance, so a negative prompt has no effect; generateImage refuses one for Flux models.',
+    { start: 0, end: text.length, replacement: '', suggestion: 'Leave the negative prompt empty; say what you want in the prompt instead ("a clear, sharp photo").' },
+  );
 }
 
 const MAX_PROMPT_LENGTH = GenerationSettings.shape.prompt.maxLength!;

@@ -1,5 +1,5 @@
 import type { ModelFamily } from '@easel/schema';
-import { scanPrompt } from '@easel/schema';
+import { scanPrompt, takesNegativePrompt } from '@easel/schema';
 import type { PromptStyle } from '../catalog/catalog-entry.js';
 import type { FamilyPreset } from '../catalog/family-preset.js';
 import { removalSpan, splitTags, type PromptTag } from './syntax/tags.js';
@@ -40,6 +40,8 @@ export function enhancePrompts(
   // A preset is made for its family's usual style: vanilla SD 1.5 (sentences) is not an anime
   // SD 1.5 model (tags), so it gets none of the anime quality tags.
   const tags = preset?.promptStyle === model.promptStyle ? preset : { qualityTags: [], negativeTags: [] };
+  // Flux takes no negative prompt (generateImage refuses one): its preset's negative tags, if an admin set any, are not added.
+  const negativeTags = takesNegativePrompt(model.family) ? tags.negativeTags : [];
   const dropsScoreTags = DROPS_SCORE_TAGS.has(model.family);
   const enhance = (text: string, presetTags: readonly string[]) => {
     const cleaned = dropsScoreTags ? removeScoreTags(text, model.family) : { text, warnings: [] };
@@ -47,7 +49,7 @@ export function enhancePrompts(
     return { text: prependMissingTags(cleaned.text, added), warnings: cleaned.warnings };
   };
   const positive = enhance(prompt, tags.qualityTags);
-  const negative = enhance(negativePrompt ?? '', tags.negativeTags);
+  const negative = enhance(negativePrompt ?? '', negativeTags);
   return {
     prompt: positive.text,
     negativePrompt: negative.text,

@@ -25,6 +25,8 @@ export const PromptWarningCode = {
   T5_PROMPT_CUT: 'T5_PROMPT_CUT',
   /** Flux: attention weights such as (word:1.3) have no effect; the text is read plain. */
   WEIGHTS_IGNORED: 'WEIGHTS_IGNORED',
+  /** Flux: a negative prompt, which FLUX.1 cannot use (no classifier-free guidance); generateImage refuses it. */
+  NEGATIVE_PROMPT_UNUSED: 'NEGATIVE_PROMPT_UNUSED',
   /** Two or more characters in one prompt (`2girls`, `1girl, 1boy`). */
   MULTIPLE_CHARACTERS: 'MULTIPLE_CHARACTERS',
   /** More than seven quality tags. */

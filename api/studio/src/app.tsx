@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { takesNegativePrompt } from '@easel/schema/families';
 import { Api, ApiError } from './api.js';
 import { AdvancedSettings } from './components/AdvancedSettings.js';
 import { BaseImage, type BaseImageValue } from './components/BaseImage.js';
@@ -109,6 +110,8 @@ function Studio({ api, onSignOut }: { api: Api; onSignOut: (reason?: string) => 
   }, [api, refreshTokens, fail]);
 
   const model = models.find((entry) => entry.id === settings.modelId);
+  // Flux takes no negative prompt (the API refuses one): the field is hidden and nothing is sent.
+  const negativePrompt = !model || takesNegativePrompt(model.family) ? settings.negativePrompt : '';
 
   // Live analysis, once typing pauses; an answer to an older text is dropped.
   useEffect(() => {
@@ -119,14 +122,14 @@ function Studio({ api, onSignOut }: { api: Api; onSignOut: (reason?: string) => 
     let stale = false;
     const timer = setTimeout(() => {
       api
-        .request(AnalyzePromptQuery, { modelId: settings.modelId!, prompt: settings.prompt, negativePrompt: settings.negativePrompt || null })
+        .request(AnalyzePromptQuery, { modelId: settings.modelId!, prompt: settings.prompt, negativePrompt: negativePrompt || null })
         .then(({ analyzePrompt }) => !stale && setAnalysis(analyzePrompt), () => !stale && setAnalysis(undefined));
     }, ANALYZE_DELAY_MS);
     return () => {
       stale = true;
       clearTimeout(timer);
     };
-  }, [api, settings.modelId, settings.prompt, settings.negativePrompt]);
+  }, [api, settings.modelId, settings.prompt, negativePrompt]);
 
   const loadMore = useCallback(() => {
     setGallery((old) => {
@@ -205,7 +208,7 @@ function Studio({ api, onSignOut }: { api: Api; onSignOut: (reason?: string) => 
     const input: GenerateInput = {
       modelId: model.id,
       prompt: settings.prompt,
-      negativePrompt: settings.negativePrompt || null,
+      negativePrompt: negativePrompt || null,
       enhancePrompt: settings.enhancePrompt,
       steps: settings.steps,
       cfgScale: settings.cfgScale,
@@ -327,15 +330,21 @@ function Studio({ api, onSignOut }: { api: Api; onSignOut: (reason?: string) => 
             open={advancedOpen}
             onToggle={setAdvancedOpen}
             negativePrompt={
-              <PromptBox
-                id="negative-prompt"
-                label="Negative prompt"
-                value={settings.negativePrompt}
-                onChange={(negativePrompt) => update({ negativePrompt })}
-                analysis={analysis?.negativePrompt}
-                error={errorFor('negativePrompt')}
-                rows={3}
-              />
+              model && !takesNegativePrompt(model.family) ? (
+                <p class="hint" data-testid="no-negative-prompt">
+                  Flux runs without classifier-free guidance: it takes no negative prompt. Say what you want in the prompt.
+                </p>
+              ) : (
+                <PromptBox
+                  id="negative-prompt"
+                  label="Negative prompt"
+                  value={settings.negativePrompt}
+                  onChange={(negativePrompt) => update({ negativePrompt })}
+                  analysis={analysis?.negativePrompt}
+                  error={errorFor('negativePrompt')}
+                  rows={3}
+                />
+              )
             }
           />
           <div class="generate-bar">

@@ -84,6 +84,22 @@ describe('Flux, end to end over the API', () => {
     expect(await balanceOf(server(), painter.key)).toBe(200);
   });
 
+  it('refuses a negative prompt (Flux runs without classifier-free guidance), charging nothing; the enhancer adds none', async () => {
+    const painter = await newUser('flux-negative');
+    const refused = await generate(server(), painter.key, { modelId: 'tiny-flux', prompt: 'a lighthouse in a storm', negativePrompt: 'blurry, lowres' });
+    expect(refused.errors?.[0]).toMatchObject({
+      extensions: { code: 'BAD_USER_INPUT' },
+      message: expect.stringMatching(/negativePrompt: Tiny FLUX\.1 \[dev\] \(demo\) is a Flux model, which runs without classifier-free guidance, so a negative prompt has no effect/),
+    });
+    expect(await balanceOf(server(), painter.key)).toBe(200);
+    await expectTokensAccountedFor(server().server.services.tokens, painter.holder);
+
+    // No negative tags from the Flux preset either (an admin cannot set any), and an empty negative prompt is no negative prompt.
+    await expect(server().server.services.catalog.updatePreset('FLUX', { negativeTags: ['blurry'] })).rejects.toThrow(/FLUX models run without classifier-free guidance and take no negative prompt/);
+    const updates = await run(painter, { prompt: 'a lighthouse in a storm', negativePrompt: '', enhancePrompt: true, width: 64, height: 64, steps: 2 });
+    expect(updates.at(-1)).toMatchObject({ status: 'SUCCEEDED', negativePrompt: '', finalNegativePrompt: '' });
+  });
+
   it('the samplers query says which families take each sampler', async () => {
     const { key } = await server().createUser(`sampler-reader-${Math.random().toString(36).slice(2, 8)}`);
     const response = await server().graphql<{ samplers: { label: string; families: string[] }[] }>('{ samplers { label families } }', { key });
@@ -106,5 +122,15 @@ describe('Flux, end to end over the API', () => {
     expect(long.data!.analyzePrompt.prompt.warnings.map((w) => w.code)).toContain('T5_PROMPT_CUT');
     const sd = await server().graphql<{ analyzePrompt: { prompt: { t5TokenCount: number | null } } }>(`{ analyzePrompt(modelId: "tiny-sd15", prompt: "a cat") { prompt { t5TokenCount } } }`, { key });
     expect(sd.data!.analyzePrompt.prompt.t5TokenCount).toBeNull();
+  });
+
+  it('analyzePrompt warns that a negative prompt has no effect on Flux (and only on Flux)', async () => {
+    const { key } = await server().createUser(`negative-analyst-${Math.random().toString(36).slice(2, 8)}`);
+    type Answer = { analyzePrompt: { negativePrompt: { warnings: { code: string; start: number; end: number; replacement: string }[] } } };
+    const query = `query ($model: ID!) { analyzePrompt(modelId: $model, prompt: "a cat on the sea", negativePrompt: "blurry") { negativePrompt { warnings { code start end replacement } } } }`;
+    const flux = await server().graphql<Answer>(query, { key, variables: { model: 'tiny-flux' } });
+    expect(flux.data!.analyzePrompt.negativePrompt.warnings).toContainEqual({ code: 'NEGATIVE_PROMPT_UNUSED', start: 0, end: 6, replacement: '' });
+    const sd = await server().graphql<Answer>(query, { key, variables: { model: 'tiny-sd15' } });
+    expect(sd.data!.analyzePrompt.negativePrompt.warnings.map((w) => w.code)).not.toContain('NEGATIVE_PROMPT_UNUSED');
   });
 });

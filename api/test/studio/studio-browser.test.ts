@@ -227,6 +227,39 @@ describe('Easel Studio in a browser', { timeout: 120_000 }, () => {
     await page.close();
   });
 
+  it('hides the negative prompt for a Flux model and sends none, though the form still holds one', async () => {
+    const { page, foreign, problems } = await openPage();
+    const { key } = await server().createUser('studio-flux');
+    await signIn(page, key);
+    await pickTinyModel(page);
+    await page.getByText('Advanced settings').click();
+    await page.getByRole('textbox', { name: 'Negative prompt' }).fill('watercolor');
+
+    await page.getByRole('tab', { name: 'Advanced' }).click();
+    await page.getByRole('radio', { name: /Tiny FLUX\.1 \[dev\]/ }).check();
+    await expect.poll(() => page.getByTestId('no-negative-prompt').isVisible()).toBe(true);
+    expect(await page.getByRole('textbox', { name: 'Negative prompt' }).count()).toBe(0);
+    await page.getByRole('textbox', { name: 'Prompt', exact: true }).fill('a lighthouse on a cliff in a storm');
+    await setNumber(page, 'Steps', 2);
+    await setNumber(page, 'Batch size', 1); // the form keeps what the tests before this one set
+    const sent = page.waitForRequest((request) => request.method() === 'POST' && /generateImage/.test(request.postData() ?? ''));
+    await page.getByRole('button', { name: 'Generate · 1 token' }).click();
+    const input = (JSON.parse((await sent).postData()!) as { variables: { input: { modelId: string; negativePrompt: string | null } } }).variables.input;
+    expect(input).toMatchObject({ modelId: expect.any(String), negativePrompt: null });
+    await expect.poll(() => page.locator('.current .status').innerText(), { timeout: 60_000 }).toMatch(/^Done/);
+    await expect.poll(() => balance(page)).toBe(DAILY_TOKENS - 1);
+    await shot(page, '9-flux');
+
+    // Back on an SD model, the negative prompt the form kept is there again.
+    await page.getByRole('tab', { name: 'Easy' }).click();
+    await page.getByRole('radio', { name: /Tiny SD 1\.5/ }).check();
+    expect(await page.getByRole('textbox', { name: 'Negative prompt' }).inputValue()).toBe('watercolor');
+
+    expect(foreign).toEqual([]);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it('holds its layout on a 390-pixel-wide phone screen and works from the keyboard', async () => {
     const { page, foreign, problems } = await openPage({ width: 390, height: 844 });
     const { key } = await server().createUser('studio-phone');

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { ClipTokenizer } from '@easel/schema';
 import { GpuUnavailableError, ModelLoadError } from './errors.js';
 import { modelCache } from './model-cache.js';
+import { bfloat16Refusal } from './onnx-io.js';
 import { openSession, type ExecutionProvider, type OpenedSession } from './execution-provider.js';
 import type { SchedulerConfig } from '../samplers/scheduler-config.js';
 import { readPipelineConfig, readPipelineKind, readTextEncoderConfig, type PipelineArchitecture, type PipelineConfig } from './pipeline-config.js';
@@ -104,7 +105,7 @@ async function open(dir: string, relative: string, logger: Logger | undefined): 
     return { ...(await openSession(file, logger)), file };
   } catch (error) {
     if (error instanceof GpuUnavailableError) throw error;
-    throw new ModelLoadError('MODEL_INVALID', `cannot load ${file}: ${(error as Error).message}`, { cause: error });
+    throw bfloat16Refusal(file, error) ?? new ModelLoadError('MODEL_INVALID', `cannot load ${file}: ${(error as Error).message}`, { cause: error });
   }
 }
 

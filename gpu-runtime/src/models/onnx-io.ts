@@ -1,6 +1,6 @@
 import ort from 'onnxruntime-node';
 import { ModelLoadError } from './errors.js';
-import { float16ToFloat32, float32ToFloat16 } from './float16.js';
+import { float16ToFloat32, float32ToFloat16 } from './half-precision.js';
 
 /**
  * The seam between the pipeline, which thinks in Float32Array, and each exported graph, which may
@@ -46,27 +46,63 @@ export function requireOutput(session: ort.InferenceSession, name: string, file:
 
 export type FloatFeeder = (tensor: FloatTensor) => ort.Tensor;
 
-/** How to hand float32 data to an input declared float32 or float16. */
-export function floatFeeder(metadata: TensorMetadata, file: string): FloatFeeder {
+/**
+ * How to hand float32 data to an input declared float32 or float16. With `reuse`, an fp16
+ * feeder converts into one buffer it keeps (grown when needed), so a tensor it made is only
+ * valid until its next call: for inputs fed anew on every run, such as the latents.
+ * (bfloat16 never reaches here: onnxruntime-node 1.30 refuses to open a graph whose inputs or
+ * outputs are bfloat16: see bfloat16Refusal.)
+ */
+export function floatFeeder(metadata: TensorMetadata, file: string, { reuse = false } = {}): FloatFeeder {
   switch (metadata.type) {
     case 'float32':
       return ({ data, dims }) => new ort.Tensor('float32', data, dims);
-    case 'float16':
-      return ({ data, dims }) => new ort.Tensor('float16', float32ToFloat16(data), dims);
+    case 'float16': {
+      let buffer = new Uint16Array(0);
+      return ({ data, dims }) => {
+        if (!reuse) return new ort.Tensor('float16', float32ToFloat16(data), dims);
+        if (buffer.length !== data.length) buffer = new Uint16Array(data.length);
+        return new ort.Tensor('float16', float32ToFloat16(data, buffer), dims);
+      };
+    }
     default:
       throw new ModelLoadError('MODEL_INVALID', `${file}: input "${metadata.name}" is ${metadata.type}; expected float32 or float16`);
   }
 }
 
-/** An output as float32, whatever precision the graph computed it in. */
-export function readFloats(tensor: ort.Tensor): Float32Array {
+/**
+ * An output as float32, whatever precision the graph computed it in. fp16 is converted into
+ * `into` when it has the right length (float32 data is returned as it is, without a copy).
+ */
+export function readFloats(tensor: ort.Tensor, into?: Float32Array): Float32Array {
   const { data } = tensor;
   if (tensor.type === 'float32') return data as Float32Array;
   if (tensor.type === 'float16') {
     // onnxruntime gives fp16 as Uint16Array bit patterns; a runtime with Float16Array gives numbers.
-    return data instanceof Uint16Array ? float16ToFloat32(data) : Float32Array.from(data as ArrayLike<number>);
+    if (!(data instanceof Uint16Array)) return Float32Array.from(data as ArrayLike<number>);
+    return float16ToFloat32(data, into?.length === data.length ? into : undefined);
   }
   throw new Error(`expected a float output, got ${tensor.type}`);
+}
+
+/**
+ * A graph whose inputs or outputs are bfloat16 (ONNX data type 16) cannot be opened by
+ * onnxruntime-node 1.30: its JavaScript API has no bfloat16 tensor, and creating the session
+ * fails with "Unsupported data type: 16". This turns that failure into a MODEL_INVALID that names
+ * the dtype and what to use instead (`instead`, e.g. "an fp16 or fp32 export"); bf16 weights
+ * inside a graph with float16 or float32 inputs and outputs are fine.
+ */
+export function bfloat16Refusal(file: string, error: unknown, instead?: string): ModelLoadError | undefined {
+  return /Unsupported data type: 16\b/.test((error as Error)?.message ?? '') ? bfloat16Error(file, instead, error) : undefined;
+}
+
+/** The same refusal, for a graph whose bfloat16 inputs or outputs were read from its file (graph-io.ts). */
+export function bfloat16Error(file: string, instead = 'an fp16 or fp32 export of it', cause?: unknown): ModelLoadError {
+  return new ModelLoadError(
+    'MODEL_INVALID',
+    `${file} takes or returns bfloat16 tensors, which onnxruntime-node cannot feed or read (its JavaScript API has no bfloat16 type); use ${instead}`,
+    { cause },
+  );
 }
 
 export const readFloatTensor = (tensor: ort.Tensor): FloatTensor => ({ data: readFloats(tensor), dims: tensor.dims });

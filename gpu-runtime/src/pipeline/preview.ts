@@ -1,9 +1,10 @@
 /**
  * Step-by-step progress with cheap previews. A preview is the sampler's current estimate of the
  * clean latent (x0) put through a linear latent → RGB map instead of the VAE: a few multiply-adds
- * per latent pixel, an image at 1/8 of the final size, encoded as a small WebP. The map runs while
- * the model computes the next step and the encode on sharp's thread pool, so the loop never waits
- * for either; a queue hands progress to the caller in step order.
+ * per latent pixel, an image at 1/8 of the final size, encoded as a small WebP. The map runs once
+ * the model's next run is started (about 1 ms at 1024²; onnxruntime-node 1.30 then computes on the
+ * JS thread, so the map does not overlap it) and the encode on sharp's thread pool, so the loop
+ * waits for neither; a queue hands progress to the caller in step order.
  */
 import sharp from 'sharp';
 import type { Architecture } from '@easel/schema';
@@ -80,10 +81,17 @@ export function latentChannels(architecture: Architecture): number {
 const PREVIEW_WEBP = { quality: 70, effort: 0 } as const;
 
 /**
- * The first image of a batch of NCHW latents (4 or 16 channels, by architecture) as interleaved
- * RGB bytes, via the architecture's linear map; values in [-1, 1] map to [0, 255].
+ * How the latents are laid out: `planar` NCHW, or `packed` as Flux's transformer sees them, 2×2
+ * patches as tokens of 64 features (flux/packing.ts: feature = c·4 + dy·2 + dx), which the map
+ * reads as they are rather than unpacking them first.
  */
-export function latentToRgb(latents: Float32Array, width: number, height: number, architecture: Architecture): Uint8ClampedArray {
+export type LatentLayout = 'planar' | 'packed';
+
+/**
+ * The first image of a batch of latents (4 or 16 channels, by architecture) as interleaved RGB
+ * bytes, via the architecture's linear map; values in [-1, 1] map to [0, 255].
+ */
+export function latentToRgb(latents: Float32Array, width: number, height: number, architecture: Architecture, layout: LatentLayout = 'planar'): Uint8ClampedArray {
   const map = LATENT_RGB[architecture];
   if (!map) throw new Error(`no latent preview factors for the ${architecture} architecture`);
   const plane = width * height;
@@ -101,21 +109,45 @@ export function latentToRgb(latents: Float32Array, width: number, height: number
     }
     return rgb;
   }
-  // Any channel count: accumulate channel by channel in float, then store once.
-  const sums = new Float32Array(plane * 3);
-  for (let k = 0; k < 3; k++) sums.fill((map.bias[k] + 1) * 127.5, k * plane, (k + 1) * plane);
-  map.factors.forEach((factor, channel) => {
-    const source = latents.subarray(channel * plane, (channel + 1) * plane);
-    for (let k = 0; k < 3; k++) {
-      const f = factor[k] * 127.5;
-      const target = k * plane;
-      for (let i = 0; i < plane; i++) sums[target + i] += source[i] * f;
+  // Any channel count (Flux's 16): pixel by pixel, each channel's factors folded as above; the
+  // running sums stay in registers, which measured 2.5× faster than a float pass per channel.
+  const channels = map.factors.length;
+  const [fr, fg, fb] = [0, 1, 2].map((k) => Float32Array.from(map.factors, (factor) => factor[k] * 127.5));
+  const [r0, g0, b0] = map.bias.map((bias) => (bias + 1) * 127.5);
+  if (layout === 'packed') {
+    // Token by token: its 64 features sit together in memory; each of its 4 pixels reads every 4th.
+    const patchColumns = width / 2;
+    const features = channels * 4;
+    for (let token = 0; token < plane / 4; token++) {
+      const top = 2 * Math.floor(token / patchColumns);
+      const left = 2 * (token % patchColumns);
+      for (let corner = 0; corner < 4; corner++) {
+        let r = r0, g = g0, b = b0;
+        for (let c = 0, at = token * features + corner; c < channels; c++, at += 4) {
+          const value = latents[at];
+          r += value * fr[c];
+          g += value * fg[c];
+          b += value * fb[c];
+        }
+        const pixel = 3 * ((top + (corner >> 1)) * width + left + (corner & 1));
+        rgb[pixel] = r;
+        rgb[pixel + 1] = g;
+        rgb[pixel + 2] = b;
+      }
     }
-  });
+    return rgb;
+  }
   for (let i = 0; i < plane; i++) {
-    rgb[i * 3] = sums[i];
-    rgb[i * 3 + 1] = sums[plane + i];
-    rgb[i * 3 + 2] = sums[2 * plane + i];
+    let r = r0, g = g0, b = b0;
+    for (let c = 0; c < channels; c++) {
+      const value = latents[c * plane + i];
+      r += value * fr[c];
+      g += value * fg[c];
+      b += value * fb[c];
+    }
+    rgb[i * 3] = r;
+    rgb[i * 3 + 1] = g;
+    rgb[i * 3 + 2] = b;
   }
   return rgb;
 }
@@ -132,6 +164,8 @@ export interface ProgressReporterOptions {
   architecture: Architecture;
   latentWidth: number;
   latentHeight: number;
+  /** How `report` receives the latents (default planar). */
+  layout?: LatentLayout;
 }
 
 /**
@@ -150,12 +184,6 @@ export class ProgressReporter {
 
   constructor(private readonly options: ProgressReporterOptions) {
     this.previewLatents = new Float32Array(latentChannels(options.architecture) * options.latentWidth * options.latentHeight);
-  }
-
-  /** Whether `report(step, …)` will take a preview, so a caller can skip preparing one. */
-  wantsPreview(step: number): boolean {
-    const { onProgress, previewEvery } = this.options;
-    return onProgress !== undefined && previewEvery > 0 && step % previewEvery === 0;
   }
 
   report(step: number, denoised: Float32Array): void {
@@ -184,9 +212,9 @@ export class ProgressReporter {
     const resolve = this.pendingPreview;
     if (!resolve) return;
     this.pendingPreview = undefined;
-    const { architecture, latentWidth, latentHeight } = this.options;
+    const { architecture, latentWidth, latentHeight, layout } = this.options;
     try {
-      resolve(encodePreview(latentToRgb(this.previewLatents, latentWidth, latentHeight, architecture), latentWidth, latentHeight));
+      resolve(encodePreview(latentToRgb(this.previewLatents, latentWidth, latentHeight, architecture, layout), latentWidth, latentHeight));
     } catch (error) {
       resolve(Promise.reject(error));
     }

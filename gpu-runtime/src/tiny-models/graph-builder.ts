@@ -1,4 +1,4 @@
-import { float32ToFloat16 } from '../models/float16.js';
+import { float32ToFloat16 } from '../models/half-precision.js';
 import {
   AttrType,
   DataLocation,

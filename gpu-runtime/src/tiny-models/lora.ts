@@ -10,7 +10,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { indexWeights, readGraph, type WeightTarget } from '../models/lora/index.js';
-import { float32ToFloat16 } from '../models/float16.js';
+import { float32ToFloat16 } from '../models/half-precision.js';
 import { WeightRandom } from './random.js';
 
 export type TinyLoraKind = 'lora' | 'loha' | 'lokr' | 'diff';

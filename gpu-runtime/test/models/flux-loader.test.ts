@@ -1,13 +1,16 @@
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TensorProto_DataType } from 'onnx-buf';
+import ort from 'onnxruntime-node';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ModelLoadError } from '../../src/models/errors.js';
 import { loadFluxModel, unloadFluxModel } from '../../src/models/flux/index.js';
 import { InvalidRequestError } from '../../src/pipeline/errors.js';
 import { generate, type GenerationRequest } from '../../src/pipeline/generate.js';
 import { readParameters } from '../../src/pipeline/png.js';
 import { buildFluxTransformer } from '../../src/tiny-models/flux-graphs.js';
+import { AttrType, ElemType, encodeModel } from '../../src/tiny-models/onnx-proto.js';
 import { WeightRandom } from '../../src/tiny-models/random.js';
 import { makeTinyModels } from '../../src/tiny-models/index.js';
 
@@ -81,8 +84,12 @@ describe('Flux loader', () => {
     const [resident] = await generate(request(residentDir));
     process.env.EASEL_MODEL_MEMORY_MB = '0.01';
     const dir = await copyOf('budget-sequential');
+    const opened = vi.spyOn(ort.InferenceSession, 'create');
     const model = await loadFluxModel(dir);
-    expect(model.residency).toBe('sequential');
+    // Which FLUX.1 it is, read from the transformer's graph file: loading opened no session.
+    expect(opened).not.toHaveBeenCalled();
+    opened.mockRestore();
+    expect(model).toMatchObject({ residency: 'sequential', variant: 'dev', textLength: 512 });
     expect(model.componentBytes.transformer).toBeGreaterThan(0);
     const [sequential] = await generate(request(dir, { model: { id: 'f', name: 'Flux', family: 'FLUX', path: 'budget-resident' } }));
     expect(model.loadedComponents).toEqual([]); // T5 and the rest released after their stage
@@ -109,6 +116,32 @@ describe('Flux loader', () => {
     const error = await loadFluxModel(dir).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ModelLoadError);
     expect(error).toMatchObject({ code: 'MODEL_INVALID', message: expect.stringMatching(/fp8 and fp4, quantised for TensorRT, which onnxruntime cannot run.*bf16/) });
+  });
+
+  it('refuses a transformer that takes bfloat16 tensors, naming the dtype and what to fetch instead', async () => {
+    const dir = await bflSchnell('bfl-bf16-io', ['bf16']);
+    // The smallest graph with a bfloat16 input: onnxruntime-node cannot even open it ("Unsupported data type: 16").
+    const tensor = (elemType: number) => ({ value: { case: 'tensorType' as const, value: { elemType, shape: { dim: [{ value: { case: 'dimValue' as const, value: 4n } }] } } } });
+    const graph = encodeModel({
+      irVersion: 8n,
+      opsetImport: [{ domain: '', version: 17n }],
+      graph: {
+        name: 'bf16-io',
+        node: [{ opType: 'Cast', input: ['hidden_states'], output: ['latent'], attribute: [{ name: 'to', type: AttrType.INT, i: BigInt(ElemType.FLOAT) }] }],
+        input: [{ name: 'hidden_states', type: tensor(TensorProto_DataType.BFLOAT16) }],
+        output: [{ name: 'latent', type: tensor(ElemType.FLOAT) }],
+      },
+    });
+    const file = path.join(dir, 'transformer.opt/bf16/model.onnx');
+    await writeFile(file, graph);
+    // Resident, onnxruntime refuses to open it; sequential, the graph file says so before any session opens.
+    for (const budget of [undefined, '0.01']) {
+      if (budget) process.env.EASEL_MODEL_MEMORY_MB = budget;
+      const error = await loadFluxModel(dir).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ModelLoadError);
+      expect(error).toMatchObject({ code: 'MODEL_INVALID', message: expect.stringContaining(`${file} takes or returns bfloat16 tensors`) });
+      expect((error as Error).message).toMatch(/fp16 or fp32 export in the diffusers layout/);
+    }
   });
 
   it('says where BFL tokenizers come from when they are missing', async () => {

@@ -1,5 +1,7 @@
 import sharp from 'sharp';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { packLatents } from '../../src/pipeline/flux/packing.js';
 import { latentToRgb, ProgressReporter, type Progress } from '../../src/pipeline/preview.js';
 
 const W = 8, H = 4, PLANE = W * H;
@@ -22,6 +24,16 @@ describe('latent previews', () => {
   it('applies the SDXL factors with their bias, and clamps', () => {
     expect([...latentToRgb(flatLatent([0, 0, 0, 0]), W, H, 'sdxl').subarray(0, 3)]).toEqual([141, 125, 127]);
     expect([...latentToRgb(flatLatent([10, 0, 0, -10]), W, H, 'sdxl').subarray(0, 3)]).toEqual([255, 255, 255]);
+  });
+
+  it("maps Flux's packed tokens as it maps the same latents unpacked, and a 16-channel latent by ComfyUI's Flux factors", () => {
+    const random = fc.sample(fc.float({ min: -3, max: 3, noNaN: true }), 16 * PLANE);
+    const planar = Float32Array.from(random);
+    const packed = packLatents(planar, { batch: 1, height: H, width: W });
+    expect(Array.from(latentToRgb(packed, W, H, 'flux', 'packed'))).toEqual(Array.from(latentToRgb(planar, W, H, 'flux')));
+    // Channel 0 alone at 1: (its factors (-0.0346, 0.0244, 0.0681) + the bias (-0.0329, -0.0718, -0.0851) + 1)·127.5, rounded.
+    const channel0 = new Float32Array(16 * PLANE).fill(1, 0, PLANE);
+    expect([...latentToRgb(channel0, W, H, 'flux').subarray(0, 3)]).toEqual([119, 121, 125]);
   });
 
   it('reports every step in order, previews every N steps as WebP, and waits for nothing in report()', async () => {

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { GenerationSettings, hiresSize, HiresFix, MAX_SEED, type HiresUpscaler, type ImageSettings } from '@easel/schema';
-import { FAMILY_ARCHITECTURE, parseSampler, SAMPLER_OPTIONS, samplerRefusal, SCHEDULE_LABELS } from '@easel/schema';
+import { FAMILY_ARCHITECTURE, parseSampler, SAMPLER_OPTIONS, samplerRefusal, SCHEDULE_LABELS, takesNegativePrompt } from '@easel/schema';
 import type { CatalogModel } from '../../catalog/catalog.js';
 import { includesSize } from '../../catalog/catalog-rules.js';
 import { InvalidInputError, type InvalidField } from '../../errors.js';
@@ -100,7 +100,7 @@ export function resolveSettings(
   if (!choice) problems.push(samplerProblem(samplerLabel, request.scheduleType));
   const refusal = choice && samplerRefusal(model.family, choice);
   if (refusal) problems.push({ field: 'sampler', message: `${refusal}; the samplers query lists which families each sampler runs` });
-  problems.push(...guidanceProblems(model, request));
+  problems.push(...guidanceProblems(model, request), ...negativePromptProblems(model, request));
 
   if (request.denoiseStrength !== undefined && request.baseImageId === undefined && request.hires === undefined) {
     problems.push({ field: 'denoiseStrength', message: 'denoiseStrength needs a baseImageId or hires: it says how much of that image to repaint' });
@@ -160,6 +160,21 @@ function guidanceProblems(model: CatalogModel, request: GenerateImageRequest): I
     problems.push({ field: 'cfgScale', message: `${model.name} is guidance-distilled and runs without classifier-free guidance: leave cfgScale at 1 (FLUX.1 [dev] takes guidance instead)` });
   }
   return problems;
+}
+
+/** A negative prompt for a model that cannot use one (Flux, see takesNegativePrompt) is refused rather than silently dropped. */
+function negativePromptProblems(model: CatalogModel, request: GenerateImageRequest): InvalidField[] {
+  if (takesNegativePrompt(model.family)) return [];
+  const given = [
+    ['negativePrompt', request.negativePrompt],
+    ['hires.negativePrompt', request.hires?.negativePrompt],
+  ] as const;
+  return given
+    .filter(([, text]) => text?.trim())
+    .map(([field]) => ({
+      field,
+      message: `${field}: ${model.name} is a Flux model, which runs without classifier-free guidance, so a negative prompt has no effect; leave it empty and say what you want in the prompt`,
+    }));
 }
 
 /** The hires fix with its sampler label read and its target size checked (A1111's calculate_target_resolution). */

@@ -97,33 +97,52 @@ export interface PreparedFluxConditioning {
   readonly feeds: Readonly<Record<string, ort.Tensor>>;
 }
 
+/** What the loader reads from a transformer's inputs before anything runs. */
+export interface FluxTransformerTraits {
+  /** FLUX.1 [dev]: distilled guidance is an input. [schnell] has none. */
+  readonly takesGuidance: boolean;
+  /** The T5 sequence length the graph is fixed to, if it is. */
+  readonly textLength: number | undefined;
+  readonly textWidth: number | undefined;
+}
+
+/** The traits from the transformer's inputs: a session's metadata, or the graph read from its file (graph-io.ts). */
+export function fluxTransformerTraits(inputs: readonly { name: string; shape?: readonly (number | string)[] }[], file: string): FluxTransformerTraits {
+  const context = inputs.find((input) => input.name === 'encoder_hidden_states')?.shape;
+  if (!context) throw new ModelLoadError('MODEL_INVALID', `${file} has no input "encoder_hidden_states" (it has: ${inputs.map((input) => input.name).join(', ')})`);
+  return {
+    takesGuidance: inputs.some((input) => input.name === 'guidance'),
+    textLength: typeof context[1] === 'number' ? context[1] : undefined,
+    textWidth: typeof context[2] === 'number' ? context[2] : undefined,
+  };
+}
+
 /**
  * The flow transformer: `hidden_states` [B, tokens, 64], `encoder_hidden_states`,
  * `pooled_projections`, `timestep` [B] (σ in [0, 1]: the model scales it by 1000 inside),
  * `img_ids`, `txt_ids`, and for guidance-distilled models (dev) `guidance` [B] → the velocity,
  * shaped like `hidden_states` (`out_hidden_states` in Optimum's export, `latent` in BFL's).
  */
-export class FluxTransformer {
-  /** FLUX.1 [dev]: distilled guidance is an input. [schnell] has none. */
+export class FluxTransformer implements FluxTransformerTraits {
   readonly takesGuidance: boolean;
-  /** The T5 sequence length the graph is fixed to, if it is. */
   readonly textLength: number | undefined;
   readonly textWidth: number | undefined;
   private readonly output: string;
   private readonly feeders: Record<string, FloatFeeder>;
   private readonly scalarTimestep: boolean;
+  /** The velocity of fp16 graphs, converted into the same buffer on every step. */
+  private velocity = new Float32Array(0);
 
   constructor(
     private readonly session: Session,
     readonly file: string,
   ) {
     const names = ['hidden_states', 'encoder_hidden_states', 'pooled_projections', 'timestep', 'img_ids', 'txt_ids'];
-    this.takesGuidance = hasInput(session, 'guidance');
+    ({ takesGuidance: this.takesGuidance, textLength: this.textLength, textWidth: this.textWidth } = fluxTransformerTraits(session.inputMetadata, file));
     if (this.takesGuidance) names.push('guidance');
-    this.feeders = Object.fromEntries(names.map((name) => [name, floatFeeder(requireInput(session, name, file), file)]));
-    const context = requireInput(session, 'encoder_hidden_states', file).shape;
-    this.textLength = typeof context[1] === 'number' ? context[1] : undefined;
-    this.textWidth = typeof context[2] === 'number' ? context[2] : undefined;
+    // The latents and σ are fed anew on every step: their fp16 conversions reuse one buffer each.
+    const perStep = new Set(['hidden_states', 'timestep']);
+    this.feeders = Object.fromEntries(names.map((name) => [name, floatFeeder(requireInput(session, name, file), file, { reuse: perStep.has(name) })]));
     this.scalarTimestep = requireInput(session, 'timestep', file).shape.length === 0;
     this.output = firstOutput(session, file, ['out_hidden_states', 'latent']);
   }
@@ -140,13 +159,14 @@ export class FluxTransformer {
     return { batch, feeds };
   }
 
-  /** The velocity at σ for packed latents [B, tokens, 64]. */
+  /** The velocity at σ for packed latents [B, tokens, 64]; valid until the next call. */
   async run(tokens: FloatTensor, sigma: number, conditioning: PreparedFluxConditioning): Promise<Float32Array> {
     const { batch } = conditioning;
     const timestep = this.scalarTimestep ? { data: Float32Array.of(sigma), dims: [] } : { data: new Float32Array(batch).fill(sigma), dims: [batch] };
     const feeds = { ...conditioning.feeds, hidden_states: this.feeders.hidden_states(tokens), timestep: this.feeders.timestep(timestep) };
     const result = await this.session.run(feeds, [this.output]);
-    return readFloats(result[this.output]);
+    if (this.velocity.length !== tokens.data.length) this.velocity = new Float32Array(tokens.data.length);
+    return readFloats(result[this.output], this.velocity);
   }
 
   release = () => this.session.release();

@@ -6,8 +6,10 @@ import { DEV_FLOW_CONFIG, parseFlowMatchConfig, SCHNELL_FLOW_CONFIG, type FlowMa
 import { GpuUnavailableError, ModelLoadError } from '../errors.js';
 import { openSession, type ExecutionProvider } from '../execution-provider.js';
 import { modelCache } from '../model-cache.js';
-import { FluxClipEncoder, FluxT5Encoder, FluxTransformer, FluxVaeDecoder, FluxVaeEncoder } from './components.js';
-import { quantisedError, quantisedPrecisionIn, resolveFluxLayout, type FluxLayout } from './layout.js';
+import { isBfloat16, readGraphIo } from '../graph-io.js';
+import { bfloat16Error, bfloat16Refusal } from '../onnx-io.js';
+import { FluxClipEncoder, fluxTransformerTraits, FluxT5Encoder, FluxTransformer, FluxVaeDecoder, FluxVaeEncoder, type FluxTransformerTraits } from './components.js';
+import { FLUX_FP16_INSTEAD, quantisedError, quantisedPrecisionIn, resolveFluxLayout, type FluxLayout } from './layout.js';
 
 /** Flux's VAE: the transformer works on (latent − shift)·scale. */
 export interface FluxVaeFactors {
@@ -86,7 +88,7 @@ export class FluxModel {
     }
   }
 
-  /** Keeps a component opened elsewhere (the loader reads the transformer's metadata first). */
+  /** Keeps a component opened elsewhere (a resident model's loader opens the transformer first, for its traits). */
   adopt<K extends Component>(component: K, part: Components[K]): void {
     this.open.set(component, Promise.resolve(part));
   }
@@ -151,8 +153,27 @@ async function openFluxSession(file: string, logger: Logger | undefined) {
     const message = (error as Error).message;
     const precision = quantisedPrecisionIn(message);
     if (precision) throw quantisedError(file, precision);
+    const bfloat16 = bfloat16Refusal(file, error, FLUX_FP16_INSTEAD);
+    if (bfloat16) throw bfloat16;
     throw new ModelLoadError('MODEL_INVALID', `cannot load ${file}: ${message}`, { cause: error });
   }
+}
+
+async function openTransformer(file: string, logger: Logger | undefined): Promise<FluxTransformer> {
+  const { session } = await openFluxSession(file, logger);
+  try {
+    return new FluxTransformer(session, file);
+  } catch (error) {
+    await session.release();
+    throw error;
+  }
+}
+
+/** The transformer's traits from its graph file, with the dtype check onnxruntime would make on opening it. */
+async function transformerTraitsFromFile(file: string): Promise<FluxTransformerTraits> {
+  const { inputs, outputs } = await readGraphIo(file);
+  if ([...inputs, ...outputs].some(isBfloat16)) throw bfloat16Error(file, FLUX_FP16_INSTEAD);
+  return fluxTransformerTraits(inputs, file);
 }
 
 /** A graph's bytes: the .onnx file and the external data beside it (BFL and Optimum keep one component per folder). */
@@ -225,15 +246,12 @@ async function readFluxModel(dir: string, logger: Logger | undefined): Promise<F
   const total = Object.values(componentBytes).reduce((a, b) => a + b, 0);
   const residency: Residency = budget === undefined || total <= budget ? 'resident' : 'sequential';
 
-  // The transformer's inputs say which FLUX.1 this is: [dev] takes distilled guidance.
-  const { session } = await openFluxSession(layout.transformer, logger);
-  let transformer: FluxTransformer;
-  try {
-    transformer = new FluxTransformer(session, layout.transformer);
-  } finally {
-    if (residency === 'sequential') await session.release();
-  }
-  const variant = transformer.takesGuidance ? 'dev' : 'schnell';
+  // The transformer's inputs say which FLUX.1 this is: [dev] takes distilled guidance. A resident
+  // model keeps the session it opens for them; a sequential one reads them from the graph file,
+  // rather than loading its largest component only to release it.
+  const transformer = residency === 'resident' ? await openTransformer(layout.transformer, logger) : undefined;
+  const traits = transformer ?? (await transformerTraitsFromFile(layout.transformer));
+  const variant = traits.takesGuidance ? 'dev' : 'schnell';
   const schedulerJson = await readOptionalJson(layout.schedulerConfig);
   let flow: FlowMatchConfig;
   try {
@@ -241,9 +259,9 @@ async function readFluxModel(dir: string, logger: Logger | undefined): Promise<F
   } catch (error) {
     throw new ModelLoadError('MODEL_INVALID', `${layout.schedulerConfig}: ${(error as Error).message}`, { cause: error });
   }
-  const textLength = transformer.textLength ?? TEXT_LENGTH[variant];
+  const textLength = traits.textLength ?? TEXT_LENGTH[variant];
   const model = new FluxModel(dir, layout, variant, flow, vae, clipTokenizer, t5Tokenizer, textLength, residency, componentBytes, logger);
-  if (residency === 'resident') {
+  if (transformer) {
     // Keep the session already open for the metadata, then open the rest.
     model.adopt('transformer', transformer);
     await model.openAll();

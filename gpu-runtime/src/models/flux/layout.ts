@@ -93,16 +93,31 @@ async function diffusersLayout(dir: string): Promise<FluxLayout> {
   };
 }
 
+/**
+ * Which of the transformer precisions a BFL export has (the folders of `transformer.opt/`) Easel
+ * runs: the best runnable one, or undefined when there are none at all. Only TensorRT-quantised
+ * ones: the error that names them (`where`: the folder or repository).
+ */
+export function bflTransformerPrecision(where: string, precisions: readonly string[]): string | undefined {
+  const runnable = RUNNABLE_PRECISIONS.find((precision) => precisions.includes(precision));
+  if (runnable) return runnable;
+  const quantised = TENSORRT_PRECISIONS.filter((precision) => precisions.includes(precision));
+  if (quantised.length > 0) throw quantisedError(where, quantised.join(' and '));
+  return undefined;
+}
+
 async function bflLayout(dir: string): Promise<FluxLayout> {
   const transformerDir = path.join(dir, 'transformer.opt');
   const precisions = await readdir(transformerDir).catch(() => [] as string[]);
-  const runnable = RUNNABLE_PRECISIONS.find((precision) => precisions.includes(precision));
-  let transformer = path.join(transformerDir, 'model.onnx');
-  if (runnable) transformer = path.join(transformerDir, runnable, 'model.onnx');
-  else if (!(await exists(transformer))) {
-    const quantised = TENSORRT_PRECISIONS.filter((precision) => precisions.includes(precision));
-    if (quantised.length > 0) throw quantisedError(dir, quantised.join(' and '));
+  // Without a runnable precision folder, a transformer.opt/model.onnx of its own is taken as it is.
+  const flat = path.join(transformerDir, 'model.onnx');
+  let precision: string | undefined;
+  try {
+    precision = bflTransformerPrecision(dir, precisions);
+  } catch (error) {
+    if (!(await exists(flat))) throw error;
   }
+  const transformer = precision ? path.join(transformerDir, precision, 'model.onnx') : flat;
   return {
     kind: 'bfl',
     clip: path.join(dir, 'clip.opt/model.onnx'),
@@ -115,6 +130,11 @@ async function bflLayout(dir: string): Promise<FluxLayout> {
     vaeConfigs: [path.join(dir, 'vae/config.json')],
   };
 }
+
+/** What to fetch when a BFL graph takes bfloat16 tensors, which onnxruntime-node cannot feed. */
+export const FLUX_FP16_INSTEAD =
+  'an fp16 or fp32 export in the diffusers layout instead (model_index.json with transformer/model.onnx, e.g. ' +
+  "Optimum's ONNX export of black-forest-labs/FLUX.1-schnell or FLUX.1-dev with --dtype fp16), whose graphs take float16 or float32";
 
 /** A graph quantised for TensorRT (fp8, fp4): onnxruntime has no kernels for it. */
 export function quantisedError(where: string, precision: string): ModelLoadError {

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { float16ToFloat32 } from '../float16.js';
+import { bfloat16ToFloat32, float16ToFloat32 } from '../half-precision.js';
 import { LoraFileError } from './errors.js';
 
 export type StoredType = 'F32' | 'F16' | 'BF16';
@@ -84,10 +84,5 @@ export function toFloat32(tensor: StoredTensor): Float32Array {
   const copy = new Uint8Array(bytes);
   if (dtype === 'F32') return new Float32Array(copy.buffer, 0, copy.length / 4);
   const halves = new Uint16Array(copy.buffer, 0, copy.length / 2);
-  if (dtype === 'F16') return float16ToFloat32(halves);
-  // bfloat16 is the top half of a float32.
-  const out = new Float32Array(halves.length);
-  const bits = new Uint32Array(out.buffer);
-  for (let i = 0; i < halves.length; i++) bits[i] = halves[i] << 16;
-  return out;
+  return dtype === 'F16' ? float16ToFloat32(halves) : bfloat16ToFloat32(halves);
 }

@@ -75,8 +75,8 @@ export async function generateFlux(request: FluxRequest, { onProgress, signal }:
   const latents = start ? noise.map((n, i) => (1 - sigma0) * start[i % start.length] + sigma0 * n) : noise;
 
   // 5. Flow-matching Euler, one transformer call per step.
-  const progress = new ProgressReporter({ onProgress, totalSteps, previewEvery: settings.previewEvery, architecture: 'flux', latentWidth: shape.width, latentHeight: shape.height });
-  const previewLatents = new Float32Array(perImage);
+  // Previews map the packed tokens as they are (no unpacking in the loop).
+  const progress = new ProgressReporter({ onProgress, totalSteps, previewEvery: settings.previewEvery, architecture: 'flux', latentWidth: shape.width, latentHeight: shape.height, layout: 'packed' });
   try {
     const final = await model.with('transformer', async (transformer) => {
       const conditioning = transformer.prepare({
@@ -99,8 +99,7 @@ export async function generateFlux(request: FluxRequest, { onProgress, signal }:
         {
           sigmas,
           onStep: (i, _x, denoised) => {
-            if (progress.wantsPreview(i + 1)) unpackLatents(denoised.subarray(0, perImage), { ...shape, batch: 1 }, previewLatents);
-            progress.report(i + 1, previewLatents);
+            progress.report(i + 1, denoised);
             throwIfCancelled(signal, i + 1, totalSteps);
           },
         },
