@@ -87,15 +87,26 @@ export class LoraCatalog {
   }
 
   /** The files of the named LoRAs as the catalog has them now; names no longer in it are `removed`. */
-  async filesFor(names: readonly string[]): Promise<{ files: LoraJobFile[]; removed: string[] }> {
+  /**
+   * The files of the named LoRAs for a job. `removed`: names no longer in the catalog;
+   * `unreadable`: entries without a stored hash whose file cannot be read now, each with why.
+   */
+  async filesFor(names: readonly string[]): Promise<{ files: LoraJobFile[]; removed: string[]; unreadable: { name: string; reason: string }[] }> {
     const docs = names.length === 0 ? [] : await LoraModel.find({ name: { $in: [...names] } }).lean<LoraDocument[]>();
     const byName = new Map(docs.map((doc) => [doc.name, doc]));
     const files: LoraJobFile[] = [];
+    const unreadable: { name: string; reason: string }[] = [];
     for (const name of names) {
       const doc = byName.get(name);
-      if (doc) files.push({ name, file: doc.file, sha256: await this.sha256Of(doc) });
+      if (!doc) continue;
+      try {
+        files.push({ name, file: doc.file, sha256: await this.sha256Of(doc) });
+      } catch (error) {
+        if (!(error instanceof InvalidInputError)) throw error;
+        unreadable.push({ name, reason: error.invalidFields[0]?.message ?? error.message });
+      }
     }
-    return { files, removed: names.filter((name) => !byName.has(name)) };
+    return { files, removed: names.filter((name) => !byName.has(name)), unreadable };
   }
 
   /** The entry's sha256; an entry added before the catalog kept hashes gets them now, from its file. */

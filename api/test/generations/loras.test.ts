@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -149,6 +149,19 @@ describe('LoRAs', () => {
 
 describe('LoRAs: partial matches, removal, replaced files', () => {
   const tinyPrompt = (name: string) => ({ modelId: 'tiny-sd15', enhancePrompt: false, prompt: `a harbour <lora:${name}:0.8>`, width: 64, height: 64, steps: 2, seed: 3 });
+  /** Takes the GPU's one slot with a job that runs on, as far as the dispatcher knows. */
+  const holdTheGpu = () =>
+    chargedGeneration(server().server.services.tokens, { userId: 'someone-else', plan: 'FREE' }, {
+      status: 'RUNNING',
+      attempt: 1,
+      jobSecret: 'x'.repeat(32),
+      leaseExpiresAt: new Date(Date.now() + 600_000),
+      model: TINY_SD15,
+    });
+  const freeTheGpu = async (holder: Awaited<ReturnType<typeof holdTheGpu>>) => {
+    await GenerationModel.updateOne({ _id: holder._id }, { $set: { status: 'SUCCEEDED' }, $unset: { leaseExpiresAt: 1 } });
+    server().server.services.dispatcher.notify();
+  };
 
   it("keys that match nothing in the model come back as the generation's warnings, with the switch time", async () => {
     const tensors = await buildTinyLora(sd15Dir, { kind: 'lora', rank: 2, seed: 11 });
@@ -187,6 +200,23 @@ describe('LoRAs: partial matches, removal, replaced files', () => {
     expect(await LoraModel.findOne({ name: 'old-entry' }).lean()).toMatchObject({ sha256: sha256(demo), shortHash: a1111ShortHash(demo) });
   });
 
+  it('an entry without a hash whose file is gone by dispatch fails as LORA_INVALID, saying why, and is refunded', async () => {
+    await writeFile(path.join(LORAS_DIR, 'vanishing.safetensors'), encodeSafetensors(await buildTinyLora(sd15Dir, { kind: 'lora', rank: 2, seed: 13 })));
+    await LoraModel.collection.insertOne({ name: 'vanishing', file: 'vanishing.safetensors', families: ['SD15'], triggerWords: [], defaultWeight: 1, description: '', source: null });
+    const { key } = await server().createUser('vanishing-user');
+    const before = await balanceOf(server(), key);
+    // The GPU's one slot is taken, so the generation waits QUEUED while its file goes away.
+    const holder = await holdTheGpu();
+    const queued = await generate(server(), key, tinyPrompt('vanishing'));
+    expect(queued.errors).toBeUndefined();
+    await rm(path.join(LORAS_DIR, 'vanishing.safetensors'));
+    await freeTheGpu(holder);
+    const done = await finished(key, queued.data!.generateImage.id);
+    expect(done).toMatchObject({ status: 'FAILED', errorCode: 'LORA_INVALID', refunded: true });
+    expect(done.error).toMatch(/^The LoRA "vanishing" \(cannot read the LoRA file "vanishing.safetensors": ENOENT.*\) cannot be used\. Your tokens were refunded\.$/);
+    expect(await balanceOf(server(), key)).toBe(before);
+  });
+
   it('removeLora: only admins; new generations refuse it, a queued one fails when dispatched and is refunded', async () => {
     await writeFile(path.join(LORAS_DIR, 'retired.safetensors'), encodeSafetensors(await buildTinyLora(sd15Dir, { kind: 'lora', rank: 2, seed: 12 })));
     expect((await add({ name: 'retired', file: 'retired.safetensors', families: ['SD15'] })).errors).toBeUndefined();
@@ -194,14 +224,8 @@ describe('LoRAs: partial matches, removal, replaced files', () => {
     const denied = await server().graphql(REMOVE, { key, variables: { name: 'retired' } });
     expect(denied.errors![0].extensions!.code).toBe('FORBIDDEN');
 
-    // The GPU's one slot is taken (by a job that runs on, as far as the dispatcher knows), so the next one waits QUEUED.
-    const holder = await chargedGeneration(server().server.services.tokens, { userId: 'someone-else', plan: 'FREE' }, {
-      status: 'RUNNING',
-      attempt: 1,
-      jobSecret: 'x'.repeat(32),
-      leaseExpiresAt: new Date(Date.now() + 600_000),
-      model: TINY_SD15,
-    });
+    // The GPU's one slot is taken, so the next generation waits QUEUED.
+    const holder = await holdTheGpu();
     const before = await balanceOf(server(), key);
     const queued = await generate(server(), key, tinyPrompt('retired'));
     expect(queued.errors).toBeUndefined();
@@ -217,8 +241,7 @@ describe('LoRAs: partial matches, removal, replaced files', () => {
     expect(again.errors![0]).toMatchObject({ extensions: { code: 'NOT_FOUND' }, message: 'No LoRA "retired" in the catalog.' });
 
     // The slot frees up: the queued generation is dispatched, and ends there.
-    await GenerationModel.updateOne({ _id: holder._id }, { $set: { status: 'SUCCEEDED' }, $unset: { leaseExpiresAt: 1 } });
-    server().server.services.dispatcher.notify();
+    await freeTheGpu(holder);
     expect(await finished(key, id)).toMatchObject({
       status: 'FAILED',
       errorCode: 'LORA_REMOVED',
