@@ -186,10 +186,11 @@ export function adminProgram({ accounts, tokens, loras, hub, connect, out, err }
         try {
           reportLora(await loras.add({ ...fields, file: target, source }, { replace: options.replace }), 'Added');
         } catch (error) {
-          // Nothing half done: a file this command put there goes again.
-          if (fetched.written && !options.replace) await rm(path.join(loras.lorasDir, target), { force: true });
+          // Nothing half done: LORAS_DIR goes back to what the catalog describes.
+          await fetched.undo();
           throw error;
         }
+        await fetched.keep();
       }),
     );
 

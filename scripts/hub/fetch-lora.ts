@@ -5,7 +5,8 @@
  *   cache, resumably (fetch-file.ts) -> checked as a LoRA -> LORAS_DIR/<file>, in one rename
  *
  * A file that is not a LoRA Easel can use never reaches LORAS_DIR. An existing file of that name
- * with other content is kept unless `replace` says otherwise (a catalog entry may use it).
+ * with other content is kept unless `replace` says otherwise (a catalog entry may use it), and
+ * then held aside until the caller keeps the new one or undoes the fetch.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -41,6 +42,10 @@ export interface FetchedLora {
   /** Whether LORAS_DIR/<file> was written (false: it held this content already). */
   written: boolean;
   report: LoraFileReport;
+  /** Puts LORAS_DIR back as it was: the file this fetch wrote goes, the one it replaced returns. */
+  undo(): Promise<void>;
+  /** Keeps what was fetched: the replaced file, held aside until now, goes. */
+  keep(): Promise<void>;
 }
 
 const sha256Of = async (file: string) => {
@@ -78,15 +83,26 @@ export async function fetchLoraFile(options: FetchLoraOptions): Promise<FetchedL
   }
 
   // 3. Into LORAS_DIR under its name, whole or not at all.
+  //    A file it replaces is held aside until the caller keeps or undoes the fetch (its catalog
+  //    entry may yet be refused, and an entry already in use must not meet other content).
   const target = path.join(options.lorasDir, options.file);
   const existing = await sha256Of(target);
-  if (existing === report.sha256) return { commit: listing.commit, written: false, report };
+  const done = async () => undefined;
+  if (existing === report.sha256) return { commit: listing.commit, written: false, report, undo: done, keep: done };
   if (existing !== undefined && !options.replace) {
     throw new ModelFetchError(`LORAS_DIR already has a different file named "${options.file}": choose another file name, or replace it`);
   }
   const part = `${target}.incoming-${process.pid}`;
+  const previous = existing === undefined ? undefined : `${target}.previous-${process.pid}`;
   await rm(part, { force: true });
   await placeFile(blob, part);
+  if (previous) await rename(target, previous);
   await rename(part, target);
-  return { commit: listing.commit, written: true, report };
+  return {
+    commit: listing.commit,
+    written: true,
+    report,
+    undo: () => (previous ? rename(previous, target) : rm(target, { force: true })),
+    keep: async () => (previous ? rm(previous, { force: true }) : undefined),
+  };
 }

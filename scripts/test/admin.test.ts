@@ -215,5 +215,18 @@ describe('npm run admin: LoRAs', () => {
     expect((await admin('add-lora', 'other', 'ink.safetensors', '--hub', 'painter/ink-lora', '--path', 'not-a-lora.safetensors', '--family', 'SD15')).err.join('\n')).toMatch(/not a LoRA/);
     expect(await readdir(loras.lorasDir)).toEqual(['ink.safetensors']);
     expect((await loras.list()).map((lora) => lora.name)).toEqual(['ink', 'ink-again']);
+
+    // --replace with a file the catalog then refuses (an SD 1.5 LoRA for an SDXL entry): the file
+    // in use stays as it was, beside the unchanged entry.
+    hub.repos.get('painter/ink-lora')!.files.set('loras/ink_sd15.safetensors', loraBytes(['lora_te_text_model_encoder_layers_0_self_attn_q_proj'], 5));
+    const misfit = await admin('add-lora', 'ink', '--hub', 'painter/ink-lora', '--path', 'loras/ink_sd15.safetensors', '--family', 'SDXL', '--replace');
+    expect(misfit.err.join('\n')).toMatch(/was trained for SD15.* models \(its module names say so\), not SDXL/);
+    expect(await readFile(path.join(loras.lorasDir, 'ink.safetensors'))).toEqual(bytes);
+    expect(await loras.find('ink')).toMatchObject({ sha256: sha256(bytes) });
+    expect(await readdir(loras.lorasDir)).toEqual(['ink.safetensors']);
+    // Accepted, the new file takes the place, and nothing is left aside.
+    expect((await admin('add-lora', 'ink', '--hub', 'painter/ink-lora', '--path', 'loras/ink_sd15.safetensors', '--family', 'SD15', '--replace')).err).toEqual([]);
+    expect(await loras.find('ink')).toMatchObject({ sha256: sha256(loraBytes(['lora_te_text_model_encoder_layers_0_self_attn_q_proj'], 5)) });
+    expect(await readdir(loras.lorasDir)).toEqual(['ink.safetensors']);
   });
 });
