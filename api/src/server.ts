@@ -20,6 +20,7 @@ import { initIndexes, startDatabase, type Database } from './db/connection.js';
 import { callbackRouter } from './http/callbacks.js';
 import { createDispatcher } from './generations/dispatch/dispatcher.js';
 import { createGpuFunction } from './generations/dispatch/lambda.js';
+import { RunningJobs } from './generations/events/running-jobs.js';
 import { ImageLinks } from './generations/images/image-links.js';
 import { ErrorCode, toGraphQLError } from './graphql/errors.js';
 import { errorFormatter } from './graphql/format-error.js';
@@ -189,7 +190,7 @@ async function listen(config: Config, services: Services, database: Database, ov
 
   app.use(securityHeaders(config), corsPolicy(config));
   // Before the request log: a job posts an event per step; the router logs what matters.
-  app.use(callbackRouter({ services: services.lifecycle, dispatcher: services.dispatcher, leaseMs: config.gpu.leaseSeconds * 1000 }));
+  app.use(callbackRouter({ services: services.lifecycle, dispatcher: services.dispatcher, leaseMs: config.gpu.leaseSeconds * 1000, runningJobs: new RunningJobs() }));
   app.use(requestLog(logger));
   app.get('/healthz', healthz(database, services.pubSub));
   app.use(uploadRoutes(services), imageRoutes(services));

@@ -40,7 +40,8 @@ export function callbackRouter(options: EventOptions): express.Router {
       logger[refusal.code === 'BAD_SIGNATURE' ? 'warn' : 'info']({ generationId, status: STATUS[refusal.code], code: refusal.code }, 'callback refused');
       answer(response, refusal, { unread: !request.complete });
     };
-    const job = await currentJob(generationId);
+    const snapshot = options.runningJobs.get(generationId);
+    const job = snapshot ?? (await currentJob(generationId));
     if (job instanceof EventRefusal) return refuse(job);
     const signature = request.get(SIGNATURE_HEADER);
     if (!checkSignatureHeader(signature).ok) return refuse(refusals.badSignature);
@@ -58,7 +59,7 @@ export function callbackRouter(options: EventOptions): express.Router {
       return next(error);
     }
     try {
-      const result = await receiveEvent(options, job, body, signature);
+      const result = await receiveEvent(options, job, body, signature, snapshot !== undefined);
       if (result instanceof EventRefusal) return refuse(result);
       response.json(result satisfies CallbackReply);
     } catch (failure) {

@@ -198,6 +198,49 @@ describe('POST /callbacks/generations/:id', () => {
     await expectTokensAccountedFor(testServer().server.services.tokens, ada);
   });
 
+  it('applies the next event of a running attempt without reading its job first: one conditional update', async () => {
+    const job = await runningJob();
+    expect((await post(job, event(job, 0, { type: 'started' }))).status).toBe(200);
+    const calls: string[] = [];
+    mongoose.set('debug', (collection: string, method: string, filter: { _id?: unknown }) => {
+      if (collection === 'generations' && String(filter?._id) === String(job._id)) calls.push(method);
+    });
+    try {
+      expect(await post(job, event(job, 1, { type: 'progress', step: 1, totalSteps: 4 }))).toEqual({ status: 200, body: { cancel: false } });
+    } finally {
+      mongoose.set('debug', false);
+    }
+    expect(calls).toEqual(['findOneAndUpdate']);
+    expect(await reload(job._id)).toMatchObject({ step: 1, lastSequence: 1 });
+  });
+
+  it('judges by the stored job when the instance remembers it out of date: a retry, a cancel, a replay, an end', async () => {
+    const job = await runningJob();
+    expect((await post(job, event(job, 0, { type: 'started' }))).status).toBe(200);
+
+    // Asked to cancel since: the next event is told.
+    await GenerationModel.updateOne({ _id: job._id }, { $set: { cancelRequested: true } });
+    expect(await post(job, event(job, 1, { type: 'progress', step: 1, totalSteps: 4 }))).toEqual({ status: 200, body: { cancel: true } });
+    await GenerationModel.updateOne({ _id: job._id }, { $set: { cancelRequested: false } });
+
+    // Retried since, with a new secret: the new attempt's events are taken, the old one's are not.
+    const retry = { ...job, attempt: 2, jobSecret: newSecret() };
+    await GenerationModel.updateOne({ _id: job._id }, { $set: { attempt: 2, jobSecret: retry.jobSecret, lastSequence: -1 } });
+    expect((await post(job, event(job, 2, { type: 'progress', step: 2, totalSteps: 4 }))).status).toBe(409);
+    expect(await post(retry, event(retry, 0, { type: 'started' }))).toEqual({ status: 200, body: { cancel: false } });
+    expect(await reload(job._id)).toMatchObject({ attempt: 2, lastSequence: 0 });
+
+    // A replay of the event just applied, while someone else asked to cancel: answered as stored.
+    await GenerationModel.updateOne({ _id: job._id }, { $set: { cancelRequested: true } });
+    expect(await post(retry, event(retry, 0, { type: 'started' }))).toEqual({ status: 200, body: { cancel: true } });
+
+    // Ended elsewhere (the lease sweep, say): nothing more is applied.
+    await GenerationModel.updateOne({ _id: job._id }, { $set: { status: 'FAILED' }, $unset: { jobSecret: 1 } });
+    const before = await reload(job._id);
+    expect(await post(retry, event(retry, 1, { type: 'progress', step: 1, totalSteps: 4 }))).toMatchObject({ status: 410, body: { code: 'JOB_ENDED' } });
+    expect(await reload(job._id)).toEqual(before);
+  });
+
   it('answers 404 for a generation that does not exist', async () => {
     expect((await post(new Types.ObjectId().toHexString(), { type: 'started' })).status).toBe(404);
     expect((await post('not-an-id', { type: 'started' })).status).toBe(404);

@@ -7,6 +7,7 @@ import { deleteImages, storeGeneratedImage } from '../images/image-store.js';
 import { readInfotext } from '../images/infotext.js';
 import { loraWarnings } from './generation-warnings.js';
 import { announceGeneration, finishGeneration, type LifecycleServices } from './lifecycle.js';
+import type { RunningJobs } from './running-jobs.js';
 
 /*
  * What the GPU function's events do to a generation (the HTTP side is http/callbacks.ts).
@@ -23,6 +24,8 @@ export interface EventOptions {
   /** Woken when a job ends, so its slot goes to the next one at once. */
   dispatcher: Pick<Dispatcher, 'notify'>;
   leaseMs: number;
+  /** This instance's snapshots of the jobs it applies events to. */
+  runningJobs: RunningJobs;
 }
 
 export type RefusalCode = 'NOT_FOUND' | 'JOB_ENDED' | 'STALE_ATTEMPT' | 'BAD_SIGNATURE' | 'INVALID_EVENT' | 'EVENT_TOO_LARGE';
@@ -53,11 +56,26 @@ export async function currentJob(id: string): Promise<RunningJob | EventRefusal>
   return job as RunningJob;
 }
 
-/** Checks one posted event against its job (looked up by the caller) and applies it. */
-export async function receiveEvent(options: EventOptions, job: RunningJob, body: Buffer, signature: string | undefined): Promise<CallbackReply | EventRefusal> {
+/**
+ * Checks one posted event against its job and applies it. The caller looked the job up, or took
+ * the instance's snapshot of it (`snapshot`: running-jobs.ts), which serves only the usual path;
+ * off it, the job is read afresh and judged as stored.
+ */
+export async function receiveEvent(
+  options: EventOptions,
+  job: RunningJob,
+  body: Buffer,
+  signature: string | undefined,
+  snapshot = false,
+): Promise<CallbackReply | EventRefusal> {
   const id = String(job._id);
+  const afresh = async () => {
+    const stored = await currentJob(id);
+    return stored instanceof EventRefusal ? stored : receiveEvent(options, stored, body, signature);
+  };
   const json = parseJson(body);
   if (!verifySignature(job.jobSecret, body, signature).ok) {
+    if (snapshot) return afresh(); // signed with a newer attempt's secret?
     // Events of an earlier attempt were signed with that attempt's secret, so they land here.
     const attempt = (json as { attempt?: unknown } | undefined)?.attempt;
     return typeof attempt === 'number' && attempt < job.attempt ? refusals.staleAttempt : refusals.badSignature;
@@ -66,6 +84,7 @@ export async function receiveEvent(options: EventOptions, job: RunningJob, body:
   if (!parsed.success) return new EventRefusal('INVALID_EVENT', `Not a generation event: ${z.prettifyError(parsed.error)}`);
   const event = parsed.data;
   if (event.jobId !== id) return new EventRefusal('INVALID_EVENT', 'The event names another generation.');
+  if (snapshot && (event.attempt !== job.attempt || event.sequence <= job.lastSequence)) return afresh();
   if (event.attempt !== job.attempt) return refusals.staleAttempt;
   // A retry of a post that got through, or a replay: already applied. The post that got through
   // may have crashed before recording its deliveries; recording them again is a no-op otherwise.
@@ -75,7 +94,10 @@ export async function receiveEvent(options: EventOptions, job: RunningJob, body:
   }
 
   const applied = await applyEvent(options, job, event);
-  if (applied) return { cancel: applied.cancelRequested && !FINAL_STATUSES.includes(applied.status) };
+  if (applied) {
+    options.runningJobs.remember(applied);
+    return { cancel: applied.cancelRequested && !FINAL_STATUSES.includes(applied.status) };
+  }
   // Lost a race: to a duplicate of this event (fine), or to whatever ended or moved the job.
   const now = await currentJob(id);
   if (now instanceof EventRefusal) return now;
