@@ -138,6 +138,15 @@ function analyzeOne(
 }
 
 /**
+ * What the model will do with a Flux prompt that its writer may not expect (weights read as plain
+ * words, the end cut off by T5): the warnings generateImage stores with the generation.
+ */
+export function fluxPromptEffects(prompt: string, t5: T5Counting): PromptWarning[] {
+  const { text: encoded } = extractLoraTags(prompt);
+  return fluxWarnings(prompt, parseAttention(encoded), t5.counter.count(encoded), t5.limit);
+}
+
+/**
  * What Flux does differently with a prompt: T5 reads a fixed number of tokens and drops the rest,
  * and attention weights mean nothing to it (Easel reads `(word:1.3)` as `word`).
  */

@@ -109,6 +109,31 @@ describe('Flux, end to end over the API', () => {
     expect(families['Euler Karras']).not.toContain('FLUX');
   });
 
+  it('a generation carries what its prompt will do as warnings, from the answer to its end: weights read as words, a cut prompt', async () => {
+    const painter = await newUser('flux-warned');
+    const fields = 'id warnings { code message }';
+    type Answer = { generateImage: { id: string; warnings: { code: string; message: string }[] } };
+    const weighted = await server().graphql<Answer>(`mutation ($input: GenerateImageInput!) { generateImage(input: $input) { ${fields} } }`, {
+      key: painter.key,
+      variables: { input: { modelId: 'tiny-flux', enhancePrompt: false, prompt: 'a (cat:1.3) on the sea', width: 64, height: 64, steps: 2 } },
+    });
+    expect(weighted.data!.generateImage.warnings).toEqual([{ code: 'WEIGHTS_IGNORED', message: 'Flux has no attention weights: (word:1.3) and [word] are read as plain "word".' }]);
+    const feed = follow<{ status: string; warnings: { code: string }[] }>(painter.client, `subscription ($id: ID!) { generationUpdated(id: $id) { status warnings { code } } }`, { id: weighted.data!.generateImage.id }, 'generationUpdated');
+    await feed.done;
+    expect(feed.updates.at(-1)).toEqual({ status: 'SUCCEEDED', warnings: [{ code: 'WEIGHTS_IGNORED' }] });
+
+    // 551 T5 tokens for a model that reads 512 (counted as in the analyzePrompt test below).
+    const cut = await generate(server(), painter.key, { modelId: 'tiny-flux', enhancePrompt: false, prompt: 'a cat on the sea '.repeat(110), width: 64, height: 64, steps: 2 });
+    const stored = await server().graphql<{ generation: { warnings: { code: string; message: string }[] } }>(`query ($id: ID!) { generation(id: $id) { warnings { code message } } }`, { key: painter.key, variables: { id: cut.data!.generateImage.id } });
+    expect(stored.data!.generation.warnings).toEqual([{ code: 'T5_PROMPT_CUT', message: 'This prompt is 551 T5 tokens long; the model reads 512, so the end is cut off.' }]);
+    // A plain prompt has none.
+    const plain = await server().graphql<Answer>(`mutation ($input: GenerateImageInput!) { generateImage(input: $input) { ${fields} } }`, {
+      key: painter.key,
+      variables: { input: { modelId: 'tiny-flux', enhancePrompt: false, prompt: 'a cat on the sea', width: 64, height: 64, steps: 2 } },
+    });
+    expect(plain.data!.generateImage.warnings).toEqual([]);
+  });
+
   it('analyzePrompt counts T5 tokens with the model tokenizer, warns about weights and a cut prompt', async () => {
     const { key } = await server().createUser(`analyst-${Math.random().toString(36).slice(2, 8)}`);
     const query = `query ($prompt: String!) { analyzePrompt(modelId: "tiny-flux", prompt: $prompt) { prompt { t5TokenCount t5TokenLimit tokenCountSource warnings { code } } } }`;

@@ -14,6 +14,7 @@ import { findImage, OBJECT_ID } from '../images/image-store.js';
 import { finishGeneration } from '../events/lifecycle.js';
 import { publishGeneration } from '../events/publisher.js';
 import { resolveLoras } from './loras.js';
+import { promptEffects } from './prompt-effects.js';
 import { resolveSettings, type GenerateImageRequest } from './settings.js';
 import { WEBHOOK_EVENTS } from '../../webhooks/webhook-events.js';
 import { checkWebhookUrl } from '../../webhooks/webhook-url.js';
@@ -57,6 +58,7 @@ type GenerationDraft = Pick<
   GenerationDocument,
   | 'userId' | 'plan' | 'requestKey' | 'clientRequestId' | 'model' | 'prompt' | 'negativePrompt' | 'finalPrompt'
   | 'finalNegativePrompt' | 'enhancePrompt' | 'settings' | 'baseImageId' | 'tokensCharged' | 'totalSteps' | 'requestFingerprint' | 'webhook'
+  | 'warnings'
 >;
 
 /**
@@ -100,6 +102,7 @@ async function draftGeneration(services: Services, user: User, request: Generate
     : { prompt: request.prompt, negativePrompt: request.negativePrompt ?? '' };
   const resolved = await resolveLoras(services.loras, model, prompts.prompt, request.loras);
   const settings = { ...resolveSettings(model, request, prompts), loras: resolved.loras };
+  const warnings = await promptEffects(services, model, resolved.prompt);
   return {
     userId: user.id,
     plan: user.plan,
@@ -115,6 +118,7 @@ async function draftGeneration(services: Services, user: User, request: Generate
     tokensCharged: settings.batchSize,
     totalSteps: settings.steps,
     ...(request.webhook ? { webhook: { url: request.webhook.url, events: request.webhook.events ?? [...WEBHOOK_EVENTS] } } : {}),
+    warnings,
   };
 }
 

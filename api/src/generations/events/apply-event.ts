@@ -138,7 +138,8 @@ export async function applyEvent(options: EventOptions, job: GenerationDocument,
         {
           status: 'SUCCEEDED',
           images,
-          warnings: loraWarnings(event.loras),
+          // Those it was stored with (what its prompt does), then the function's.
+          warnings: [...(job.warnings ?? []), ...loraWarnings(event.loras)],
           timings: { queueMs: job.dispatchedAt ? job.dispatchedAt.getTime() - job.createdAt.getTime() : undefined, ...event.timings },
         },
         { statuses: ['RUNNING'], attempt: event.attempt },

@@ -186,7 +186,7 @@ export class Generation {
   @Field(() => GenerationTimings, { nullable: true })
   timings?: GenerationTimings;
 
-  @Field(() => [GenerationWarning], { description: 'What to know about the result (empty for most): e.g. a LoRA that matched the model only in part.' })
+  @Field(() => [GenerationWarning], { description: 'What to know about the result (empty for most): what the model does with the prompt that its writer may not expect (a Flux prompt whose weights are read as plain words, or that T5 cuts), from the start; a LoRA that matched the model only in part, once it has run.' })
   warnings!: GenerationWarning[];
 
   @Field(() => DateTimeResolver)
