@@ -7,7 +7,7 @@ import { deleteImages, storeGeneratedImage } from '../images/image-store.js';
 import { readInfotext } from '../images/infotext.js';
 import { loraWarnings } from './generation-warnings.js';
 import { announceGeneration, finishGeneration, type LifecycleServices } from './lifecycle.js';
-import type { RunningJobs } from './running-jobs.js';
+import type { RunningJob, RunningJobs } from './running-jobs.js';
 
 /*
  * What the GPU function's events do to a generation (the HTTP side is http/callbacks.ts).
@@ -45,7 +45,6 @@ export const refusals = {
   badSignature: new EventRefusal('BAD_SIGNATURE', 'The signature header is missing, malformed, expired or does not match.'),
 };
 
-export type RunningJob = GenerationDocument & { jobSecret: string };
 
 /** The job a callback may act on: RUNNING with a secret; otherwise why not. */
 export async function currentJob(id: string): Promise<RunningJob | EventRefusal> {

@@ -1,5 +1,7 @@
 import type { GenerationDocument } from '../generation.js';
-import type { RunningJob } from './apply-event.js';
+
+/** A job the function works on: RUNNING, with its attempt's secret. */
+export type RunningJob = GenerationDocument & { jobSecret: string };
 
 /** Jobs remembered at most; past it, the one heard from least recently is forgotten. */
 const DEFAULT_CAPACITY = 1_000;
