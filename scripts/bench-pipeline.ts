@@ -27,7 +27,8 @@ import type { ModelFamily, SamplerId, ScheduleId } from '@easel/schema';
 import { loadFluxModel, loadModel, unloadFluxModel, unloadModel } from '@easel/gpu-runtime/models';
 import { generate } from '@easel/gpu-runtime/pipeline';
 import { NoisePrefetcher } from '@easel/gpu-runtime/pipeline';
-import { encodePreview, latentToRgb, ProgressReporter } from '@easel/gpu-runtime/pipeline';
+import { encodePng, encodePreview, latentToRgb, ProgressReporter } from '@easel/gpu-runtime/pipeline';
+import sharp from 'sharp';
 import { randn } from '@easel/gpu-runtime/samplers';
 import { makeTinyModels } from '@easel/gpu-runtime/tiny-models';
 
@@ -157,6 +158,32 @@ async function previewCost(side: number, architecture: Case['architecture']) {
   return { map: median(mapTimes), total: median(totalTimes) };
 }
 
+/**
+ * The final PNG of a 1024² image with detail in every pixel (as a generated image has; about
+ * 2.7 MB): sharp's encode alone, and with the infotext chunk added as the pipeline adds it.
+ */
+async function pngCost() {
+  const side = 1024;
+  const rgb = new Uint8Array(side * side * 3);
+  for (let i = 0, state = 1; i < rgb.length; i++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    rgb[i] = (state >>> 24) & (i % 2 ? 0xff : 0xf0); // noise, a little compressible
+  }
+  const infotext = { parameters: `a lighthouse at dusk\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: ${side}x${side}` };
+  const plain: number[] = [];
+  const withText: number[] = [];
+  let bytes = 0;
+  for (let i = 0; i < 7; i++) {
+    let start = performance.now();
+    await sharp(rgb, { raw: { width: side, height: side, channels: 3 } }).png().toBuffer();
+    plain.push(performance.now() - start);
+    start = performance.now();
+    bytes = (await encodePng(rgb, side, side, infotext)).length;
+    withText.push(performance.now() - start);
+  }
+  return { side, bytes, plain: median(plain), withText: median(withText) };
+}
+
 async function main(): Promise<void> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'easel-bench-'));
   try {
@@ -197,6 +224,12 @@ async function main(): Promise<void> {
       const side = c.size / 8;
       const preview = await previewCost(side, c.architecture);
       console.log(`  preview ${side}x${side}: latent->RGB ${ms(preview.map)} in the loop, with the WebP encode ${ms(preview.total)} in all`);
+    }
+
+    // `npm run bench:pipeline -- png` runs only this.
+    if (only === undefined || only === 'png') {
+      const png = await pngCost();
+      console.log(`\nPNG ${png.side}x${png.side} (${(png.bytes / 1024 ** 2).toFixed(1)} MB): sharp's encode ${ms(png.plain)}, with the infotext chunk ${ms(png.withText)} (+${ms(png.withText - png.plain)})`);
     }
   } finally {
     await rm(root, { recursive: true, force: true });

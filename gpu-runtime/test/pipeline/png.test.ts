@@ -1,3 +1,4 @@
+import extractChunks from 'png-chunks-extract';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { formatParameters } from '../../src/pipeline/parameters.js';
@@ -20,7 +21,8 @@ describe('PNG output', () => {
     });
     const png = await encodePng(rgb, 8, 4, { parameters: infotext });
 
-    expect(readPngText(png)).toEqual({ parameters: infotext });
+    expect(readPngText(png)).toEqual({ parameters: infotext }); // every chunk's CRC checked on the way
+    expect(extractChunks(png).map((chunk) => chunk.name).slice(0, 2)).toEqual(['IHDR', 'tEXt']);
     expect(readParameters(png)).toMatchObject({ prompt: 'a cat', negativePrompt: 'blurry', seed: 42, sampler: 'euler_a', width: 8, height: 4 });
     const decoded = await sharp(png).raw().toBuffer({ resolveWithObject: true });
     expect(decoded.info).toMatchObject({ width: 8, height: 4, channels: 3 });
