@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
+import { fetch, type Agent } from 'undici';
 import { ALL_GENERATIONS_TOPIC, type PublishedGeneration } from '../generations/events/publisher.js';
 import type { EaselPubSub } from '../generations/events/event-bus.js';
 import { FINAL_STATUSES, GenerationModel, type GenerationDocument } from '../generations/generation.js';
 import { recordWebhookEvent, WebhookDeliveryModel, type DeliveryStatus, type WebhookDeliveryDocument } from './webhook-deliveries.js';
 import { webhookSecret } from './webhook-secrets.js';
 import { signedHeaders } from './webhook-signing.js';
-import { checkWebhookUrl } from './webhook-url.js';
+import { checkWebhookUrl, webhookAgent } from './webhook-url.js';
 
 export interface WebhookWorkerOptions {
   pubSub: EaselPubSub;
@@ -43,10 +44,14 @@ export class WebhookWorker {
   /** Woken while a pass ran: run the next one at once rather than after the poll interval. */
   private wokenWhileRunning = false;
 
+  /** Connections to receivers, kept alive between deliveries; made at start, closed at stop. */
+  private agent: Agent | undefined;
+
   constructor(private readonly options: WebhookWorkerOptions) {}
 
   start(): void {
     this.stopped = false;
+    this.agent ??= webhookAgent(this.options.publicOnly);
     this.listen();
     this.schedule(0);
   }
@@ -57,6 +62,8 @@ export class WebhookWorker {
     clearTimeout(this.timer);
     this.timer = undefined;
     await this.running;
+    await this.agent?.close();
+    this.agent = undefined;
   }
 
   private listen(): void {
@@ -152,6 +159,7 @@ export class WebhookWorker {
     } catch (error) {
       return { ok: false, error: (error as Error).message, permanent: true };
     }
+    if (!this.agent) return { ok: false, error: 'the webhook worker was stopped' };
     const id = `msg_${delivery._id.toHexString()}`;
     try {
       const response = await fetch(delivery.url, {
@@ -159,14 +167,17 @@ export class WebhookWorker {
         headers: signedHeaders(await webhookSecret(delivery.userId), id, delivery.body),
         body: delivery.body,
         redirect: 'manual',
+        dispatcher: this.agent,
         signal: AbortSignal.timeout(this.options.timeoutMs),
       });
       await response.body?.cancel();
       if (response.ok) return { ok: true, statusCode: response.status };
       return { ok: false, statusCode: response.status, error: `the receiver answered ${response.status}` };
     } catch (error) {
-      const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${this.options.timeoutMs} ms` : (error as Error).message;
-      return { ok: false, error: reason };
+      if ((error as Error).name === 'TimeoutError') return { ok: false, error: `no answer within ${this.options.timeoutMs} ms` };
+      // fetch says "fetch failed"; its cause says why (refused, reset, a private address).
+      const cause = ((error as Error).cause as (Error & { code?: string }) | undefined) ?? (error as Error & { code?: string });
+      return { ok: false, error: cause.message, permanent: cause.code === 'EWEBHOOKPRIVATE' };
     }
   }
 }

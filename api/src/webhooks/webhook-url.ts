@@ -1,10 +1,14 @@
+import dns from 'node:dns';
 import { lookup } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
+import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { Agent } from 'undici';
 import { InvalidInputError } from '../errors.js';
 
 /*
  * SSRF: in production a webhook may not reach the API's own network. Checked when a generation is
- * created and again before each delivery (a name may resolve elsewhere by then).
+ * created, again before each delivery, and once more on the address each delivery's socket
+ * connects to (publicOnlyAgent): a name that resolved to a public address for the check may
+ * resolve to a private one a moment later (DNS rebinding).
  */
 
 const PRIVATE = new BlockList();
@@ -39,4 +43,24 @@ export async function checkWebhookUrl(url: string, publicOnly: boolean): Promise
     throw invalid(`webhook.url: "${host}" is a loopback, private or link-local address, which webhooks may not reach.`);
   }
   return parsed;
+}
+
+/** A socket `lookup` that resolves as usual but refuses a private address, whatever resolved before. */
+const publicOnlyLookup: LookupFunction = (hostname, options, callback) => {
+  dns.lookup(hostname, { ...options, all: true }, (error, addresses) => {
+    if (error) return callback(error, '', 0);
+    const privateOne = addresses.find(({ address }) => isPrivate(address));
+    if (privateOne) {
+      const refused = Object.assign(new Error(`webhook: "${hostname}" resolved to ${privateOne.address}, a loopback, private or link-local address, which webhooks may not reach.`), { code: 'EWEBHOOKPRIVATE' });
+      return callback(refused, '', 0);
+    }
+    // net asks for every address (to try each family) or for one.
+    if (options.all) return (callback as unknown as (error: null, addresses: dns.LookupAddress[]) => void)(null, addresses);
+    callback(null, addresses[0].address, addresses[0].family);
+  });
+};
+
+/** The HTTP agent webhook deliveries go through: with `publicOnly`, it connects to public addresses only. */
+export function webhookAgent(publicOnly: boolean): Agent {
+  return new Agent(publicOnly ? { connect: { lookup: publicOnlyLookup } } : {});
 }

@@ -1,9 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTinyModels, sharedTinyModelsDir } from '@easel/gpu-runtime/tiny-models';
 import { webhookSignature } from '../../src/webhooks/webhook-signing.js';
-import { checkWebhookUrl } from '../../src/webhooks/webhook-url.js';
+import { checkWebhookUrl, webhookAgent } from '../../src/webhooks/webhook-url.js';
 import { generate } from '../generations/support.js';
 import { codes, useTestServer } from '../support/server.js';
 
@@ -185,5 +186,23 @@ describe('checkWebhookUrl in production (SSRF)', () => {
   it('accepts a public address, and anything http(s) outside production', async () => {
     await expect(checkWebhookUrl('https://93.184.216.34/hook', true)).resolves.toBeInstanceOf(URL);
     await expect(checkWebhookUrl('http://127.0.0.1/hook', false)).resolves.toBeInstanceOf(URL);
+  });
+
+  it('checks the address a delivery connects to as well, so a name that resolves elsewhere by then reaches nothing private', async () => {
+    const local = await receiver(() => 200);
+    const byName = local.url.replace('127.0.0.1', 'localhost'); // a name, resolved when the socket connects
+    const [guarded, open] = [webhookAgent(true), webhookAgent(false)];
+    try {
+      const refused = await fetch(byName, { method: 'POST', body: '{}', dispatcher: guarded }).catch((error: Error) => error);
+      expect(refused).toBeInstanceOf(Error);
+      expect(((refused as Error).cause as Error & { code: string }).code).toBe('EWEBHOOKPRIVATE');
+      expect(((refused as Error).cause as Error).message).toMatch(/^webhook: "localhost" resolved to (127\.0\.0\.1|::1), a loopback, private or link-local address/);
+      expect(local.received).toHaveLength(0);
+      // The same request outside production gets through.
+      expect((await fetch(byName, { method: 'POST', body: '{}', dispatcher: open })).status).toBe(200);
+      expect(local.received).toHaveLength(1);
+    } finally {
+      await Promise.all([guarded.close(), open.close(), local.close()]);
+    }
   });
 });
