@@ -129,6 +129,11 @@ export const ENVIRONMENT = z.object({
     .min(32, 'must be at least 32 characters')
     .optional()
     .describe('Signs the short-lived image links (`images { signedUrl }`) for `<img>` tags. Unset: a random key per start; set one shared key when running several API instances.'),
+  WEBHOOK_SECRETS_KEY: z
+    .string()
+    .min(32, 'must be at least 32 characters')
+    .optional()
+    .describe('Seals the users\' webhook signing secrets in the database (AES-256-GCM), so that a copy of the database alone does not give them away. Unset: stored as they are (a warning in production). Keep it: sealed secrets cannot be read without it.'),
   RATE_LIMIT_GENERATE: perMinute(30, '`generateImage` calls per user'),
   RATE_LIMIT_ANALYZE: perMinute(120, '`analyzePrompt` fields per user'),
   RATE_LIMIT_UPLOADS: perMinute(30, '`POST /uploads` per user'),
@@ -190,6 +195,8 @@ export interface Config {
   callbackUrl: string | undefined;
   /** Signs image links; unset: a random key per process. */
   imageLinkKey: string | undefined;
+  /** Seals webhook secrets at rest; unset: stored as they are. */
+  webhookSecretsKey: string | undefined;
   /** Production may run on an embedded database only when the operator said so. */
   allowMemoryDatabase: boolean;
   redisUrl: string | undefined;
@@ -266,6 +273,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     callbackUrl: e.CALLBACK_URL?.replace(/\/+$/, ''),
     imageLinkKey: e.IMAGE_LINK_KEY,
+    webhookSecretsKey: e.WEBHOOK_SECRETS_KEY,
     allowMemoryDatabase: e.ALLOW_MEMORY_DATABASE,
     redisUrl: e.REDIS_URL,
     corsOrigins: e.CORS_ORIGINS === undefined ? undefined : e.CORS_ORIGINS.trim() === '*' ? '*' : e.CORS_ORIGINS.split(',').map((origin) => origin.trim().replace(/\/+$/, '')),

@@ -48,7 +48,9 @@ import { RateLimits } from './rate-limits/rate-limits.js';
 import type { Services } from './services.js';
 import type { LifecycleServices } from './generations/events/lifecycle.js';
 import { WebhookWorker } from './webhooks/delivery-worker.js';
+import { SecretBox } from './webhooks/secret-box.js';
 import { recordWebhookEvent } from './webhooks/webhook-deliveries.js';
+import { WebhookSecrets } from './webhooks/webhook-secrets.js';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -128,7 +130,9 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
       // Without PUBLIC_URL, the listening address, known once listening (see listen).
       publicUrl: config.publicUrl ?? '',
       imageLinks: new ImageLinks(config.imageLinkKey),
+      webhookSecrets: new WebhookSecrets(config.webhookSecretsKey === undefined ? undefined : new SecretBox(config.webhookSecretsKey)),
     };
+    if (config.isProduction && !config.webhookSecretsKey) logger.warn('WEBHOOK_SECRETS_KEY is not set: webhook signing secrets are stored unsealed in the database');
     const seeded = await services.catalog.seed(STARTER_CATALOG);
     if (seeded.models || seeded.presets) logger.info(seeded, 'added the starter catalog entries this database lacked');
     await overrides.prepare?.(services);
@@ -225,6 +229,7 @@ async function listen(config: Config, services: Services, database: Database, ov
     ...config.webhooks,
     publicOnly: config.isProduction,
     publicUrl: () => services.publicUrl,
+    secrets: services.webhookSecrets,
   });
   webhooks.start();
 

@@ -9,6 +9,7 @@ import type { EaselPubSub } from './generations/events/event-bus.js';
 import type { LifecycleServices } from './generations/events/lifecycle.js';
 import type { ImageLinks } from './generations/images/image-links.js';
 import type { RateLimits } from './rate-limits/rate-limits.js';
+import type { WebhookSecrets } from './webhooks/webhook-secrets.js';
 
 /** The long-lived parts the API's adapters (GraphQL resolvers, HTTP routes) use; built once at start (see server.ts). */
 export interface Services {
@@ -30,4 +31,6 @@ export interface Services {
   imageLinks: ImageLinks;
   /** Per-user and per-address budgets (RATE_LIMITED / HTTP 429). */
   rateLimits: RateLimits;
+  /** The users' webhook signing secrets (sealed with WEBHOOK_SECRETS_KEY when set). */
+  webhookSecrets: WebhookSecrets;
 }

@@ -4,7 +4,7 @@ import { ALL_GENERATIONS_TOPIC, type PublishedGeneration } from '../generations/
 import type { EaselPubSub } from '../generations/events/event-bus.js';
 import { FINAL_STATUSES, GenerationModel, type GenerationDocument } from '../generations/generation.js';
 import { recordWebhookEvent, WebhookDeliveryModel, type DeliveryStatus, type WebhookDeliveryDocument } from './webhook-deliveries.js';
-import { webhookSecret } from './webhook-secrets.js';
+import type { WebhookSecrets } from './webhook-secrets.js';
 import { signedHeaders } from './webhook-signing.js';
 import { checkWebhookUrl, webhookAgent } from './webhook-url.js';
 
@@ -18,6 +18,8 @@ export interface WebhookWorkerOptions {
   /** Production: refuse URLs that resolve to loopback, private or link-local addresses. */
   publicOnly: boolean;
   publicUrl: () => string;
+  /** The users' signing secrets. */
+  secrets: WebhookSecrets;
   pollMs?: number;
 }
 
@@ -164,7 +166,7 @@ export class WebhookWorker {
     try {
       const response = await fetch(delivery.url, {
         method: 'POST',
-        headers: signedHeaders(await webhookSecret(delivery.userId), id, delivery.body),
+        headers: signedHeaders(await this.options.secrets.get(delivery.userId), id, delivery.body),
         body: delivery.body,
         redirect: 'manual',
         dispatcher: this.agent,

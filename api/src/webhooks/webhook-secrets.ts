@@ -1,10 +1,13 @@
 import mongoose, { Schema } from 'mongoose';
 import { isDuplicateKeyError } from '../errors.js';
+import { SecretBox } from './secret-box.js';
 import { newWebhookSecret } from './webhook-signing.js';
 
 /**
- * One signing secret per user. Kept as is, not hashed: signing needs it (as Stripe's and
- * Svix's). Never logged; shown only to its owner (webhookSecret, rotateWebhookSecret).
+ * One signing secret per user. Not hashed: signing needs it (as Stripe's and Svix's). Sealed with
+ * WEBHOOK_SECRETS_KEY when it is set (secret-box.ts), else stored as is; a secret stored as is
+ * before the key was set is sealed the first time it is read with one. Never logged; shown only
+ * to its owner (webhookSecret, rotateWebhookSecret).
  */
 interface WebhookSecretDocument {
   userId: string;
@@ -16,22 +19,40 @@ export const WebhookSecretModel = mongoose.model<WebhookSecretDocument>(
   new Schema<WebhookSecretDocument>({ userId: { type: String, required: true, unique: true }, secret: { type: String, required: true } }, { timestamps: true }),
 );
 
-/** The user's secret, made on first use. */
-export async function webhookSecret(userId: string): Promise<string> {
-  const found = await WebhookSecretModel.findOne({ userId }).lean();
-  if (found) return found.secret;
-  try {
-    await WebhookSecretModel.create({ userId, secret: newWebhookSecret() });
-  } catch (error) {
-    if (!isDuplicateKeyError(error)) throw error; // another request made it first
-  }
-  return (await WebhookSecretModel.findOne({ userId }).lean())!.secret;
-}
+export class WebhookSecrets {
+  constructor(private readonly box: SecretBox | undefined) {}
 
-/** A new secret; deliveries from now on (retries included) are signed with it. */
-export async function rotateWebhookSecret(userId: string): Promise<string> {
-  await webhookSecret(userId);
-  const secret = newWebhookSecret();
-  await WebhookSecretModel.updateOne({ userId }, { $set: { secret } });
-  return secret;
+  /** The user's secret, made on first use. */
+  async get(userId: string): Promise<string> {
+    const found = await WebhookSecretModel.findOne({ userId }).lean();
+    if (found) return this.reveal(found);
+    try {
+      await WebhookSecretModel.create({ userId, secret: this.stored(newWebhookSecret()) });
+    } catch (error) {
+      if (!isDuplicateKeyError(error)) throw error; // another request made it first
+    }
+    return this.reveal((await WebhookSecretModel.findOne({ userId }).lean())!);
+  }
+
+  /** A new secret; deliveries from now on (retries included) are signed with it. */
+  async rotate(userId: string): Promise<string> {
+    await this.get(userId);
+    const secret = newWebhookSecret();
+    await WebhookSecretModel.updateOne({ userId }, { $set: { secret: this.stored(secret) } });
+    return secret;
+  }
+
+  private stored(secret: string): string {
+    return this.box ? this.box.seal(secret) : secret;
+  }
+
+  private async reveal({ userId, secret }: WebhookSecretDocument): Promise<string> {
+    if (SecretBox.isSealed(secret)) {
+      if (!this.box) throw new Error('The webhook secrets are sealed: set WEBHOOK_SECRETS_KEY to the key they were sealed with.');
+      return this.box.open(secret);
+    }
+    // Stored before the key was set: sealed now, unless it was rotated meanwhile.
+    if (this.box) await WebhookSecretModel.updateOne({ userId, secret }, { $set: { secret: this.box.seal(secret) } });
+    return secret;
+  }
 }

@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTinyModels, sharedTinyModelsDir } from '@easel/gpu-runtime/tiny-models';
+import { SecretBox } from '../../src/webhooks/secret-box.js';
+import { WebhookSecretModel } from '../../src/webhooks/webhook-secrets.js';
 import { webhookSignature } from '../../src/webhooks/webhook-signing.js';
 import { checkWebhookUrl, webhookAgent } from '../../src/webhooks/webhook-url.js';
 import { generate } from '../generations/support.js';
@@ -15,7 +17,8 @@ import { codes, useTestServer } from '../support/server.js';
 
 const TINY_MODELS = sharedTinyModelsDir();
 beforeAll(() => makeTinyModels(TINY_MODELS));
-const server = useTestServer({ MODELS_DIR: TINY_MODELS, GPU_CONCURRENCY: '2', WEBHOOK_RETRY_SECONDS: '0.2,0.2', WEBHOOK_TIMEOUT_SECONDS: '0.5' });
+const SECRETS_KEY = 'k'.repeat(40);
+const server = useTestServer({ MODELS_DIR: TINY_MODELS, GPU_CONCURRENCY: '2', WEBHOOK_RETRY_SECONDS: '0.2,0.2', WEBHOOK_TIMEOUT_SECONDS: '0.5', WEBHOOK_SECRETS_KEY: SECRETS_KEY });
 
 interface Received {
   id: string;
@@ -166,6 +169,20 @@ describe('webhooks', { timeout: 60_000 }, () => {
     const rotated = (await server().graphql<{ rotateWebhookSecret: string }>('mutation { rotateWebhookSecret }', { key })).data!.rotateWebhookSecret;
     expect(rotated).not.toBe(first);
     expect((await server().graphql<{ webhookSecret: string }>('{ webhookSecret }', { key })).data!.webhookSecret).toBe(rotated);
+  });
+
+  it('keeps secrets sealed in the database with WEBHOOK_SECRETS_KEY, and seals one stored before the key was set', async () => {
+    const { user, key } = await server().createUser('sealed');
+    const secret = (await server().graphql<{ webhookSecret: string }>('{ webhookSecret }', { key })).data!.webhookSecret;
+    const stored = (await WebhookSecretModel.findOne({ userId: user.id }).lean())!.secret;
+    expect(stored).toMatch(/^sealed:v1:/);
+    expect(stored).not.toContain(secret.slice('whsec_'.length));
+    expect(new SecretBox(SECRETS_KEY).open(stored)).toBe(secret);
+
+    const { user: older, key: olderKey } = await server().createUser('unsealed');
+    await WebhookSecretModel.create({ userId: older.id, secret: 'whsec_' + Buffer.alloc(32, 7).toString('base64') });
+    expect((await server().graphql<{ webhookSecret: string }>('{ webhookSecret }', { key: olderKey })).data!.webhookSecret).toBe('whsec_' + Buffer.alloc(32, 7).toString('base64'));
+    expect((await WebhookSecretModel.findOne({ userId: older.id }).lean())!.secret).toMatch(/^sealed:v1:/);
   });
 
   it('refuses a webhook URL that is not http(s), charging nothing', async () => {

@@ -1,6 +1,5 @@
 import { Arg, Authorized, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql';
 import { recentDeliveries } from '../../webhooks/webhook-deliveries.js';
-import { rotateWebhookSecret, webhookSecret } from '../../webhooks/webhook-secrets.js';
 import type { GraphQLContext } from '../context.js';
 import { WebhookDelivery } from './webhook-types.js';
 
@@ -8,14 +7,14 @@ import { WebhookDelivery } from './webhook-types.js';
 export class WebhookResolver {
   @Authorized()
   @Query(() => String, { description: 'Your webhook signing secret (whsec_…): verify `webhook-signature` with it. Made on first use.' })
-  webhookSecret(@Ctx() { user }: GraphQLContext): Promise<string> {
-    return webhookSecret(user!.id);
+  webhookSecret(@Ctx() { user, services }: GraphQLContext): Promise<string> {
+    return services.webhookSecrets.get(user!.id);
   }
 
   @Authorized()
   @Mutation(() => String, { description: 'Replaces your webhook secret and returns the new one; deliveries from now on (retries included) are signed with it.' })
-  rotateWebhookSecret(@Ctx() { user }: GraphQLContext): Promise<string> {
-    return rotateWebhookSecret(user!.id);
+  rotateWebhookSecret(@Ctx() { user, services }: GraphQLContext): Promise<string> {
+    return services.webhookSecrets.rotate(user!.id);
   }
 
   @Authorized()

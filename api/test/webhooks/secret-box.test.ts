@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { SecretBox } from '../../src/webhooks/secret-box.js';
+
+describe('SecretBox (webhook secrets at rest)', () => {
+  const box = new SecretBox('a'.repeat(40));
+  const secret = 'whsec_' + Buffer.alloc(32, 9).toString('base64');
+
+  it('opens what it sealed; the same secret seals differently each time (a fresh IV)', () => {
+    const [first, second] = [box.seal(secret), box.seal(secret)];
+    expect(SecretBox.isSealed(first)).toBe(true);
+    expect(SecretBox.isSealed(secret)).toBe(false);
+    expect(first).not.toBe(second);
+    expect(box.open(first)).toBe(secret);
+    expect(box.open(second)).toBe(secret);
+  });
+
+  it('refuses a value sealed under another key, or altered', () => {
+    const sealed = box.seal(secret);
+    expect(() => new SecretBox('b'.repeat(40)).open(sealed)).toThrow(/does not open with WEBHOOK_SECRETS_KEY: the key was changed, or the value altered/);
+    const bytes = Buffer.from(sealed.slice('sealed:v1:'.length), 'base64url');
+    bytes[bytes.length - 1] ^= 1;
+    expect(() => box.open(`sealed:v1:${bytes.toString('base64url')}`)).toThrow(/does not open/);
+  });
+});
