@@ -45,7 +45,6 @@ export const refusals = {
   badSignature: new EventRefusal('BAD_SIGNATURE', 'The signature header is missing, malformed, expired or does not match.'),
 };
 
-
 /** The job a callback may act on: RUNNING with a secret; otherwise why not. */
 export async function currentJob(id: string): Promise<RunningJob | EventRefusal> {
   const job = isValidObjectId(id) ? await GenerationModel.findById(id).lean<GenerationDocument>() : null;
