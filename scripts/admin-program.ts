@@ -86,7 +86,7 @@ export function adminProgram({ accounts, tokens, loras, hub, connect, out, err }
 
   program
     .command('revoke-key')
-    .description('revokes an API key; it stops working at once')
+    .description('revokes an API key: refused at once, its open WebSockets closed at the servers\' next check')
     .argument('<key>', 'the key id, its prefix (easel_AbCd1234) or the whole key')
     .action((ref: string) =>
       run(async () => {

@@ -129,6 +129,11 @@ export const ENVIRONMENT = z.object({
     .min(32, 'must be at least 32 characters')
     .optional()
     .describe('Signs the short-lived image links (`images { signedUrl }`) for `<img>` tags. Unset: a random key per start; set one shared key when running several API instances.'),
+  WS_ACCESS_RECHECK_SECONDS: z.coerce
+    .number()
+    .positive()
+    .default(60)
+    .describe('How often every open WebSocket\'s API key and user are checked against the database, closing those revoked or changed by what the event bus did not carry (the admin command line, a Redis outage).'),
   WEBHOOK_SECRETS_KEY: z
     .string()
     .min(32, 'must be at least 32 characters')
@@ -197,6 +202,8 @@ export interface Config {
   imageLinkKey: string | undefined;
   /** Seals webhook secrets at rest; unset: stored as they are. */
   webhookSecretsKey: string | undefined;
+  /** How often open sockets' keys are checked against the database. */
+  wsAccessRecheckSeconds: number;
   /** Production may run on an embedded database only when the operator said so. */
   allowMemoryDatabase: boolean;
   redisUrl: string | undefined;
@@ -274,6 +281,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     callbackUrl: e.CALLBACK_URL?.replace(/\/+$/, ''),
     imageLinkKey: e.IMAGE_LINK_KEY,
     webhookSecretsKey: e.WEBHOOK_SECRETS_KEY,
+    wsAccessRecheckSeconds: e.WS_ACCESS_RECHECK_SECONDS,
     allowMemoryDatabase: e.ALLOW_MEMORY_DATABASE,
     redisUrl: e.REDIS_URL,
     corsOrigins: e.CORS_ORIGINS === undefined ? undefined : e.CORS_ORIGINS.trim() === '*' ? '*' : e.CORS_ORIGINS.split(',').map((origin) => origin.trim().replace(/\/+$/, '')),

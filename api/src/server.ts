@@ -155,7 +155,7 @@ async function listen(config: Config, services: Services, database: Database, ov
   app.disable('x-powered-by');
   const httpServer = createServer(app);
 
-  const websockets = graphqlWebSocket({ httpServer, path: GRAPHQL_PATH, schema, services, authenticate, formatError });
+  const websockets = graphqlWebSocket({ httpServer, path: GRAPHQL_PATH, schema, services, authenticate, formatError, accessRecheckMs: config.wsAccessRecheckSeconds * 1000 });
 
   const apollo = new ApolloServer<GraphQLContext>({
     schema,

@@ -34,7 +34,9 @@ export type Authenticate = (authorization: unknown, address: string) => Promise<
  * GraphQL over WebSocket on `path`: a connection needs a valid key in its connectionParams
  * (`{ Authorization: "Bearer <key>" }`); operations meet the same query limits as over HTTP; a
  * revoked key or changed user has its sockets closed at once, on every instance (the access
- * change arrives on the event bus).
+ * change arrives on the event bus). What the bus cannot carry (a change made by the admin
+ * command line, in its own process; one published while Redis was away) is caught by checking
+ * every open socket's key against the database every `accessRecheckMs`.
  */
 export function graphqlWebSocket(options: {
   httpServer: Server;
@@ -43,6 +45,8 @@ export function graphqlWebSocket(options: {
   services: Services;
   authenticate: Authenticate;
   formatError: ReturnType<typeof errorFormatter>;
+  /** How often open sockets' keys are checked against the database. */
+  accessRecheckMs: number;
 }) {
   const { services, schema, authenticate, formatError } = options;
   const { queryLimits } = services.config;
@@ -103,22 +107,44 @@ export function graphqlWebSocket(options: {
     wsServer,
   );
 
+  function close(socket: WebSocket, change: AccessChange): void {
+    const [code, reason] =
+      change.kind === 'KEY_REVOKED' || change.change === 'deleted'
+        ? [WS_CLOSE.unauthorized, change.kind === 'KEY_REVOKED' ? 'API key revoked' : 'User deleted']
+        : [WS_CLOSE.accessChanged, `Access changed (${change.change}): reconnect`];
+    open.delete(socket);
+    socket.close(code, reason);
+  }
+
   const stopListening = services.pubSub.listen(ACCESS_CHANGES_TOPIC, undefined, (payload: unknown) => {
     const change = payload as AccessChange;
     for (const [socket, extra] of open) {
       if (extra.user.id !== change.userId) continue;
       if (change.kind === 'KEY_REVOKED' && extra.keyHash !== change.keyHash) continue;
-      const [code, reason] =
-        change.kind === 'KEY_REVOKED' || change.change === 'deleted'
-          ? [WS_CLOSE.unauthorized, change.kind === 'KEY_REVOKED' ? 'API key revoked' : 'User deleted']
-          : [WS_CLOSE.accessChanged, `Access changed (${change.change}): reconnect`];
-      open.delete(socket);
-      socket.close(code, reason);
+      close(socket, change);
     }
   });
 
+  /** The net under the bus: every open socket's key and user as the database has them now. */
+  async function recheckAccess(): Promise<void> {
+    const access = await services.accounts.currentAccess([...new Set([...open.values()].map((extra) => extra.keyHash))]);
+    for (const [socket, extra] of open) {
+      const now = access.get(extra.keyHash);
+      const userId = extra.user.id;
+      if (!now) close(socket, { kind: 'KEY_REVOKED', userId, keyHash: extra.keyHash });
+      else if (now.role !== extra.user.role) close(socket, { kind: 'USER_CHANGED', userId, change: 'role' });
+      else if (now.plan !== extra.user.plan) close(socket, { kind: 'USER_CHANGED', userId, change: 'plan' });
+    }
+  }
+  const recheckTimer = setInterval(() => {
+    if (open.size === 0) return;
+    recheckAccess().catch((error: unknown) => services.logger.warn({ err: error }, 'could not recheck the open sockets\' API keys; trying again later'));
+  }, options.accessRecheckMs);
+  recheckTimer.unref();
+
   return {
     async dispose() {
+      clearInterval(recheckTimer);
       stopListening();
       await server.dispose();
     },

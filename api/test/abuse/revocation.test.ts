@@ -1,11 +1,13 @@
 import { createClient, type Client } from 'graphql-ws';
 import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { Accounts } from '../../src/accounts/accounts.js';
 import { generate, installModel } from '../generations/support.js';
 import { useTestServer } from '../support/server.js';
 
 // Defect 1 of issue 9: a revoked key kept streaming on its open WebSocket.
-const server = useTestServer({ GPU_CONCURRENCY: '0' });
+// Sockets' keys are checked against the database every 0.3 s here (60 s by default).
+const server = useTestServer({ GPU_CONCURRENCY: '0', WS_ACCESS_RECHECK_SECONDS: '0.3' });
 
 beforeAll(() => installModel(server(), 'tiny-sd15'));
 
@@ -68,6 +70,26 @@ describe('defect 1: revocation takes effect at once', () => {
       expect(await socket.closed).toEqual(expect.objectContaining({ code: 4403, reason: expect.stringMatching(/^Access changed/) }));
       await socket.client.dispose();
     }
+  });
+
+  it('closes sockets whose key or user was changed where the event bus does not reach (the admin command line), at the next check', async () => {
+    // As `npm run admin` does it: its own Accounts, publishing to no bus.
+    const cli = new Accounts();
+    const { user, key } = await server().createUser('cli-revoked');
+    const spare = (await server().graphql('mutation { createApiKey(label: "spare") { key apiKey { id } } }', { key })).data!.createApiKey;
+    const [revoked, kept] = [watch(spare.key), watch(key)];
+    await Promise.all([revoked.connected, kept.connected]);
+    await cli.revokeApiKey(spare.apiKey.id);
+    expect(await revoked.closed).toEqual(expect.objectContaining({ code: 4401, reason: 'API key revoked' }));
+
+    await cli.setPlan(user.id, 'PLUS');
+    expect(await kept.closed).toEqual(expect.objectContaining({ code: 4403, reason: 'Access changed (plan): reconnect' }));
+    // Reconnected under the new plan, it stays open across checks.
+    const again = watch(key);
+    await again.connected;
+    const stillOpen = await Promise.race([again.closed.then(() => false), new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 1_000))]);
+    expect(stillOpen).toBe(true);
+    await Promise.all([revoked.client.dispose(), kept.client.dispose(), again.client.dispose()]);
   });
 
   it('refuses a WebSocket without a valid key at connect, before any operation', async () => {
