@@ -1,4 +1,5 @@
 import path from 'node:path';
+import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 import { API_KEY_PATTERN } from './accounts/api-key-format.js';
 
@@ -129,6 +130,11 @@ export const ENVIRONMENT = z.object({
     .min(32, 'must be at least 32 characters')
     .optional()
     .describe('Signs the short-lived image links (`images { signedUrl }`) for `<img>` tags. Unset: a random key per start; set one shared key when running several API instances.'),
+  TRUST_PROXY: z
+    .string()
+    .regex(/^(true|false|\d+|[^,\s]+(\s*,\s*[^,\s]+)*)$/, 'must be true, false, a number of hops, or a comma-separated list of proxy addresses or subnets')
+    .default('false')
+    .describe('Which proxies in front of the API may say who the client is (X-Forwarded-For), for the per-address rate limits: `false` (none: the socket\'s address), a number of hops (`1` behind one load balancer), or addresses and subnets (`10.0.0.0/8, loopback`), as Express\'s `trust proxy`.'),
   WS_ACCESS_RECHECK_SECONDS: z.coerce
     .number()
     .positive()
@@ -204,6 +210,8 @@ export interface Config {
   webhookSecretsKey: string | undefined;
   /** How often open sockets' keys are checked against the database. */
   wsAccessRecheckSeconds: number;
+  /** TRUST_PROXY: none, a number of hops, or trusted proxy addresses and subnets. */
+  trustProxy: boolean | number | string[];
   /** Production may run on an embedded database only when the operator said so. */
   allowMemoryDatabase: boolean;
   redisUrl: string | undefined;
@@ -256,6 +264,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         'Set MONGODB_URI=mongodb://… (or, for a throwaway demo, ALLOW_MEMORY_DATABASE=true).',
     );
   }
+  const trustProxy = parseTrustProxy(e.TRUST_PROXY);
+  if (Array.isArray(trustProxy)) {
+    try {
+      proxyaddr.compile(trustProxy);
+    } catch (error) {
+      throw new ConfigError(`Invalid environment:\n  TRUST_PROXY: ${(error as Error).message} (got "${e.TRUST_PROXY}")`);
+    }
+  }
   if (e.IMAGE_STORE === 's3' && !e.S3_BUCKET) throw new ConfigError('Invalid environment:\n  S3_BUCKET: is required when IMAGE_STORE is s3');
   return {
     env: e.NODE_ENV,
@@ -282,6 +298,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     imageLinkKey: e.IMAGE_LINK_KEY,
     webhookSecretsKey: e.WEBHOOK_SECRETS_KEY,
     wsAccessRecheckSeconds: e.WS_ACCESS_RECHECK_SECONDS,
+    trustProxy,
     allowMemoryDatabase: e.ALLOW_MEMORY_DATABASE,
     redisUrl: e.REDIS_URL,
     corsOrigins: e.CORS_ORIGINS === undefined ? undefined : e.CORS_ORIGINS.trim() === '*' ? '*' : e.CORS_ORIGINS.split(',').map((origin) => origin.trim().replace(/\/+$/, '')),
@@ -299,4 +316,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         ? { store: 's3', bucket: e.S3_BUCKET!, region: e.S3_REGION, endpoint: e.S3_ENDPOINT, forcePathStyle: e.S3_FORCE_PATH_STYLE === 'true' }
         : { store: 'gridfs' },
   };
+}
+
+function parseTrustProxy(value: string): Config['trustProxy'] {
+  if (value === 'true' || value === 'false') return value === 'true';
+  if (/^\d+$/.test(value)) return Number(value);
+  return value.split(',').map((entry) => entry.trim());
 }

@@ -18,6 +18,7 @@ import { STARTER_CATALOG } from './catalog/starter.js';
 import type { Config } from './config.js';
 import { initIndexes, startDatabase, type Database } from './db/connection.js';
 import { callbackRouter } from './http/callbacks.js';
+import { clientAddress, proxyTrust } from './http/client-address.js';
 import { createDispatcher } from './generations/dispatch/dispatcher.js';
 import { createGpuFunction } from './generations/dispatch/lambda.js';
 import { RunningJobs } from './generations/events/running-jobs.js';
@@ -108,6 +109,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
       recordDeliveries: (generation) => recordWebhookEvent(generation, services.publicUrl),
     };
     const loras = new LoraCatalog(config.lorasDir);
+    const trust = proxyTrust(config.trustProxy);
     const services: Services = {
       config,
       logger,
@@ -130,6 +132,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
       // Without PUBLIC_URL, the listening address, known once listening (see listen).
       publicUrl: config.publicUrl ?? '',
       imageLinks: new ImageLinks(config.imageLinkKey),
+      clientAddress: (request) => clientAddress(request, trust),
       webhookSecrets: new WebhookSecrets(config.webhookSecretsKey === undefined ? undefined : new SecretBox(config.webhookSecretsKey)),
     };
     if (config.isProduction && !config.webhookSecretsKey) logger.warn('WEBHOOK_SECRETS_KEY is not set: webhook signing secrets are stored unsealed in the database');
@@ -205,7 +208,7 @@ async function listen(config: Config, services: Services, database: Database, ov
     GRAPHQL_PATH,
     express.json({ limit: '1mb' }),
     expressMiddleware(apollo, {
-      context: async ({ req }): Promise<GraphQLContext> => ({ user: await authenticate(req.headers.authorization, req.socket.remoteAddress ?? 'unknown'), services }),
+      context: async ({ req }): Promise<GraphQLContext> => ({ user: await authenticate(req.headers.authorization, services.clientAddress(req)), services }),
     }),
   );
   // Whatever no route answered, and the body parsers' errors: JSON with a code, never HTML.

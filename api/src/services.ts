@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { Accounts } from './accounts/accounts.js';
 import type { TokenService } from './accounts/token-service.js';
@@ -31,6 +32,8 @@ export interface Services {
   imageLinks: ImageLinks;
   /** Per-user and per-address budgets (RATE_LIMITED / HTTP 429). */
   rateLimits: RateLimits;
+  /** The client's address of a request or WebSocket upgrade (TRUST_PROXY), for per-address limits. */
+  clientAddress(request: IncomingMessage): string;
   /** The users' webhook signing secrets (sealed with WEBHOOK_SECRETS_KEY when set). */
   webhookSecrets: WebhookSecrets;
 }

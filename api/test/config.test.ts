@@ -36,6 +36,13 @@ describe('loadConfig', () => {
     expect(config.publicUrl).toBe('https://easel.example.com');
   });
 
+  it('reads TRUST_PROXY as Express does: none, hops, or proxy addresses; refuses what is none of them', () => {
+    expect(loadConfig({}).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '1' }).trustProxy).toBe(1);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, loopback' }).trustProxy).toEqual(['10.0.0.0/8', 'loopback']);
+    expect(() => loadConfig({ TRUST_PROXY: 'the-load-balancer' })).toThrow(/TRUST_PROXY: invalid IP address: the-load-balancer/);
+  });
+
   it('names every bad variable in one clear error, without echoing secrets', () => {
     let error: unknown;
     try {

@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server } from 'node:http';
+import type { Server } from 'node:http';
 import { GraphQLError, specifiedRules, validate, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
@@ -57,7 +57,7 @@ export function graphqlWebSocket(options: {
     path: options.path,
     // Refused before the upgrade: 429 with Retry-After, like the REST routes.
     verifyClient: (info, accept) => {
-      services.rateLimits.consume('wsConnects', addressOf(info.req)).then(
+      services.rateLimits.consume('wsConnects', services.clientAddress(info.req)).then(
         () => accept(true),
         (error: unknown) => {
           if (error instanceof RateLimitedError) accept(false, 429, error.message, { 'retry-after': String(error.retryAfterSeconds) });
@@ -74,7 +74,7 @@ export function graphqlWebSocket(options: {
         const authorization = ctx.connectionParams?.Authorization ?? ctx.connectionParams?.authorization;
         let user: User | undefined;
         try {
-          user = await authenticate(authorization, addressOf(ctx.extra.request));
+          user = await authenticate(authorization, services.clientAddress(ctx.extra.request));
         } catch (error) {
           if (!(error instanceof GraphQLError)) throw error;
         }
@@ -149,11 +149,6 @@ export function graphqlWebSocket(options: {
       await server.dispose();
     },
   };
-}
-
-/** The caller's address, as Express's `trust proxy` would see it without a proxy in front. */
-function addressOf(request: IncomingMessage): string {
-  return request.socket.remoteAddress ?? 'unknown';
 }
 
 /** graphql-ws sends errors as they are: give them the code the HTTP path would have. */

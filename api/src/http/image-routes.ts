@@ -13,7 +13,7 @@ export const IMAGES_PATH = '/images';
  * `<img>` tags, which cannot send a key. (The GPU function fetches base images through the signed
  * callback route instead.)
  */
-export function imageRoutes(services: Pick<Services, 'accounts' | 'imageLinks' | 'rateLimits'>): Router {
+export function imageRoutes(services: Pick<Services, 'accounts' | 'imageLinks' | 'rateLimits' | 'clientAddress'>): Router {
   const router = Router();
   router.get(`${IMAGES_PATH}/:id`, async (req: Request<{ id: string }>, res: Response, next: NextFunction) => {
     if (req.query.token === undefined) return next();

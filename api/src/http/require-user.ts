@@ -1,8 +1,9 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { Accounts, User } from '../accounts/accounts.js';
+import type { User } from '../accounts/accounts.js';
 import { bearerKey } from '../accounts/api-key-format.js';
 import { authenticateFrom } from '../rate-limits/authenticate.js';
-import { RateLimitedError, type RateLimits } from '../rate-limits/rate-limits.js';
+import { RateLimitedError } from '../rate-limits/rate-limits.js';
+import type { Services } from '../services.js';
 
 /** The JSON body of every error a plain HTTP endpoint answers, with the same codes as GraphQL. */
 export interface HttpErrorBody {
@@ -29,11 +30,11 @@ export interface UserLocals {
  * ("Authorization: Bearer easel_…"). No key or a bad one: 401 with a JSON error, before any body
  * is read.
  */
-export function requireUser(services: { accounts: Accounts; rateLimits: RateLimits }): RequestHandler {
+export function requireUser(services: Pick<Services, 'accounts' | 'rateLimits' | 'clientAddress'>): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
     let user: User | undefined;
     try {
-      user = await authenticateFrom(req.socket.remoteAddress ?? 'unknown', bearerKey(req.headers.authorization), services);
+      user = await authenticateFrom(services.clientAddress(req), bearerKey(req.headers.authorization), services);
     } catch (error) {
       if (!(error instanceof RateLimitedError)) return next(error);
       return sendTooMany(res, error);

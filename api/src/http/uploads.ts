@@ -38,7 +38,7 @@ export interface UploadAnswer {
  * `{ id, width, height, format, bytes }`; 413 past MAX_UPLOAD_BYTES, 400 for bytes that are not a
  * whole image, 401 without a key, always with `{ error: { code, message } }`.
  */
-export function uploadRoutes(services: Pick<Services, 'accounts' | 'rateLimits'>, maxBytes = MAX_UPLOAD_BYTES): Router {
+export function uploadRoutes(services: Pick<Services, 'accounts' | 'rateLimits' | 'clientAddress'>, maxBytes = MAX_UPLOAD_BYTES): Router {
   const router = Router();
   const perUser = rateLimit(services.rateLimits, 'uploads', (_req, res) => (res.locals as UserLocals).user.id);
   router.post(UPLOADS_PATH, requireUser(services), perUser, readImageBody(maxBytes), async (req, res) => {

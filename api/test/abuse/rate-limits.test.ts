@@ -41,6 +41,13 @@ describe('defect 4: rate limits', () => {
     expect(answers.map((answer) => codes(answer)[0])).toEqual(['UNAUTHENTICATED', 'UNAUTHENTICATED', 'UNAUTHENTICATED', 'UNAUTHENTICATED', 'RATE_LIMITED', 'RATE_LIMITED']);
     expect(answers[5].status).toBe(429);
     expect(codes(await server().graphql('{ me { name } }', { key }))).toEqual(['RATE_LIMITED']);
+    // Without TRUST_PROXY, a forwarded-for header is not believed: the socket's address is the client.
+    const spoofed = await fetch(`${server().url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'x-forwarded-for': '203.0.113.9' },
+      body: JSON.stringify({ query: '{ me { name } }' }),
+    });
+    expect(spoofed.status).toBe(429);
     const upload = await fetch(`${server().url}/uploads`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'image/png' }, body: 'x' });
     expect(upload.status).toBe(429);
     expect(Number(upload.headers.get('retry-after'))).toBeGreaterThan(0);
