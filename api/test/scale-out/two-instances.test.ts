@@ -51,6 +51,8 @@ beforeAll(async () => {
     JOB_LEASE_SECONDS: '2',
     REDIS_URL: redis.url,
     IMAGE_LINK_KEY: 'a shared key of at least thirty-two characters',
+    // Small enough to cross in a test; the counters live in Redis, shared by both instances.
+    RATE_LIMIT_ANALYZE: '4',
   };
   // One after the other: both would otherwise seed the starter catalog at once.
   a = await startApiProcess({ ...env, PORT: String(await freePort()) });
@@ -152,6 +154,22 @@ describe('two API instances on one Redis event bus', { timeout: 90_000 }, () => 
     } finally {
       await Promise.all(sockets.map((socket) => socket.client.dispose()));
     }
+  });
+
+  it("counts a user's requests on both instances against one budget (the limits' counters in Redis)", async () => {
+    const { key } = await new Accounts().createUser({ name: 'hedy', plan: 'PLUS' });
+    const analyze = async (instance: RunningProcess) => {
+      const response = await fetch(`${instance.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ query: '{ analyzePrompt(modelId: "tiny-sd15", prompt: "a cat") { prompt { tokenCount } } }' }),
+      });
+      const result = (await response.json()) as { errors?: { extensions: { code: string } }[] };
+      return result.errors?.[0].extensions.code ?? 'OK';
+    };
+    const answers = [];
+    for (const instance of [a, b!, a, b!, a, b!]) answers.push(await analyze(instance));
+    expect(answers).toEqual(['OK', 'OK', 'OK', 'OK', 'RATE_LIMITED', 'RATE_LIMITED']);
   });
 
   it('when Redis stops mid-stream: the subscriber gets an error, /healthz says 503, the job still ends; when it is back, subscribing works again', async () => {
