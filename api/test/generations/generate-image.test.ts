@@ -116,6 +116,21 @@ describe('generateImage', () => {
       hires: { scale: 1.5, resizeWidth: 0, resizeHeight: 0, upscaler: 'Latent (bicubic)', steps: 8, prompt: 'a castle, detailed', negativePrompt: '', sampler: 'dpmpp_2m', schedule: 'karras' },
     });
     expect(await balanceOf(server(), key)).toBe(19);
+    // And the API shows them as stored.
+    const shown = await server().graphql<{ generation: { settings: { padConds: boolean; hires: Record<string, unknown> | null } } }>(
+      `query ($id: ID!) { generation(id: $id) { settings { padConds hires { scale resizeWidth resizeHeight upscaler steps prompt negativePrompt samplerId schedule } } } }`,
+      { key, variables: { id: response.data!.generateImage.id } },
+    );
+    expect(shown.data!.generation.settings).toEqual({
+      padConds: true,
+      hires: { scale: 1.5, resizeWidth: 0, resizeHeight: 0, upscaler: 'Latent (bicubic)', steps: 8, prompt: 'a castle, detailed', negativePrompt: '', samplerId: 'dpmpp_2m', schedule: 'karras' },
+    });
+    const plain = await generate(server(), key, { modelId: MODEL, prompt: 'a cat', width: 256, height: 256 });
+    const plainShown = await server().graphql<{ generation: { settings: { padConds: boolean; hires: null } } }>(`query ($id: ID!) { generation(id: $id) { settings { padConds hires { scale } } } }`, {
+      key,
+      variables: { id: plain.data!.generateImage.id },
+    });
+    expect(plainShown.data!.generation.settings).toEqual({ padConds: false, hires: null });
 
     for (const [hires, field] of [
       [{ upscaler: 'ESRGAN_4x' }, 'hires.upscaler'],
@@ -128,7 +143,7 @@ describe('generateImage', () => {
       expect(codes(refused), JSON.stringify(hires)).toEqual(['BAD_USER_INPUT']);
       expect((refused.errors![0].extensions!.invalidFields as { field: string }[]).map((problem) => problem.field), JSON.stringify(hires)).toContain(field);
     }
-    expect(await balanceOf(server(), key)).toBe(19);
+    expect(await balanceOf(server(), key)).toBe(18);
   });
 
   it('refuses bad input with BAD_USER_INPUT naming the field, and charges and stores nothing', async () => {

@@ -106,7 +106,15 @@ export class GenerationResolver {
     // ImageSettings' defaults fill settings a generation stored before they existed (the noise settings).
     const parsed = ImageSettings.safeParse(settings);
     const complete = { ...(parsed.success ? parsed.data : {}), ...settings };
-    return { ...complete, sampler: samplerLabel(settings), samplerId: settings.sampler, scheduleLabel: SCHEDULE_LABELS[settings.schedule] };
+    const { hires } = complete;
+    return {
+      ...complete,
+      sampler: samplerLabel(settings),
+      samplerId: settings.sampler,
+      scheduleLabel: SCHEDULE_LABELS[settings.schedule],
+      padConds: complete.padConds ?? false,
+      hires: hires ? { ...hires, samplerId: hires.sampler ?? null, schedule: hires.schedule ?? null } : null,
+    };
   }
 
   @FieldResolver()

@@ -49,6 +49,36 @@ export class GenerationModelRef {
   family!: ModelFamily;
 }
 
+@ObjectType({ description: "The hires fix a generation runs with (A1111's hr_* parameters), its defaults filled in." })
+export class HiresFixSettings {
+  @Field(() => Float, { description: 'The upscale factor, used when no resize is given.' })
+  scale!: number;
+
+  @Field(() => Int, { description: 'The resize width; 0 follows the aspect (both 0: `scale`).' })
+  resizeWidth!: number;
+
+  @Field(() => Int)
+  resizeHeight!: number;
+
+  @Field({ description: 'As A1111 names it, e.g. "Latent".' })
+  upscaler!: string;
+
+  @Field(() => Int, { description: 'Steps of the second pass; 0: the same as `steps`.' })
+  steps!: number;
+
+  @Field({ description: "The second pass's prompt; '': the prompt." })
+  prompt!: string;
+
+  @Field({ description: "The second pass's negative prompt; '': the negative prompt." })
+  negativePrompt!: string;
+
+  @Field(() => String, { nullable: true, description: "The second pass's sampler id; null: the first pass's." })
+  samplerId!: string | null;
+
+  @Field(() => String, { nullable: true, description: "The second pass's schedule id; null: the first pass's." })
+  schedule!: string | null;
+}
+
 @ObjectType('GenerationSettings', { description: 'The settings a generation runs with, after the model defaults filled the gaps.' })
 export class GenerationSettingsInfo extends ModelDefaults {
   @Field({ description: 'Sampler id, e.g. "dpmpp_2m_sde".' })
@@ -80,6 +110,12 @@ export class GenerationSettingsInfo extends ModelDefaults {
 
   @Field(() => Float, { description: 'img2img only: how much of the base image was repainted.' })
   denoiseStrength!: number;
+
+  @Field({ description: "A1111's pad_cond_uncond: the shorter of prompt and negative prompt padded to the other's length." })
+  padConds!: boolean;
+
+  @Field(() => HiresFixSettings, { nullable: true, description: 'Null without a hires fix.' })
+  hires!: HiresFixSettings | null;
 }
 
 @ObjectType({ description: 'Milliseconds spent in each phase of a finished generation.' })
