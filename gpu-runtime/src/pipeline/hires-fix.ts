@@ -88,8 +88,8 @@ export async function hiresPass({ model, discretization, settings, plan, seeds, 
     hiresSteps: scheduleSteps(sampler, hires.steps || settings.steps),
   });
 
-  // 3. img2img from the upscaled image, with noise of the image's seed and source at the new size
-  // (A1111 continues the first pass's generator here; this starts it again at the larger shape).
+  // 3. img2img from the upscaled image, with noise of the image's seeds at the new size: as
+  // A1111's sample_hr_pass, a new ImageRNG at that shape (variation seed and ENSD included), its first draw.
   const imageNoise = new ImageNoise({
     source: settings.rngSource,
     seeds,
