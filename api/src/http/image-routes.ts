@@ -8,22 +8,25 @@ export const IMAGES_PATH = '/images';
 
 /**
  * `GET /images/:id`, a generated PNG, and `GET /uploads/:id`, an uploaded base image, to their
- * owner only (Bearer key); anyone else gets the same 404 as for an id that does not exist. A
- * generated PNG is also served on a signed link (`?expires=…&token=…`, see ImageLinks), for
- * `<img>` tags, which cannot send a key. (The GPU function fetches base images through the signed
- * callback route instead.)
+ * owner only (Bearer key); anyone else gets the same 404 as for an id that does not exist. Both
+ * are also served on a signed link (`?expires=…&token=…`, see ImageLinks), for `<img>` tags,
+ * which cannot send a key. (The GPU function fetches base images through the signed callback
+ * route instead.)
  */
 export function imageRoutes(services: Pick<Services, 'accounts' | 'imageLinks' | 'rateLimits' | 'clientAddress'>): Router {
   const router = Router();
-  router.get(`${IMAGES_PATH}/:id`, async (req: Request<{ id: string }>, res: Response, next: NextFunction) => {
-    if (req.query.token === undefined) return next();
-    if (!services.imageLinks.verify(req.params.id, req.query.expires, req.query.token)) {
-      return sendError(res, 403, 'FORBIDDEN', 'This image link has expired or is not valid; read the generation\'s images again for a fresh one.');
-    }
-    const file = await findImage('images', req.params.id);
-    if (!file) return notFound(res);
-    serve(res, file);
-  });
+  const signedImage = (bucket: ImageBucket) =>
+    async function serveSignedImage(req: Request<{ id: string }>, res: Response, next: NextFunction) {
+      if (req.query.token === undefined) return next();
+      if (!services.imageLinks.verify(req.params.id, req.query.expires, req.query.token, bucket)) {
+        return sendError(res, 403, 'FORBIDDEN', 'This image link has expired or is not valid; read the generation again for a fresh one.');
+      }
+      const file = await findImage(bucket, req.params.id);
+      if (!file) return notFound(res);
+      serve(res, file);
+    };
+  router.get(`${IMAGES_PATH}/:id`, signedImage('images'));
+  router.get(`${UPLOADS_PATH}/:id`, signedImage('uploads'));
   const ownImage = (bucket: ImageBucket) =>
     async function serveOwnImage(req: { params: { id: string } }, res: Response) {
       const { user } = res.locals as UserLocals;

@@ -14,6 +14,7 @@ import { plural, timeOfDay } from './format.js';
 import type { VariablesOf } from './graphql.js';
 import {
   AnalyzePromptQuery,
+  BaseImageQuery,
   CancelGenerationMutation,
   GenerateImageMutation,
   GenerationsQuery,
@@ -261,6 +262,14 @@ function Studio({ api, onSignOut }: { api: Api; onSignOut: (reason?: string) => 
       seedMode: 'fixed',
       seed: s.seed,
     }));
+    // The base image too (img2img), or none (text-to-image).
+    setBaseImage(undefined);
+    if (generation.baseImageId) {
+      api.request(BaseImageQuery, { id: generation.id }).then(({ generation: found }) => {
+        const image = found?.baseImage;
+        if (image) setBaseImage({ id: image.id, width: image.width, height: image.height, previewUrl: image.signedUrl, name: 'from the earlier generation' });
+      }, fail);
+    }
     document.getElementById('prompt')?.focus();
   };
 

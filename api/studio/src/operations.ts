@@ -85,6 +85,11 @@ export const GenerationsQuery = graphql(
   [GenerationFields],
 );
 
+/** A generation's base image, read when its settings are reused (not with every generation shown). */
+export const BaseImageQuery = graphql(`
+  query BaseImage($id: ID!) { generation(id: $id) { baseImage { id signedUrl width height } } }
+`);
+
 export type Model = ResultOf<typeof StudioCatalogQuery>['models'][number];
 export type SamplerOption = ResultOf<typeof StudioCatalogQuery>['samplers'][number];
 export type Analysis = ResultOf<typeof AnalyzePromptQuery>['analyzePrompt'];

@@ -117,6 +117,35 @@ describe('POST /uploads', () => {
     }
     expect(await balanceOf(server(), stranger.key)).toBe(20);
   });
+
+  it('shows a generation its base image, with a signed link for <img> that opens that upload only', async () => {
+    const owner = await server().createUser('reuser');
+    const bytes = await image('webp', 96, 64);
+    const uploaded = (await (await post(bytes, { ...bearer(owner.key), 'content-type': 'image/webp' })).json()) as { id: string };
+    const img2img = (await generate(server(), owner.key, { modelId: 'tiny-sd15', prompt: 'x', baseImageId: uploaded.id })).data!.generateImage.id;
+    const txt2img = (await generate(server(), owner.key, { modelId: 'tiny-sd15', prompt: 'x' })).data!.generateImage.id;
+    type Shown = { generation: { baseImage: { id: string; url: string; signedUrl: string; width: number; height: number } | null } };
+    const query = 'query ($id: ID!) { generation(id: $id) { baseImage { id url signedUrl width height } } }';
+    const { baseImage } = (await server().graphql<Shown>(query, { key: owner.key, variables: { id: img2img } })).data!.generation;
+    expect(baseImage).toEqual({
+      id: uploaded.id,
+      url: `${server().url}/uploads/${uploaded.id}`,
+      signedUrl: expect.stringMatching(new RegExp(`^${server().url}/uploads/${uploaded.id}\\?expires=\\d+&token=[\\w-]+$`)),
+      width: 96,
+      height: 64,
+    });
+    expect((await server().graphql<Shown>(query, { key: owner.key, variables: { id: txt2img } })).data!.generation.baseImage).toBeNull();
+
+    const linked = await fetch(baseImage!.signedUrl);
+    expect(linked.status).toBe(200);
+    expect(linked.headers.get('content-type')).toBe('image/webp');
+    expect(Buffer.from(await linked.arrayBuffer()).equals(bytes)).toBe(true);
+    // The same signature names an upload, not a generated image of that id, nor another upload.
+    const other = (await (await post(await image('png'), { ...bearer(owner.key), 'content-type': 'image/png' })).json()) as { id: string };
+    for (const forged of [baseImage!.signedUrl.replace('/uploads/', '/images/'), baseImage!.signedUrl.replace(uploaded.id, other.id)]) {
+      expect((await fetch(forged)).status).toBe(403);
+    }
+  });
 });
 
 describe('GET /images/:id', () => {

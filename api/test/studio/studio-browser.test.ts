@@ -302,6 +302,16 @@ describe('Easel Studio in a browser', { timeout: 120_000 }, () => {
     expect(await page.getByRole('dialog').innerText()).toMatch(/Denoise strength\s+0\.6/);
     await shot(page, '9-phone-detail');
     await page.getByRole('dialog').getByRole('button', { name: 'Close' }).click();
+
+    // Reusing an img2img generation's settings brings its base image back (from the API, by signed link).
+    await page.getByRole('button', { name: 'Remove base image' }).click();
+    await page.getByRole('img', { name: /^Base image/ }).waitFor({ state: 'detached' });
+    await page.locator('.current').getByRole('button', { name: /^Open details/ }).first().click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Use these settings' }).click();
+    const restored = page.getByRole('img', { name: /^Base image from the earlier generation, 64×128/ });
+    await restored.waitFor({ timeout: 15_000 });
+    await expect.poll(() => restored.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth), { timeout: 15_000 }).toBe(64);
+    expect(await page.getByRole('slider', { name: /Denoise strength/ }).inputValue()).toBe('0.6');
     expect(await contentWidth(page)).toBeLessThanOrEqual(390);
     await shot(page, '10-phone');
 

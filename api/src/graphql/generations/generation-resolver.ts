@@ -9,7 +9,9 @@ import {
   listGenerations,
   MAX_GENERATIONS_PAGE,
 } from '../../generations/create/generation-service.js';
+import { findImage, type ImageBucket } from '../../generations/images/image-store.js';
 import { IMAGES_PATH } from '../../http/image-routes.js';
+import { UPLOADS_PATH } from '../../http/uploads.js';
 import type { PublishedGeneration } from '../../generations/events/publisher.js';
 import { queuePosition } from '../../generations/dispatch/queue.js';
 import type { GraphQLContext } from '../context.js';
@@ -18,6 +20,7 @@ import { withoutNulls } from '../without-nulls.js';
 import { GenerateImageInput } from './generation-inputs.js';
 import {
   GeneratedImage,
+  ImageFile,
   Generation,
   GenerationConnection,
   GenerationModelRef,
@@ -88,11 +91,21 @@ export class GenerationResolver {
 
   @FieldResolver()
   images(@Root() generation: PublishedGeneration, @Ctx() { services }: GraphQLContext): GeneratedImage[] {
-    return generation.images.map((image) => {
-      const id = image.fileId.toHexString();
-      const url = `${services.publicUrl}${IMAGES_PATH}/${id}`;
-      return { id, url, signedUrl: `${url}?${services.imageLinks.query(id)}`, seed: image.seed, width: image.width, height: image.height, infotext: image.infotext ?? null };
-    });
+    return generation.images.map((image) => ({
+      ...imageLinks(services, 'images', image.fileId.toHexString()),
+      seed: image.seed,
+      width: image.width,
+      height: image.height,
+      infotext: image.infotext ?? null,
+    }));
+  }
+
+  @FieldResolver(() => ImageFile, { nullable: true })
+  async baseImage(@Root() generation: PublishedGeneration, @Ctx() { services }: GraphQLContext): Promise<ImageFile | null> {
+    if (!generation.baseImageId) return null;
+    const id = generation.baseImageId.toHexString();
+    const file = await findImage('uploads', id, generation.userId);
+    return file ? { ...imageLinks(services, 'uploads', id), width: file.metadata.width, height: file.metadata.height } : null;
   }
 
   @FieldResolver()
@@ -137,6 +150,12 @@ export class GenerationResolver {
   baseImageId(@Root() generation: PublishedGeneration): string | null {
     return generation.baseImageId?.toHexString() ?? null;
   }
+}
+
+/** Where the owner fetches a stored file, with a key or with the signed link. */
+function imageLinks(services: GraphQLContext['services'], bucket: ImageBucket, id: string): Pick<ImageFile, 'id' | 'url' | 'signedUrl'> {
+  const url = `${services.publicUrl}${bucket === 'images' ? IMAGES_PATH : UPLOADS_PATH}/${id}`;
+  return { id, url, signedUrl: `${url}?${services.imageLinks.query(id, bucket)}` };
 }
 
 /** A Buffer field reads back as a Buffer from mongoose documents, and as BSON Binary from lean reads. */

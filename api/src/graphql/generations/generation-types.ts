@@ -16,17 +16,20 @@ export const GenerationStatusEnum = graphqlEnum(
 
 // The fields named in issue 4 (and their types, DateTime included) are what clients rely on.
 
-@ObjectType({ description: 'One image of a finished generation.' })
-export class GeneratedImage extends ImageSize {
+@ObjectType({ description: 'A stored image: its size, and where its owner fetches it.' })
+export class ImageFile extends ImageSize {
   @Field(() => ID)
   id!: string;
 
-  @Field({ description: 'Absolute URL of the PNG, served to its owner only (send the API key).' })
+  @Field({ description: 'Absolute URL of the file, served to its owner only (send the API key).' })
   url!: string;
 
   @Field({ description: '`url` with a signature that stands in for the API key, for `<img src>`; it works for one to two hours.' })
   signedUrl!: string;
+}
 
+@ObjectType({ description: 'One image of a finished generation (a PNG).' })
+export class GeneratedImage extends ImageFile {
   @Field(() => Float, { description: 'The seed of this image (the generation seed + its index in the batch).' })
   seed!: number;
 
@@ -206,6 +209,9 @@ export class Generation {
 
   @Field(() => ID, { nullable: true, description: 'The uploaded image img2img started from.' })
   baseImageId!: string | null;
+
+  @Field(() => ImageFile, { nullable: true, description: 'The uploaded image img2img started from, to show or reuse; null for text-to-image (or once the upload is gone).' })
+  baseImage!: ImageFile | null;
 
   @Field(() => Int, { description: 'Tokens paid: one per image.' })
   tokensCharged!: number;

@@ -5,7 +5,7 @@ export interface BaseImageValue {
   id: string;
   width: number;
   height: number;
-  /** A data: URL of the file, for the preview (the page's CSP allows data: images, not blob:). */
+  /** For the preview: a data: URL of a file just chosen (the page's CSP allows data: images, not blob:), or a signed link to an earlier upload. */
   previewUrl: string;
   name: string;
 }
