@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatInfotext, HiresFix, HIRES_UPSCALERS, parseInfotext, SAMPLERS, SCHEDULES, type InfotextParameters } from '../src/index.js';
+import { formatInfotext, HiresFix, HIRES_UPSCALERS, parseInfotext, RNG_SOURCES, SAMPLER_NOISE, SAMPLERS, SCHEDULES, type InfotextParameters } from '../src/index.js';
 
 const base: InfotextParameters = {
   prompt: 'masterpiece, (a cat:1.2) on a sofa',
@@ -92,10 +92,14 @@ const parameters = fc.record({
   denoiseStrength: fc.option(fc.double({ min: 0, max: 1, noNaN: true }), { nil: undefined }),
   padConds: fc.boolean(),
   hires: fc.option(hiresFix, { nil: undefined }),
+  rngSource: fc.option(fc.constantFrom(...RNG_SOURCES), { nil: undefined }),
+  subseed: fc.option(fc.integer({ min: 0, max: 2 ** 32 - 1 }), { nil: undefined }),
+  subseedStrength: fc.option(fc.double({ min: 0, max: 1, noNaN: true }), { nil: undefined }),
+  etaNoiseSeedDelta: fc.option(fc.integer({ min: 0, max: 2 ** 32 - 1 }), { nil: undefined }),
 });
 
 describe('the infotext Easel writes', () => {
-  it('reads back into the same settings, for every sampler, schedule and hires option', () => {
+  it('reads back into the same settings, for every sampler, schedule, hires option, random source, variation seed and ENSD', () => {
     fc.assert(
       fc.property(parameters, (drawn) => {
         const hires = drawn.hires && HiresFix.parse({ ...drawn.hires, resizeWidth: drawn.hires.resize[0], resizeHeight: drawn.hires.resize[1] });
@@ -105,6 +109,10 @@ describe('the infotext Easel writes', () => {
         const effective = (p: InfotextParameters | ReturnType<typeof roundTrip>) => ({
           ...p,
           padConds: p.padConds ?? false,
+          // A variation seed is written only with a strength, ENSD only where the sampler draws per-step noise.
+          subseed: p.subseedStrength ? p.subseed : undefined,
+          subseedStrength: p.subseedStrength || undefined,
+          etaNoiseSeedDelta: p.etaNoiseSeedDelta && SAMPLER_NOISE[p.sampler] === 'sequential' ? p.etaNoiseSeedDelta : undefined,
           hires: p.hires && {
             ...HiresFix.parse(p.hires),
             // A scale is not written with a resize, and an unset one reads back as the default.
