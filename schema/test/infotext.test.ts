@@ -112,7 +112,7 @@ describe('the infotext Easel writes', () => {
           // A variation seed is written only with a strength, ENSD only where the sampler draws per-step noise.
           subseed: p.subseedStrength ? p.subseed : undefined,
           subseedStrength: p.subseedStrength || undefined,
-          etaNoiseSeedDelta: p.etaNoiseSeedDelta && SAMPLER_NOISE[p.sampler] === 'sequential' ? p.etaNoiseSeedDelta : undefined,
+          etaNoiseSeedDelta: p.etaNoiseSeedDelta && p.sampler && SAMPLER_NOISE[p.sampler] === 'sequential' ? p.etaNoiseSeedDelta : undefined,
           hires: p.hires && {
             ...HiresFix.parse(p.hires),
             // A scale is not written with a resize, and an unset one reads back as the default.
