@@ -277,7 +277,17 @@ describe('Easel Studio in a browser', { timeout: 120_000 }, () => {
     });
     expect(unnamed).toEqual([]);
 
-    // From the keyboard: type a prompt.
+    // From the keyboard: the model tiers are tabs, moved between with the arrow keys.
+    const selectedTab = () => page.getByRole('tab', { selected: true }).textContent();
+    const focusedTab = () => page.evaluate(() => (globalThis as unknown as { document: { activeElement: { textContent: string } | null } }).document.activeElement?.textContent);
+    await page.getByRole('tab', { name: 'Easy' }).focus();
+    await page.keyboard.press('ArrowRight');
+    expect([await selectedTab(), await focusedTab()]).toEqual(['Advanced', 'Advanced']);
+    expect(await page.getByRole('tab', { name: 'Easy' }).getAttribute('tabindex')).toBe('-1');
+    await page.keyboard.press('ArrowLeft');
+    expect([await selectedTab(), await focusedTab()]).toEqual(['Easy', 'Easy']);
+
+    // Type a prompt.
     await page.getByRole('textbox', { name: 'Prompt', exact: true }).focus();
     await page.keyboard.type('a small boat');
 
