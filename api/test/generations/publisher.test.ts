@@ -68,4 +68,19 @@ describe('publishGeneration', () => {
     }
     await Promise.all(topics.map((iterator) => iterator.return?.()));
   });
+
+  it("sends a running job's progress to everyone only when it has a webhook: it moves no queue position", () => {
+    const pubSub = createEaselPubSub();
+    const heard: string[] = [];
+    pubSub.listen(ALL_GENERATIONS_TOPIC, undefined, (generation) => heard.push((generation as { note: string }).note));
+    const publish = (note: string, fields: Partial<GenerationDocument>) =>
+      publishGeneration(pubSub, { _id: new Types.ObjectId(), userId: 'user-1', note, ...fields } as unknown as GenerationDocument);
+    publish('queued', { status: 'QUEUED', lastSequence: -1 });
+    publish('claimed', { status: 'RUNNING', lastSequence: -1 });
+    publish('progress', { status: 'RUNNING', lastSequence: 3 });
+    publish('progress with a webhook', { status: 'RUNNING', lastSequence: 3, webhook: { url: 'https://example.com/hook', events: ['progress'] } });
+    publish('requeued after a silent lease', { status: 'QUEUED', lastSequence: 3 });
+    publish('ended', { status: 'SUCCEEDED', lastSequence: 4 });
+    expect(heard).toEqual(['queued', 'claimed', 'progress with a webhook', 'requeued after a silent lease', 'ended']);
+  });
 });

@@ -2,9 +2,10 @@ import type { EaselPubSub } from './event-bus.js';
 import { FINAL_STATUSES, type GenerationDocument } from '../generation.js';
 
 /**
- * Topics of generation updates. Each update goes to three: the generation's own (for
- * `generationUpdated`), its owner's (for `myGenerations`) and one for all (queue positions move
- * when any job leaves or re-enters the queue).
+ * Topics of generation updates. Each update goes to the generation's own (for
+ * `generationUpdated`) and its owner's (for `myGenerations`), and to one for all when someone
+ * there needs it: queue positions move when a job enters or leaves the queue, and the webhook
+ * worker wakes for generations with a webhook.
  */
 export const GENERATION_TOPIC = 'GENERATION';
 export const USER_GENERATIONS_TOPIC = 'USER_GENERATIONS';
@@ -23,7 +24,16 @@ export function publishGeneration(pubSub: EaselPubSub, generation: GenerationDoc
   const { jobSecret: _secret, ...published } = plain;
   pubSub.publish(GENERATION_TOPIC, published._id.toHexString(), published);
   pubSub.publish(USER_GENERATIONS_TOPIC, published.userId, published);
-  pubSub.publish(ALL_GENERATIONS_TOPIC, published);
+  if (movesQueues(published) || published.webhook) pubSub.publish(ALL_GENERATIONS_TOPIC, published);
+}
+
+/**
+ * Whether an update can move queue positions: anything but the function's events on a running
+ * job (after its claim, lastSequence -1, they change no job's place in the queue), which are most
+ * updates, each sent on to every instance.
+ */
+function movesQueues(generation: PublishedGeneration): boolean {
+  return !(generation.status === 'RUNNING' && generation.lastSequence >= 0);
 }
 
 /**
