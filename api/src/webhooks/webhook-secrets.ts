@@ -34,11 +34,19 @@ export class WebhookSecrets {
     return this.reveal((await WebhookSecretModel.findOne({ userId }).lean())!);
   }
 
-  /** A new secret; deliveries from now on (retries included) are signed with it. */
+  /**
+   * A new secret; deliveries from now on (retries included) are signed with it. The old one is
+   * never read, so a secret sealed under a key since replaced can still be rotated away.
+   */
   async rotate(userId: string): Promise<string> {
-    await this.get(userId);
     const secret = newWebhookSecret();
-    await WebhookSecretModel.updateOne({ userId }, { $set: { secret: this.stored(secret) } });
+    try {
+      await WebhookSecretModel.updateOne({ userId }, { $set: { secret: this.stored(secret) } }, { upsert: true });
+    } catch (error) {
+      if (!isDuplicateKeyError(error)) throw error;
+      // Made at this moment by a first read: replace it.
+      await WebhookSecretModel.updateOne({ userId }, { $set: { secret: this.stored(secret) } });
+    }
     return secret;
   }
 

@@ -183,6 +183,14 @@ describe('webhooks', { timeout: 60_000 }, () => {
     await WebhookSecretModel.create({ userId: older.id, secret: 'whsec_' + Buffer.alloc(32, 7).toString('base64') });
     expect((await server().graphql<{ webhookSecret: string }>('{ webhookSecret }', { key: olderKey })).data!.webhookSecret).toBe('whsec_' + Buffer.alloc(32, 7).toString('base64'));
     expect((await WebhookSecretModel.findOne({ userId: older.id }).lean())!.secret).toMatch(/^sealed:v1:/);
+
+    // Sealed under a key since replaced: reading it says so, and rotating replaces it without reading it.
+    const { key: movedKey, user: moved } = await server().createUser('rekeyed');
+    await WebhookSecretModel.create({ userId: moved.id, secret: new SecretBox('another key, at least thirty-two characters').seal('whsec_old') });
+    const unreadable = await server().graphql<{ webhookSecret: string }>('{ webhookSecret }', { key: movedKey });
+    expect(unreadable.errors).toBeDefined();
+    const rotated = (await server().graphql<{ rotateWebhookSecret: string }>('mutation { rotateWebhookSecret }', { key: movedKey })).data!.rotateWebhookSecret;
+    expect((await server().graphql<{ webhookSecret: string }>('{ webhookSecret }', { key: movedKey })).data!.webhookSecret).toBe(rotated);
   });
 
   it('refuses a webhook URL that is not http(s), charging nothing', async () => {
