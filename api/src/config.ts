@@ -135,6 +135,11 @@ export const ENVIRONMENT = z.object({
     .regex(/^(true|false|\d+|[^,\s]+(\s*,\s*[^,\s]+)*)$/, 'must be true, false, a number of hops, or a comma-separated list of proxy addresses or subnets')
     .default('false')
     .describe('Which proxies in front of the API may say who the client is (X-Forwarded-For), for the per-address rate limits: `false` (none: the socket\'s address), a number of hops (`1` behind one load balancer), or addresses and subnets (`10.0.0.0/8, loopback`), as Express\'s `trust proxy`.'),
+  WEBHOOK_SECRETS_PREVIOUS_KEYS: z
+    .string()
+    .refine((value) => value.split(',').every((key) => key.trim().length >= 32), 'must be comma-separated keys of at least 32 characters each')
+    .optional()
+    .describe('Keys WEBHOOK_SECRETS_KEY replaced, comma-separated: secrets they sealed still open, and are sealed again with the current key when next read. Drop one once every secret has been read since.'),
   WS_ACCESS_RECHECK_SECONDS: z.coerce
     .number()
     .positive()
@@ -144,7 +149,7 @@ export const ENVIRONMENT = z.object({
     .string()
     .min(32, 'must be at least 32 characters')
     .optional()
-    .describe('Seals the users\' webhook signing secrets in the database (AES-256-GCM), so that a copy of the database alone does not give them away. Unset: stored as they are (a warning in production). Keep it: sealed secrets cannot be read without it.'),
+    .describe('Seals the users\' webhook signing secrets in the database (AES-256-GCM), so that a copy of the database alone does not give them away. Unset: stored as they are (a warning in production). Keep it: sealed secrets cannot be read without it (to change it, list the old one in WEBHOOK_SECRETS_PREVIOUS_KEYS).'),
   RATE_LIMIT_GENERATE: perMinute(30, '`generateImage` calls per user'),
   RATE_LIMIT_ANALYZE: perMinute(120, '`analyzePrompt` fields per user'),
   RATE_LIMIT_UPLOADS: perMinute(30, '`POST /uploads` per user'),
@@ -208,6 +213,8 @@ export interface Config {
   imageLinkKey: string | undefined;
   /** Seals webhook secrets at rest; unset: stored as they are. */
   webhookSecretsKey: string | undefined;
+  /** Keys it replaced, still opening what they sealed. */
+  webhookSecretsPreviousKeys: string[];
   /** How often open sockets' keys are checked against the database. */
   wsAccessRecheckSeconds: number;
   /** TRUST_PROXY: none, a number of hops, or trusted proxy addresses and subnets. */
@@ -253,7 +260,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const problems = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0]);
       const value = present[name];
-      return `  ${name}: ${issue.message}${value === undefined || name.endsWith('KEY') || name.endsWith('URI') || name === 'REDIS_URL' ? '' : ` (got "${value}")`}`;
+      return `  ${name}: ${issue.message}${value === undefined || /KEYS?$/.test(name) || name.endsWith('URI') || name === 'REDIS_URL' ? '' : ` (got "${value}")`}`;
     });
     throw new ConfigError(`Invalid environment:\n${problems.join('\n')}`);
   }
@@ -263,6 +270,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'Invalid environment:\n  MONGODB_URI: required in production, or every user, key and balance is lost on restart. ' +
         'Set MONGODB_URI=mongodb://… (or, for a throwaway demo, ALLOW_MEMORY_DATABASE=true).',
     );
+  }
+  if (e.WEBHOOK_SECRETS_PREVIOUS_KEYS && !e.WEBHOOK_SECRETS_KEY) {
+    throw new ConfigError('Invalid environment:\n  WEBHOOK_SECRETS_PREVIOUS_KEYS: set WEBHOOK_SECRETS_KEY too, the key that replaces them.');
   }
   const trustProxy = parseTrustProxy(e.TRUST_PROXY);
   if (Array.isArray(trustProxy)) {
@@ -297,6 +307,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     callbackUrl: e.CALLBACK_URL?.replace(/\/+$/, ''),
     imageLinkKey: e.IMAGE_LINK_KEY,
     webhookSecretsKey: e.WEBHOOK_SECRETS_KEY,
+    webhookSecretsPreviousKeys: e.WEBHOOK_SECRETS_PREVIOUS_KEYS?.split(',').map((key) => key.trim()) ?? [],
     wsAccessRecheckSeconds: e.WS_ACCESS_RECHECK_SECONDS,
     trustProxy,
     allowMemoryDatabase: e.ALLOW_MEMORY_DATABASE,

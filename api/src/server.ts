@@ -133,7 +133,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
       publicUrl: config.publicUrl ?? '',
       imageLinks: new ImageLinks(config.imageLinkKey),
       clientAddress: (request) => clientAddress(request, trust),
-      webhookSecrets: new WebhookSecrets(config.webhookSecretsKey === undefined ? undefined : new SecretBox(config.webhookSecretsKey)),
+      webhookSecrets: new WebhookSecrets(config.webhookSecretsKey === undefined ? undefined : new SecretBox(config.webhookSecretsKey, config.webhookSecretsPreviousKeys)),
     };
     if (config.isProduction && !config.webhookSecretsKey) logger.warn('WEBHOOK_SECRETS_KEY is not set: webhook signing secrets are stored unsealed in the database');
     const seeded = await services.catalog.seed(STARTER_CATALOG);

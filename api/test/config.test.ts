@@ -43,6 +43,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ TRUST_PROXY: 'the-load-balancer' })).toThrow(/TRUST_PROXY: invalid IP address: the-load-balancer/);
   });
 
+  it('takes retired webhook secret keys only beside a current one, and never echoes them', () => {
+    expect(loadConfig({ WEBHOOK_SECRETS_KEY: 'n'.repeat(32), WEBHOOK_SECRETS_PREVIOUS_KEYS: `${'a'.repeat(32)}, ${'b'.repeat(32)}` }).webhookSecretsPreviousKeys).toEqual(['a'.repeat(32), 'b'.repeat(32)]);
+    expect(() => loadConfig({ WEBHOOK_SECRETS_PREVIOUS_KEYS: 'a'.repeat(32) })).toThrow(/set WEBHOOK_SECRETS_KEY too/);
+    expect(() => loadConfig({ WEBHOOK_SECRETS_KEY: 'n'.repeat(32), WEBHOOK_SECRETS_PREVIOUS_KEYS: 'too-short-secret' })).toThrow(/^(?![\s\S]*too-short-secret)[\s\S]*WEBHOOK_SECRETS_PREVIOUS_KEYS: must be comma-separated keys/);
+  });
+
   it('names every bad variable in one clear error, without echoing secrets', () => {
     let error: unknown;
     try {

@@ -6,7 +6,8 @@ import { newWebhookSecret } from './webhook-signing.js';
 /**
  * One signing secret per user. Not hashed: signing needs it (as Stripe's and Svix's). Sealed with
  * WEBHOOK_SECRETS_KEY when it is set (secret-box.ts), else stored as is; a secret stored as is
- * before the key was set is sealed the first time it is read with one. Never logged; shown only
+ * before the key was set, or sealed with a key now listed in WEBHOOK_SECRETS_PREVIOUS_KEYS, is
+ * sealed with the current key the first time it is read. Never logged; shown only
  * to its owner (webhookSecret, rotateWebhookSecret).
  */
 interface WebhookSecretDocument {
@@ -54,13 +55,16 @@ export class WebhookSecrets {
     return this.box ? this.box.seal(secret) : secret;
   }
 
-  private async reveal({ userId, secret }: WebhookSecretDocument): Promise<string> {
-    if (SecretBox.isSealed(secret)) {
-      if (!this.box) throw new Error('The webhook secrets are sealed: set WEBHOOK_SECRETS_KEY to the key they were sealed with.');
-      return this.box.open(secret);
+  private async reveal({ userId, secret: stored }: WebhookSecretDocument): Promise<string> {
+    if (!SecretBox.isSealed(stored)) {
+      // Stored before the key was set: sealed now, unless it was rotated meanwhile.
+      if (this.box) await WebhookSecretModel.updateOne({ userId, secret: stored }, { $set: { secret: this.box.seal(stored) } });
+      return stored;
     }
-    // Stored before the key was set: sealed now, unless it was rotated meanwhile.
-    if (this.box) await WebhookSecretModel.updateOne({ userId, secret }, { $set: { secret: this.box.seal(secret) } });
+    if (!this.box) throw new Error('The webhook secrets are sealed: set WEBHOOK_SECRETS_KEY to the key they were sealed with.');
+    const { secret, sealedWithPreviousKey } = this.box.open(stored);
+    // Sealed with a key being retired: sealed again with the current one.
+    if (sealedWithPreviousKey) await WebhookSecretModel.updateOne({ userId, secret: stored }, { $set: { secret: this.box.seal(secret) } });
     return secret;
   }
 }

@@ -18,7 +18,15 @@ import { codes, useTestServer } from '../support/server.js';
 const TINY_MODELS = sharedTinyModelsDir();
 beforeAll(() => makeTinyModels(TINY_MODELS));
 const SECRETS_KEY = 'k'.repeat(40);
-const server = useTestServer({ MODELS_DIR: TINY_MODELS, GPU_CONCURRENCY: '2', WEBHOOK_RETRY_SECONDS: '0.2,0.2', WEBHOOK_TIMEOUT_SECONDS: '0.5', WEBHOOK_SECRETS_KEY: SECRETS_KEY });
+const RETIRED_KEY = 'r'.repeat(40);
+const server = useTestServer({
+  MODELS_DIR: TINY_MODELS,
+  GPU_CONCURRENCY: '2',
+  WEBHOOK_RETRY_SECONDS: '0.2,0.2',
+  WEBHOOK_TIMEOUT_SECONDS: '0.5',
+  WEBHOOK_SECRETS_KEY: SECRETS_KEY,
+  WEBHOOK_SECRETS_PREVIOUS_KEYS: RETIRED_KEY,
+});
 
 interface Received {
   id: string;
@@ -171,18 +179,25 @@ describe('webhooks', { timeout: 60_000 }, () => {
     expect((await server().graphql<{ webhookSecret: string }>('{ webhookSecret }', { key })).data!.webhookSecret).toBe(rotated);
   });
 
-  it('keeps secrets sealed in the database with WEBHOOK_SECRETS_KEY, and seals one stored before the key was set', async () => {
+  it('keeps secrets sealed in the database with WEBHOOK_SECRETS_KEY; seals one stored before the key was set, or with a retired key, when read', async () => {
     const { user, key } = await server().createUser('sealed');
     const secret = (await server().graphql<{ webhookSecret: string }>('{ webhookSecret }', { key })).data!.webhookSecret;
     const stored = (await WebhookSecretModel.findOne({ userId: user.id }).lean())!.secret;
     expect(stored).toMatch(/^sealed:v1:/);
     expect(stored).not.toContain(secret.slice('whsec_'.length));
-    expect(new SecretBox(SECRETS_KEY).open(stored)).toBe(secret);
+    expect(new SecretBox(SECRETS_KEY).open(stored)).toEqual({ secret, sealedWithPreviousKey: false });
 
     const { user: older, key: olderKey } = await server().createUser('unsealed');
     await WebhookSecretModel.create({ userId: older.id, secret: 'whsec_' + Buffer.alloc(32, 7).toString('base64') });
     expect((await server().graphql<{ webhookSecret: string }>('{ webhookSecret }', { key: olderKey })).data!.webhookSecret).toBe('whsec_' + Buffer.alloc(32, 7).toString('base64'));
     expect((await WebhookSecretModel.findOne({ userId: older.id }).lean())!.secret).toMatch(/^sealed:v1:/);
+
+    // Sealed with a key being retired: read, and sealed again with the current one.
+    const { key: retiredKey, user: retired } = await server().createUser('retired-key');
+    await WebhookSecretModel.create({ userId: retired.id, secret: new SecretBox(RETIRED_KEY).seal('whsec_from_before') });
+    expect((await server().graphql<{ webhookSecret: string }>('{ webhookSecret }', { key: retiredKey })).data!.webhookSecret).toBe('whsec_from_before');
+    const resealed = (await WebhookSecretModel.findOne({ userId: retired.id }).lean())!.secret;
+    expect(new SecretBox(SECRETS_KEY).open(resealed)).toEqual({ secret: 'whsec_from_before', sealedWithPreviousKey: false });
 
     // Sealed under a key since replaced: reading it says so, and rotating replaces it without reading it.
     const { key: movedKey, user: moved } = await server().createUser('rekeyed');
