@@ -151,7 +151,9 @@ describe('generationUpdated', () => {
     const position = start.data!.generationUpdated.queuePosition!;
     expect(position).toBe(second.queuePosition! + 1);
 
+    // One move at a time: a position is counted when the update is sent, so the claim waits for the first.
     await server().graphql(`mutation { cancelGeneration(id: "${first.id}") { id } }`, { key: ahead.key });
+    await subscription.received(2);
     await claim(second.id);
     const results = await subscription.received(3);
     expect(results.map((result) => result.data!.generationUpdated.queuePosition)).toEqual([position, position - 1, position - 2]);
