@@ -135,11 +135,6 @@ export const ENVIRONMENT = z.object({
     .regex(/^(true|false|\d+|[^,\s]+(\s*,\s*[^,\s]+)*)$/, 'must be true, false, a number of hops, or a comma-separated list of proxy addresses or subnets')
     .default('false')
     .describe('Which proxies in front of the API may say who the client is (X-Forwarded-For), for the per-address rate limits: `false` (none: the socket\'s address), a number of hops (`1` behind one load balancer), or addresses and subnets (`10.0.0.0/8, loopback`), as Express\'s `trust proxy`.'),
-  WEBHOOK_SECRETS_PREVIOUS_KEYS: z
-    .string()
-    .refine((value) => value.split(',').every((key) => key.trim().length >= 32), 'must be comma-separated keys of at least 32 characters each')
-    .optional()
-    .describe('Keys WEBHOOK_SECRETS_KEY replaced, comma-separated: secrets they sealed still open, and are sealed again with the current key when next read. Drop one once every secret has been read since.'),
   WS_ACCESS_RECHECK_SECONDS: z.coerce
     .number()
     .positive()
@@ -150,6 +145,11 @@ export const ENVIRONMENT = z.object({
     .min(32, 'must be at least 32 characters')
     .optional()
     .describe('Seals the users\' webhook signing secrets in the database (AES-256-GCM), so that a copy of the database alone does not give them away. Unset: stored as they are (a warning in production). Keep it: sealed secrets cannot be read without it (to change it, list the old one in WEBHOOK_SECRETS_PREVIOUS_KEYS).'),
+  WEBHOOK_SECRETS_PREVIOUS_KEYS: z
+    .string()
+    .refine((value) => value.split(',').every((key) => key.trim().length >= 32), 'must be comma-separated keys of at least 32 characters each')
+    .optional()
+    .describe('Keys WEBHOOK_SECRETS_KEY replaced, comma-separated: secrets they sealed still open, and are sealed again with the current key when next read. Drop one once every secret has been read since.'),
   RATE_LIMIT_GENERATE: perMinute(30, '`generateImage` calls per user'),
   RATE_LIMIT_ANALYZE: perMinute(120, '`analyzePrompt` fields per user'),
   RATE_LIMIT_UPLOADS: perMinute(30, '`POST /uploads` per user'),

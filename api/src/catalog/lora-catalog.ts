@@ -86,7 +86,6 @@ export class LoraCatalog {
     }
   }
 
-  /** The files of the named LoRAs as the catalog has them now; names no longer in it are `removed`. */
   /**
    * The files of the named LoRAs for a job. `removed`: names no longer in the catalog;
    * `unreadable`: entries without a stored hash whose file cannot be read now, each with why.

@@ -41,13 +41,12 @@ export class WebhookSecrets {
    */
   async rotate(userId: string): Promise<string> {
     const secret = newWebhookSecret();
-    try {
-      await WebhookSecretModel.updateOne({ userId }, { $set: { secret: this.stored(secret) } }, { upsert: true });
-    } catch (error) {
+    const replace = () => WebhookSecretModel.updateOne({ userId }, { $set: { secret: this.stored(secret) } }, { upsert: true });
+    // An upsert racing a first read's insert loses on the unique key; by then there is one to replace.
+    await replace().catch((error: unknown) => {
       if (!isDuplicateKeyError(error)) throw error;
-      // Made at this moment by a first read: replace it.
-      await WebhookSecretModel.updateOne({ userId }, { $set: { secret: this.stored(secret) } });
-    }
+      return replace();
+    });
     return secret;
   }
 
@@ -55,16 +54,17 @@ export class WebhookSecrets {
     return this.box ? this.box.seal(secret) : secret;
   }
 
+  /** The stored secret in the clear; one stored unsealed or with a retired key is sealed with the current key, unless rotated meanwhile. */
   private async reveal({ userId, secret: stored }: WebhookSecretDocument): Promise<string> {
-    if (!SecretBox.isSealed(stored)) {
-      // Stored before the key was set: sealed now, unless it was rotated meanwhile.
-      if (this.box) await WebhookSecretModel.updateOne({ userId, secret: stored }, { $set: { secret: this.box.seal(stored) } });
-      return stored;
-    }
+    const { secret, reseal } = this.open(stored);
+    if (reseal) await WebhookSecretModel.updateOne({ userId, secret: stored }, { $set: { secret: this.box!.seal(secret) } });
+    return secret;
+  }
+
+  private open(stored: string): { secret: string; reseal: boolean } {
+    if (!SecretBox.isSealed(stored)) return { secret: stored, reseal: this.box !== undefined };
     if (!this.box) throw new Error('The webhook secrets are sealed: set WEBHOOK_SECRETS_KEY to the key they were sealed with.');
     const { secret, sealedWithPreviousKey } = this.box.open(stored);
-    // Sealed with a key being retired: sealed again with the current one.
-    if (sealedWithPreviousKey) await WebhookSecretModel.updateOne({ userId, secret: stored }, { $set: { secret: this.box.seal(secret) } });
-    return secret;
+    return { secret, reseal: sealedWithPreviousKey };
   }
 }

@@ -7,7 +7,7 @@ import { InvalidInputError } from '../errors.js';
 /*
  * SSRF: in production a webhook may not reach the API's own network. Checked when a generation is
  * created, again before each delivery, and once more on the address each delivery's socket
- * connects to (publicOnlyAgent): a name that resolved to a public address for the check may
+ * connects to (webhookAgent): a name that resolved to a public address for the check may
  * resolve to a private one a moment later (DNS rebinding).
  */
 

@@ -92,7 +92,7 @@ export class GenerationResolver {
   @FieldResolver()
   images(@Root() generation: PublishedGeneration, @Ctx() { services }: GraphQLContext): GeneratedImage[] {
     return generation.images.map((image) => ({
-      ...imageLinks(services, 'images', image.fileId.toHexString()),
+      ...fileLinks(services, 'images', image.fileId.toHexString()),
       seed: image.seed,
       width: image.width,
       height: image.height,
@@ -105,7 +105,7 @@ export class GenerationResolver {
     if (!generation.baseImageId) return null;
     const id = generation.baseImageId.toHexString();
     const file = await findImage('uploads', id, generation.userId);
-    return file ? { ...imageLinks(services, 'uploads', id), width: file.metadata.width, height: file.metadata.height } : null;
+    return file ? { ...fileLinks(services, 'uploads', id), width: file.metadata.width, height: file.metadata.height } : null;
   }
 
   @FieldResolver()
@@ -153,7 +153,7 @@ export class GenerationResolver {
 }
 
 /** Where the owner fetches a stored file, with a key or with the signed link. */
-function imageLinks(services: GraphQLContext['services'], bucket: ImageBucket, id: string): Pick<ImageFile, 'id' | 'url' | 'signedUrl'> {
+function fileLinks(services: GraphQLContext['services'], bucket: ImageBucket, id: string): Pick<ImageFile, 'id' | 'url' | 'signedUrl'> {
   const url = `${services.publicUrl}${bucket === 'images' ? IMAGES_PATH : UPLOADS_PATH}/${id}`;
   return { id, url, signedUrl: `${url}?${services.imageLinks.query(id, bucket)}` };
 }
